@@ -1,0 +1,123 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === "" ? undefined : v));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  PORT: int(3000),
+  HOST: z.string().default("0.0.0.0"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default("redis://127.0.0.1:6379"),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,40}$/, "1-40 chars of [A-Za-z0-9_.-] (no ':', BullMQ forbids it)")
+    .default("chat"),
+  JWT_SECRET: optionalString,
+  JWT_PUBLIC_KEY: optionalString,
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+  DATA_DIR: z.string().default("./data"),
+  STORE: z.enum(["sqlite", "couchbase"]).default("sqlite"),
+  MEDIA_STORAGE: z.enum(["local", "s3"]).default("local"),
+  PUSH_PROVIDER: z.enum(["log", "fcm"]).default("log"),
+  PUBLIC_URL: optionalString.pipe(z.url().optional()),
+  EDIT_WINDOW_S: int(900),
+  DELETE_WINDOW_S: int(172800),
+  SEND_RATE_PER_S: int(20),
+  GROUP_MAX_MEMBERS: int(1024, 2),
+  MESSAGE_MAX_CHARS: int(5000, 1),
+  IDEMPOTENCY_TTL_S: int(86400, 60),
+  MEMBERSHIP_CACHE_TTL_S: int(3600, 1),
+  PERSIST_BATCH_MS: int(5, 0),
+  PERSIST_BATCH_MAX: int(200, 1),
+  PERSIST_CONCURRENCY: int(4, 1),
+  PERSIST_ATTEMPTS: int(12, 1),
+  PERSIST_LOCK_MS: int(8000, 1000),
+  PERSIST_STALLED_INTERVAL_MS: int(4000, 500),
+  PENDING_RESCUE_AFTER_S: int(30, 1),
+  SHUTDOWN_TIMEOUT_MS: int(10000, 100),
+  TRUST_PROXY: bool.default(false),
+});
+
+export type Env = z.infer<typeof envSchema>;
+export type Config = Env & { jwt: JwtKeyConfig; sqliteFile: string };
+export type JwtKeyConfig =
+  | { kind: "secret"; secret: string; generated: boolean }
+  | { kind: "public"; publicKey: string };
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.problems = problems;
+  }
+}
+
+/**
+ * Embedded mode needs no secret to be set: one is generated once into DATA_DIR so the API,
+ * every worker and `npm run token` agree. Production must set JWT_SECRET or JWT_PUBLIC_KEY.
+ */
+function embeddedSecret(dataDir: string): string {
+  const file = path.join(dataDir, "jwt-secret");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString("base64url");
+  try {
+    writeFileSync(file, secret, { flag: "wx", mode: 0o600 });
+  } catch {
+    // Another process won the race: use its secret.
+    return readFileSync(file, "utf8").trim();
+  }
+  chmodSync(file, 0o600);
+  return secret;
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`));
+  }
+  const env = parsed.data;
+  const problems: string[] = [];
+  const prod = env.NODE_ENV === "production";
+  if (env.JWT_SECRET && env.JWT_PUBLIC_KEY) problems.push("JWT_SECRET and JWT_PUBLIC_KEY: set one, not both");
+  if (env.JWT_SECRET && env.JWT_SECRET.length < 32) problems.push("JWT_SECRET: at least 32 characters");
+  if (prod && !env.JWT_SECRET && !env.JWT_PUBLIC_KEY) {
+    problems.push("JWT_SECRET or JWT_PUBLIC_KEY: required when NODE_ENV=production");
+  }
+  if (env.STORE === "couchbase") {
+    problems.push("STORE=couchbase: the Couchbase adapter is not built yet; use STORE=sqlite");
+  }
+  if (env.MEDIA_STORAGE === "s3") problems.push("MEDIA_STORAGE=s3: not built yet; use local");
+  if (env.PUSH_PROVIDER === "fcm") problems.push("PUSH_PROVIDER=fcm: not built yet; use log");
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = path.resolve(env.DATA_DIR);
+  const jwt: JwtKeyConfig = env.JWT_PUBLIC_KEY
+    ? { kind: "public", publicKey: env.JWT_PUBLIC_KEY.replace(/\\n/g, "\n") }
+    : env.JWT_SECRET
+      ? { kind: "secret", secret: env.JWT_SECRET, generated: false }
+      : { kind: "secret", secret: embeddedSecret(dataDir), generated: true };
+  return { ...env, DATA_DIR: dataDir, jwt, sqliteFile: path.join(dataDir, "chat.sqlite") };
+}
+
+/** For process entry points: print every problem and exit non-zero. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

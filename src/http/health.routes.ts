@@ -1,0 +1,29 @@
+import { Router } from "express";
+import type { Redis } from "ioredis";
+import type { Store } from "../store/store.ts";
+
+const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error("timeout")), ms).unref()),
+  ]);
+
+export function healthRoutes(redis: Redis, store: Store): Router {
+  const router = Router();
+  router.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  router.get("/readyz", async (_req, res) => {
+    const check = async (fn: () => Promise<unknown>) =>
+      withTimeout(fn(), 1000).then(
+        () => "ok" as const,
+        () => "down" as const,
+      );
+    const [r, s] = await Promise.all([check(() => redis.ping()), check(() => store.ping())]);
+    const ready = r === "ok" && s === "ok";
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? "ready" : "unavailable", checks: { redis: r, store: s } });
+  });
+  return router;
+}

@@ -1,0 +1,18 @@
+import type { RoomEvents } from "../rooms/rooms.service.ts";
+import { toRoomView } from "../rooms/rooms.views.ts";
+import type { RoomRecord } from "../store/store.ts";
+import { type ChatServer, roomChannel, userChannel } from "./socket.server.ts";
+
+/** Puts every member's sockets, on every node, into a new room, then tells them. */
+export class SocketRoomEvents implements RoomEvents {
+  readonly #io: ChatServer;
+  constructor(io: ChatServer) {
+    this.#io = io;
+  }
+
+  async roomCreated(room: RoomRecord, memberIds: string[]): Promise<void> {
+    const channels = memberIds.map(userChannel);
+    this.#io.in(channels).socketsJoin(roomChannel(room.id));
+    this.#io.to(channels).emit("room:created", { room: toRoomView(room, null) });
+  }
+}

@@ -1,0 +1,76 @@
+import type { Server as HttpServer } from "node:http";
+import { createAdapter } from "@socket.io/redis-adapter";
+import type { Redis } from "ioredis";
+import { type DefaultEventsMap, Server, type Socket } from "socket.io";
+import { AuthError, type AuthUser, type TokenVerifier } from "../auth/jwt.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Store } from "../store/store.ts";
+
+export type SocketData = { user: AuthUser };
+export type ChatServer = Server<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
+export type ChatSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
+
+export const userChannel = (userId: string) => `user:${userId}`;
+export const roomChannel = (roomId: string) => `room:${roomId}`;
+
+export type SocketServerDeps = {
+  httpServer: HttpServer;
+  pub: Redis;
+  sub: Redis;
+  adapterKey: string;
+  verifier: TokenVerifier;
+  store: Store;
+  logger: Logger;
+};
+
+/** Longest setTimeout Node accepts; tokens living longer are re-armed. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+export function createSocketServer(deps: SocketServerDeps): ChatServer {
+  const io: ChatServer = new Server(deps.httpServer, {
+    adapter: createAdapter(deps.pub, deps.sub, { key: deps.adapterKey }),
+    serveClient: false,
+    pingInterval: 20_000,
+    pingTimeout: 20_000,
+  });
+
+  io.use((socket, next) => {
+    const auth: unknown = socket.handshake.auth;
+    const token = typeof auth === "object" && auth !== null && "token" in auth ? auth.token : undefined;
+    if (typeof token !== "string") return next(new Error("unauthenticated: missing auth.token"));
+    try {
+      socket.data.user = deps.verifier.verify(token);
+      next();
+    } catch (err) {
+      next(new Error(`unauthenticated: ${err instanceof AuthError ? err.message : "invalid token"}`));
+    }
+  });
+
+  io.on("connection", async (socket) => {
+    const { user } = socket.data;
+    armExpiry(socket, user.expiresAt);
+    try {
+      const roomIds = await deps.store.listRoomIdsForUser(user.id);
+      await socket.join([userChannel(user.id), ...roomIds.map(roomChannel)]);
+    } catch (err) {
+      deps.logger.error({ err, user: user.id }, "could not join rooms; disconnecting");
+      socket.disconnect(true);
+    }
+  });
+
+  return io;
+}
+
+/** A socket lives no longer than its token: it is disconnected when the token expires. */
+function armExpiry(socket: ChatSocket, expiresAt: number): void {
+  const delay = expiresAt - Date.now();
+  const timer = setTimeout(
+    () => {
+      if (expiresAt <= Date.now()) socket.disconnect(true);
+      else armExpiry(socket, expiresAt);
+    },
+    Math.max(0, Math.min(delay, MAX_TIMER_MS)),
+  );
+  timer.unref();
+  socket.once("disconnect", () => clearTimeout(timer));
+}

@@ -1,0 +1,37 @@
+import { createHash } from "node:crypto";
+import type { ChainableCommander, Redis } from "ioredis";
+
+/** A Lua script run by EVALSHA, loading it on NOSCRIPT (Redis restarted or flushed its script cache). */
+export class LuaScript {
+  readonly #source: string;
+  readonly #sha: string;
+  readonly #numKeys: number;
+
+  constructor(numKeys: number, source: string) {
+    this.#source = source;
+    this.#numKeys = numKeys;
+    this.#sha = createHash("sha1").update(source).digest("hex");
+  }
+
+  async run(redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
+    if (keys.length !== this.#numKeys)
+      throw new Error(`script expects ${this.#numKeys} keys, got ${keys.length}`);
+    try {
+      return await redis.evalsha(this.#sha, this.#numKeys, ...keys, ...args);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith("NOSCRIPT")) {
+        return await redis.eval(this.#source, this.#numKeys, ...keys, ...args);
+      }
+      throw err;
+    }
+  }
+
+  /** Queues the script on a pipeline; the caller makes sure it is loaded (see load()). */
+  queue(pipeline: ChainableCommander, keys: string[], args: (string | number)[]): ChainableCommander {
+    return pipeline.evalsha(this.#sha, this.#numKeys, ...keys, ...args);
+  }
+
+  async load(redis: Redis): Promise<void> {
+    await redis.script("LOAD", this.#source);
+  }
+}

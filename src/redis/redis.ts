@@ -1,0 +1,58 @@
+import { Redis, type RedisOptions } from "ioredis";
+
+/**
+ * Connections follow BullMQ's production advice: the API fails fast while Redis is away
+ * (no offline queue, so a request gets 503 instead of hanging), workers wait forever.
+ */
+export type RedisRole = "api" | "worker" | "subscriber";
+
+export function createRedis(url: string, role: RedisRole, name: string): Redis {
+  const base: RedisOptions = {
+    connectionName: name,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    lazyConnect: false,
+  };
+  const byRole: Record<RedisRole, RedisOptions> = {
+    api: { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 },
+    worker: { maxRetriesPerRequest: null, enableReadyCheck: true },
+    subscriber: { maxRetriesPerRequest: null },
+  };
+  return new Redis(url, { ...base, ...byRole[role] });
+}
+
+export function isRedisDown(redis: Redis): boolean {
+  return redis.status !== "ready";
+}
+
+/** Key builder so every key carries REDIS_PREFIX (several stacks can share one Redis). */
+export class Keys {
+  readonly prefix: string;
+  constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+  members(roomId: string): string {
+    return `${this.prefix}:members:${roomId}`;
+  }
+  seq(roomId: string): string {
+    return `${this.prefix}:seq:${roomId}`;
+  }
+  idempotency(senderId: string, clientId: string): string {
+    return `${this.prefix}:idem:${senderId}:${clientId}`;
+  }
+  pendingRoom(roomId: string): string {
+    return `${this.prefix}:pending:room:${roomId}`;
+  }
+  pendingMessage(messageId: string): string {
+    return `${this.prefix}:pending:msg:${messageId}`;
+  }
+  /** Accept time of every pending message, to rescue ones whose persist job was never queued. */
+  pendingIndex(): string {
+    return `${this.prefix}:pending:index`;
+  }
+  get bullPrefix(): string {
+    return `${this.prefix}:bull`;
+  }
+  get socketKey(): string {
+    return `${this.prefix}:socket.io`;
+  }
+}

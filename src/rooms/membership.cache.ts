@@ -1,0 +1,69 @@
+import type { Redis } from "ioredis";
+import { LuaScript } from "../redis/lua-script.ts";
+import type { Keys } from "../redis/redis.ts";
+import type { Store } from "../store/store.ts";
+
+/** Marks a cached set as loaded even when the room has no members left (no user id is empty). */
+export const LOADED_MARKER = "";
+
+const isMemberScript = new LuaScript(
+  1,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+return redis.call('SISMEMBER', KEYS[1], ARGV[1])`,
+);
+
+/** Fills the set only if no invalidation happened since the loader read the store. */
+const fillScript = new LuaScript(
+  2,
+  `local gen = redis.call('GET', KEYS[2]) or '0'
+if gen ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SADD', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1`,
+);
+
+/**
+ * Room membership cached in Redis as one set per room, shared by every API node. Changes
+ * call invalidate(), which bumps a generation so a concurrent loader cannot write back a
+ * stale list.
+ */
+export class MembershipCache {
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+  readonly #store: Store;
+  readonly #ttlS: number;
+
+  constructor(redis: Redis, keys: Keys, store: Store, ttlS: number) {
+    this.#redis = redis;
+    this.#keys = keys;
+    this.#store = store;
+    this.#ttlS = ttlS;
+  }
+
+  #gen(roomId: string): string {
+    return `${this.#keys.members(roomId)}:gen`;
+  }
+
+  async isMember(roomId: string, userId: string): Promise<boolean> {
+    const hit = Number(await isMemberScript.run(this.#redis, [this.#keys.members(roomId)], [userId]));
+    if (hit !== -1) return hit === 1;
+    return (await this.load(roomId)).includes(userId);
+  }
+
+  /** Loads the room's members from the store into the cache; returns them. */
+  async load(roomId: string): Promise<string[]> {
+    const gen = (await this.#redis.get(this.#gen(roomId))) ?? "0";
+    const ids = await this.#store.listMemberIds(roomId);
+    await fillScript.run(
+      this.#redis,
+      [this.#keys.members(roomId), this.#gen(roomId)],
+      [gen, this.#ttlS, LOADED_MARKER, ...ids],
+    );
+    return ids;
+  }
+
+  async invalidate(roomId: string): Promise<void> {
+    await this.#redis.multi().incr(this.#gen(roomId)).del(this.#keys.members(roomId)).exec();
+  }
+}

@@ -1,0 +1,45 @@
+import { type MessageView, toMessageView } from "../messages/messages.views.ts";
+import type { MemberRecord, RoomRecord } from "../store/store.ts";
+
+export type RoomView = {
+  id: string;
+  type: RoomRecord["type"];
+  name: string | null;
+  description: string | null;
+  avatar_media_id: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  members_count: number;
+  last_seq: number;
+  last_message: MessageView | null;
+  unread_count: number;
+  settings: { muted_until: string | null; pinned: boolean; archived: boolean };
+  members?: { user_id: string; role: MemberRecord["role"]; joined_at: string }[];
+};
+
+/** The caller's view of a room; unread derives from last_seq and the caller's read seq (never a counter). */
+export function toRoomView(
+  room: RoomRecord,
+  viewer: MemberRecord | null,
+  members?: MemberRecord[],
+): RoomView {
+  return {
+    id: room.id,
+    type: room.type,
+    name: room.name,
+    description: room.description,
+    avatar_media_id: room.avatar_media_id,
+    created_by: room.created_by,
+    created_at: room.created_at,
+    updated_at: room.updated_at,
+    members_count: room.members_count,
+    last_seq: room.last_seq,
+    last_message: room.last_message ? toMessageView(room.last_message) : null,
+    unread_count: Math.max(0, room.last_seq - (viewer?.read_seq ?? 0)),
+    settings: { muted_until: null, pinned: false, archived: false },
+    ...(members
+      ? { members: members.map((m) => ({ user_id: m.user_id, role: m.role, joined_at: m.joined_at })) }
+      : {}),
+  };
+}

@@ -1,0 +1,45 @@
+/** Versioned schema: entry i brings the database to user_version i+1. Append only. */
+export const migrations: string[] = [
+  `
+  CREATE TABLE rooms (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL CHECK (type IN ('direct', 'group')),
+    name TEXT,
+    description TEXT,
+    avatar_media_id TEXT,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    direct_key TEXT UNIQUE,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    last_message_id TEXT,
+    last_activity_at TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE members (
+    room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+    joined_at TEXT NOT NULL,
+    read_seq INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (room_id, user_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX members_by_user ON members (user_id, room_id);
+
+  CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    sender_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    text TEXT,
+    media_id TEXT,
+    reply_to_id TEXT,
+    mentions TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL,
+    UNIQUE (room_id, seq),
+    UNIQUE (sender_id, client_id)
+  ) STRICT;
+  `,
+];

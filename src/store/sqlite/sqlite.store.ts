@@ -1,0 +1,331 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import {
+  type ActivityCursor,
+  type HistoryQuery,
+  type MemberRecord,
+  type MessageRecord,
+  type MessageType,
+  type NewMember,
+  type NewRoom,
+  type RoomForUser,
+  type RoomRecord,
+  type Store,
+  StoreRejectedError,
+} from "../store.ts";
+import { migrations } from "./migrations.ts";
+
+type Row = Record<string, unknown>;
+
+const str = (v: unknown): string => String(v);
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const num = (v: unknown): number => Number(v);
+
+const SQLITE_CONSTRAINT = 19;
+
+function isConstraintError(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    "errcode" in err &&
+    typeof err.errcode === "number" &&
+    (err.errcode & 0xff) === SQLITE_CONSTRAINT
+  );
+}
+
+const ROOM_COLUMNS = `r.id, r.type, r.name, r.description, r.avatar_media_id, r.created_by, r.created_at,
+  r.updated_at, r.direct_key, r.last_seq, r.last_activity_at,
+  (SELECT count(*) FROM members c WHERE c.room_id = r.id) AS members_count,
+  m.id AS m_id, m.seq AS m_seq, m.sender_id AS m_sender_id, m.client_id AS m_client_id, m.type AS m_type,
+  m.text AS m_text, m.media_id AS m_media_id, m.reply_to_id AS m_reply_to_id, m.mentions AS m_mentions,
+  m.created_at AS m_created_at`;
+
+/**
+ * The embedded store: one SQLite file under DATA_DIR (or `:memory:`), WAL so readers never
+ * block the single writer, busy timeout so several processes (API instances, persist workers)
+ * can share the file.
+ */
+export class SqliteStore implements Store {
+  readonly #db: DatabaseSync;
+  readonly #stmts = new Map<string, StatementSync>();
+
+  constructor(file: string) {
+    if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
+    this.#db = new DatabaseSync(file, { timeout: 10_000 });
+    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+    this.#migrate();
+  }
+
+  #migrate(): void {
+    this.#tx(() => {
+      const row = this.#db.prepare("PRAGMA user_version").get();
+      const version = num(row?.user_version ?? 0);
+      for (let v = version; v < migrations.length; v++) {
+        this.#db.exec(migrations[v] ?? "");
+        this.#db.exec(`PRAGMA user_version = ${v + 1}`);
+      }
+    });
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#stmts.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /** BEGIN IMMEDIATE takes the write lock up front, so concurrent writers wait instead of failing on upgrade. */
+  #tx<T>(fn: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      this.#db.exec("COMMIT");
+      return out;
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      if (isConstraintError(err)) throw new StoreRejectedError((err as Error).message);
+      throw err;
+    }
+  }
+
+  #room(row: Row): RoomRecord {
+    return {
+      id: str(row.id),
+      type: row.type === "direct" ? "direct" : "group",
+      name: strOrNull(row.name),
+      description: strOrNull(row.description),
+      avatar_media_id: strOrNull(row.avatar_media_id),
+      created_by: str(row.created_by),
+      created_at: str(row.created_at),
+      updated_at: str(row.updated_at),
+      direct_key: strOrNull(row.direct_key),
+      members_count: num(row.members_count),
+      last_seq: num(row.last_seq),
+      last_activity_at: str(row.last_activity_at),
+      last_message:
+        row.m_id === null || row.m_id === undefined
+          ? null
+          : this.#message({
+              id: row.m_id,
+              room_id: row.id,
+              seq: row.m_seq,
+              sender_id: row.m_sender_id,
+              client_id: row.m_client_id,
+              type: row.m_type,
+              text: row.m_text,
+              media_id: row.m_media_id,
+              reply_to_id: row.m_reply_to_id,
+              mentions: row.m_mentions,
+              created_at: row.m_created_at,
+            }),
+    };
+  }
+
+  #member(row: Row): MemberRecord {
+    return {
+      room_id: str(row.room_id),
+      user_id: str(row.user_id),
+      role: row.role === "admin" ? "admin" : "member",
+      joined_at: str(row.joined_at),
+      read_seq: num(row.read_seq),
+    };
+  }
+
+  #message(row: Row): MessageRecord {
+    return {
+      id: str(row.id),
+      room_id: str(row.room_id),
+      seq: num(row.seq),
+      sender_id: str(row.sender_id),
+      client_id: str(row.client_id),
+      type: str(row.type) as MessageType,
+      text: strOrNull(row.text),
+      media_id: strOrNull(row.media_id),
+      reply_to_id: strOrNull(row.reply_to_id),
+      mentions: JSON.parse(str(row.mentions)) as string[],
+      created_at: str(row.created_at),
+    };
+  }
+
+  async ping(): Promise<void> {
+    this.#stmt("SELECT 1").get();
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #insertRoom(room: NewRoom): boolean {
+    const res = this.#stmt(
+      `INSERT INTO rooms (id, type, name, description, avatar_media_id, created_by, created_at, updated_at,
+         direct_key, last_activity_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (direct_key) DO NOTHING`,
+    ).run(
+      room.id,
+      room.type,
+      room.name,
+      room.description,
+      room.avatar_media_id,
+      room.created_by,
+      room.created_at,
+      room.updated_at,
+      room.direct_key,
+      room.created_at,
+    );
+    return Number(res.changes) === 1;
+  }
+
+  #insertMembers(roomId: string, members: NewMember[]): void {
+    const stmt = this.#stmt("INSERT INTO members (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)");
+    for (const m of members) stmt.run(roomId, m.user_id, m.role, m.joined_at);
+  }
+
+  #getRoom(roomId: string): RoomRecord | null {
+    const row = this.#stmt(
+      `SELECT ${ROOM_COLUMNS} FROM rooms r LEFT JOIN messages m ON m.id = r.last_message_id WHERE r.id = ?`,
+    ).get(roomId);
+    return row ? this.#room(row) : null;
+  }
+
+  async createGroupRoom(room: NewRoom, members: NewMember[]): Promise<RoomRecord> {
+    return this.#tx(() => {
+      this.#insertRoom(room);
+      this.#insertMembers(room.id, members);
+      const created = this.#getRoom(room.id);
+      if (!created) throw new Error("room vanished inside its own transaction");
+      return created;
+    });
+  }
+
+  async getOrCreateDirectRoom(
+    room: NewRoom,
+    members: NewMember[],
+  ): Promise<{ room: RoomRecord; created: boolean }> {
+    return this.#tx(() => {
+      const created = this.#insertRoom(room);
+      if (created) this.#insertMembers(room.id, members);
+      const row = this.#stmt("SELECT id FROM rooms WHERE direct_key = ?").get(room.direct_key);
+      const existing = row ? this.#getRoom(str(row.id)) : null;
+      if (!existing) throw new Error("direct room vanished inside its own transaction");
+      return { room: existing, created };
+    });
+  }
+
+  async getRoom(roomId: string): Promise<RoomRecord | null> {
+    return this.#getRoom(roomId);
+  }
+
+  async listRoomsForUser(userId: string, limit: number, after?: ActivityCursor): Promise<RoomForUser[]> {
+    const params: SQLInputValue[] = [userId];
+    let where = "";
+    if (after) {
+      where = "AND (r.last_activity_at < ? OR (r.last_activity_at = ? AND r.id < ?))";
+      params.push(after.last_activity_at, after.last_activity_at, after.id);
+    }
+    params.push(limit);
+    const rows = this.#stmt(
+      `SELECT ${ROOM_COLUMNS}, me.role AS me_role, me.joined_at AS me_joined_at, me.read_seq AS me_read_seq
+       FROM members me JOIN rooms r ON r.id = me.room_id LEFT JOIN messages m ON m.id = r.last_message_id
+       WHERE me.user_id = ? ${where}
+       ORDER BY r.last_activity_at DESC, r.id DESC LIMIT ?`,
+    ).all(...params);
+    return rows.map((row) => ({
+      room: this.#room(row),
+      member: this.#member({
+        room_id: row.id,
+        user_id: userId,
+        role: row.me_role,
+        joined_at: row.me_joined_at,
+        read_seq: row.me_read_seq,
+      }),
+    }));
+  }
+
+  async getMembers(roomId: string): Promise<MemberRecord[]> {
+    return this.#stmt("SELECT * FROM members WHERE room_id = ? ORDER BY joined_at, user_id")
+      .all(roomId)
+      .map((r) => this.#member(r));
+  }
+
+  async getMember(roomId: string, userId: string): Promise<MemberRecord | null> {
+    const row = this.#stmt("SELECT * FROM members WHERE room_id = ? AND user_id = ?").get(roomId, userId);
+    return row ? this.#member(row) : null;
+  }
+
+  async listMemberIds(roomId: string): Promise<string[]> {
+    return this.#stmt("SELECT user_id FROM members WHERE room_id = ?")
+      .all(roomId)
+      .map((r) => str(r.user_id));
+  }
+
+  async listRoomIdsForUser(userId: string): Promise<string[]> {
+    return this.#stmt("SELECT room_id FROM members WHERE user_id = ?")
+      .all(userId)
+      .map((r) => str(r.room_id));
+  }
+
+  async insertMessages(messages: MessageRecord[]): Promise<void> {
+    if (messages.length === 0) return;
+    const insert = this.#stmt(
+      `INSERT INTO messages (id, room_id, seq, sender_id, client_id, type, text, media_id, reply_to_id, mentions, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    );
+    const advanceRoom = this.#stmt(
+      `UPDATE rooms SET last_seq = ?, last_message_id = ?, last_activity_at = max(last_activity_at, ?)
+       WHERE id = ? AND last_seq < ?`,
+    );
+    const advanceReader = this.#stmt(
+      "UPDATE members SET read_seq = ? WHERE room_id = ? AND user_id = ? AND read_seq < ?",
+    );
+    const roomExists = this.#stmt("SELECT 1 AS ok FROM rooms WHERE id = ?");
+    this.#tx(() => {
+      for (const m of messages) {
+        if (!roomExists.get(m.room_id)) throw new StoreRejectedError(`room ${m.room_id} does not exist`);
+        const res = insert.run(
+          m.id,
+          m.room_id,
+          m.seq,
+          m.sender_id,
+          m.client_id,
+          m.type,
+          m.text,
+          m.media_id,
+          m.reply_to_id,
+          JSON.stringify(m.mentions),
+          m.created_at,
+        );
+        if (Number(res.changes) === 0) continue;
+        advanceRoom.run(m.seq, m.id, m.created_at, m.room_id, m.seq);
+        advanceReader.run(m.seq, m.room_id, m.sender_id, m.seq);
+      }
+    });
+  }
+
+  async getMessage(messageId: string): Promise<MessageRecord | null> {
+    const row = this.#stmt("SELECT * FROM messages WHERE id = ?").get(messageId);
+    return row ? this.#message(row) : null;
+  }
+
+  async listMessages(roomId: string, q: HistoryQuery): Promise<MessageRecord[]> {
+    if (q.afterSeq !== undefined) {
+      const upper = q.beforeSeq ?? Number.MAX_SAFE_INTEGER;
+      return this.#stmt(
+        "SELECT * FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?",
+      )
+        .all(roomId, q.afterSeq, upper, q.limit)
+        .map((r) => this.#message(r));
+    }
+    const before = q.beforeSeq ?? Number.MAX_SAFE_INTEGER;
+    return this.#stmt("SELECT * FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?")
+      .all(roomId, before, q.limit)
+      .map((r) => this.#message(r))
+      .reverse();
+  }
+
+  async maxSeq(roomId: string): Promise<number> {
+    const row = this.#stmt("SELECT max(seq) AS s FROM messages WHERE room_id = ?").get(roomId);
+    return num(row?.s ?? 0);
+  }
+}

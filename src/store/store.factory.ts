@@ -1,0 +1,13 @@
+import type { Config } from "../config/config.ts";
+import { SqliteStore } from "./sqlite/sqlite.store.ts";
+import type { Store } from "./store.ts";
+
+export function createStore(config: Config): Store {
+  switch (config.STORE) {
+    case "sqlite":
+      return new SqliteStore(config.sqliteFile);
+    case "couchbase":
+      // Refused earlier by loadConfig; kept exhaustive for when the adapter lands.
+      throw new Error("STORE=couchbase is not available yet");
+  }
+}
