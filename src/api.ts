@@ -5,8 +5,15 @@ import { TokenVerifier } from "./auth/jwt.ts";
 import type { Config } from "./config/config.ts";
 import { healthRoutes } from "./http/health.routes.ts";
 import { createHttpApp } from "./http/http.app.ts";
+import { AcceptRepository } from "./messages/accept.repository.ts";
+import { messagesRoutes } from "./messages/messages.routes.ts";
+import { MessagesService } from "./messages/messages.service.ts";
+import { PendingRepository } from "./messages/pending.repository.ts";
+import { PersistProducer } from "./messages/persist.queue.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
+import { SocketMessageEvents } from "./realtime/message.events.ts";
 import { SocketRoomEvents } from "./realtime/room.events.ts";
+import { registerSocketHandlers } from "./realtime/socket.handlers.ts";
 import { type ChatServer, createSocketServer } from "./realtime/socket.server.ts";
 import { createRedis, isRedisDown, Keys } from "./redis/redis.ts";
 import { MembershipCache } from "./rooms/membership.cache.ts";
@@ -29,7 +36,8 @@ export async function startApi(config: Config): Promise<Api> {
   const redis = createRedis(config.REDIS_URL, "api", "chat-api");
   const pub = createRedis(config.REDIS_URL, "subscriber", "chat-api-pub");
   const sub = createRedis(config.REDIS_URL, "subscriber", "chat-api-sub");
-  for (const [name, conn] of Object.entries({ redis, pub, sub })) {
+  const queueConn = createRedis(config.REDIS_URL, "api", "chat-api-queue");
+  for (const [name, conn] of Object.entries({ redis, pub, sub, queueConn })) {
     conn.on("error", (err) => logger.warn({ conn: name, err: err.message }, "redis connection error"));
   }
   const store = createStore(config);
@@ -54,12 +62,29 @@ export async function startApi(config: Config): Promise<Api> {
     maxGroupMembers: config.GROUP_MAX_MEMBERS,
   });
 
+  const persist = new PersistProducer(queueConn, keys.bullPrefix, {
+    maxDelayMs: config.PERSIST_BATCH_MS,
+    maxMessages: config.PERSIST_BATCH_MAX,
+    attempts: config.PERSIST_ATTEMPTS,
+  });
+  const messages = new MessagesService({
+    store,
+    members,
+    accept: new AcceptRepository(redis, keys, config.IDEMPOTENCY_TTL_S),
+    pending: new PendingRepository(redis, keys),
+    persist,
+    events: new SocketMessageEvents(io),
+    config: { maxTextChars: config.MESSAGE_MAX_CHARS },
+  });
+  const redisDown = () => isRedisDown(redis) || isRedisDown(queueConn);
+  registerSocketHandlers(io, { messages, logger, redisDown });
+
   const app = createHttpApp({
     logger,
     trustProxy: config.TRUST_PROXY,
-    redisDown: () => isRedisDown(redis),
+    redisDown,
     root: [healthRoutes(redis, store)],
-    chat: [roomsRoutes(rooms)],
+    chat: [roomsRoutes(rooms), messagesRoutes(messages)],
     authenticate: authenticate(verifier),
   });
   server.on("request", app);
@@ -79,8 +104,11 @@ export async function startApi(config: Config): Promise<Api> {
     port: () => port,
     close: () => {
       closing ??= (async () => {
-        await new Promise<void>((resolve) => io.close(() => resolve()));
-        await Promise.allSettled([redis.quit(), pub.quit(), sub.quit()]);
+        // Stop taking requests, then hand every accepted message to Redis before disconnecting.
+        const stopped = new Promise<void>((resolve) => io.close(() => resolve()));
+        await persist.close();
+        await stopped;
+        await Promise.allSettled([redis.quit(), pub.quit(), sub.quit(), queueConn.quit()]);
         await store.close();
       })();
       return closing;

@@ -37,7 +37,7 @@ export class Keys {
     return `${this.prefix}:seq:${roomId}`;
   }
   idempotency(senderId: string, clientId: string): string {
-    return `${this.prefix}:idem:${senderId}:${clientId}`;
+    return `${this.prefix}:idem:${senderId}|${clientId}`; // "|" is in neither charset: no ambiguity
   }
   pendingRoom(roomId: string): string {
     return `${this.prefix}:pending:room:${roomId}`;

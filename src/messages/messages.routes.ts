@@ -1,0 +1,29 @@
+import { Router } from "express";
+import { currentUser } from "../auth/auth.middleware.ts";
+import { parse } from "../http/errors.ts";
+import { roomParamsSchema } from "../rooms/rooms.schemas.ts";
+import { historyQuerySchema, messageParamsSchema, sendMessageSchema } from "./messages.schemas.ts";
+import type { MessagesService } from "./messages.service.ts";
+
+export function messagesRoutes(messages: MessagesService): Router {
+  const router = Router();
+
+  router.post("/rooms/:room_id/messages", async (req, res) => {
+    const { room_id } = parse(roomParamsSchema, req.params);
+    const input = parse(sendMessageSchema, req.body);
+    const { message, created } = await messages.send(currentUser(req), room_id, input, "rest");
+    res.status(created ? 201 : 200).json({ message });
+  });
+
+  router.get("/rooms/:room_id/messages", async (req, res) => {
+    const { room_id } = parse(roomParamsSchema, req.params);
+    res.json(await messages.history(currentUser(req), room_id, parse(historyQuerySchema, req.query)));
+  });
+
+  router.get("/messages/:message_id", async (req, res) => {
+    const { message_id } = parse(messageParamsSchema, req.params);
+    res.json({ message: await messages.get(currentUser(req), message_id) });
+  });
+
+  return router;
+}

@@ -1,0 +1,19 @@
+import { Emitter } from "@socket.io/redis-emitter";
+import type { Redis } from "ioredis";
+import type { FailureEvents } from "../messages/persist-messages.usecase.ts";
+import type { MessageRecord } from "../store/store.ts";
+import { roomChannel } from "./socket.server.ts";
+
+/** Workers never host Socket.IO: they publish through the adapter's Redis channel. */
+export class WorkerEvents implements FailureEvents {
+  readonly #emitter: Emitter;
+  constructor(redis: Redis, key: string) {
+    this.#emitter = new Emitter(redis, { key });
+  }
+
+  messageFailed(m: MessageRecord, reason: string): void {
+    this.#emitter
+      .to(roomChannel(m.room_id))
+      .emit("message:failed", { message_id: m.id, room_id: m.room_id, client_id: m.client_id, reason });
+  }
+}

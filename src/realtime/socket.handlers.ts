@@ -1,0 +1,42 @@
+import type { AuthUser } from "../auth/jwt.ts";
+import { toAppError } from "../http/error.handler.ts";
+import { parse } from "../http/errors.ts";
+import { socketSendSchema } from "../messages/messages.schemas.ts";
+import type { MessagesService } from "../messages/messages.service.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { ChatServer, ChatSocket } from "./socket.server.ts";
+
+type Ack = (reply: unknown) => void;
+type Handler = (user: AuthUser, payload: unknown) => Promise<Record<string, unknown>>;
+
+/**
+ * Client-to-server events. Each payload is parsed by the same zod schema family as REST and
+ * answered through the ack as `{ok: true, ...}` or `{ok: false, error}` (API.md's error body).
+ */
+export function registerSocketHandlers(
+  io: ChatServer,
+  deps: { messages: MessagesService; logger: Logger; redisDown: () => boolean },
+): void {
+  const handlers: Record<string, Handler> = {
+    "message:send": async (user, payload) => {
+      const { room_id, ...input } = parse(socketSendSchema, payload);
+      const { message } = await deps.messages.send(user, room_id, input, "socket");
+      return { message };
+    },
+  };
+
+  io.on("connection", (socket: ChatSocket) => {
+    for (const [event, handler] of Object.entries(handlers)) {
+      socket.on(event, async (payload: unknown, ack: unknown) => {
+        const reply: Ack = typeof ack === "function" ? (ack as Ack) : () => {};
+        try {
+          reply({ ok: true, ...(await handler(socket.data.user, payload)) });
+        } catch (err) {
+          const appError = toAppError(err, deps.redisDown);
+          if (appError.code === "internal") deps.logger.error({ err, event }, "socket handler failed");
+          reply({ ok: false, ...appError.toBody() });
+        }
+      });
+    }
+  });
+}

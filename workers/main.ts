@@ -1,0 +1,26 @@
+import { z } from "zod";
+import { loadConfigOrExit } from "../src/config/config.ts";
+import { createLogger } from "../src/observability/logger.ts";
+import { onShutdown } from "../src/shutdown.ts";
+import { startPersistPool } from "./persist.worker.ts";
+import { POOLS, type PoolName, type PoolStarter } from "./pools.ts";
+
+// Usage: npm run start:worker -- <pool>
+const starters: Partial<Record<PoolName, PoolStarter>> = { persist: startPersistPool };
+
+const pool = z.enum(POOLS).safeParse(process.argv[2]);
+if (!pool.success) {
+  process.stderr.write(`usage: npm run start:worker -- <${POOLS.join("|")}>\n`);
+  process.exit(2);
+}
+const start = starters[pool.data];
+if (!start) {
+  process.stderr.write(
+    `the ${pool.data} pool is not built yet; available: ${Object.keys(starters).join(", ")}\n`,
+  );
+  process.exit(2);
+}
+const config = loadConfigOrExit();
+const logger = createLogger(config.LOG_LEVEL, `worker:${pool.data}`);
+const running = await start(config, logger);
+onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, () => running.close());
