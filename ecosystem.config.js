@@ -1,0 +1,31 @@
+// PM2 process file for `npm start` (pm2-runtime). Each pool scales on its own; counts come
+// from the environment. The API runs in cluster mode: Socket.IO clients behind it should use
+// the websocket transport (long-polling needs sticky sessions, which PM2's cluster lacks).
+const env = (name, fallback) => process.env[name] ?? fallback;
+const common = {
+  // The Node that runs pm2-runtime (Node 24 from node_modules under npm scripts) runs the apps.
+  interpreter: process.execPath,
+  kill_timeout: Number(env("SHUTDOWN_TIMEOUT_MS", "10000")) + 5000,
+  max_restarts: 50,
+  restart_delay: 1000,
+  merge_logs: true,
+};
+
+// Named export: PM2 loads this file with require(), which yields the module's namespace.
+export const apps = [
+  {
+    ...common,
+    name: "api",
+    script: "src/main.ts",
+    exec_mode: "cluster",
+    instances: Number(env("API_INSTANCES", "2")),
+  },
+  {
+    ...common,
+    name: "persist",
+    script: "workers/main.ts",
+    args: "persist",
+    exec_mode: "fork",
+    instances: Number(env("PERSIST_INSTANCES", "1")),
+  },
+];

@@ -1,0 +1,41 @@
+import { readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config/config.ts";
+import { removeDir, tempDir } from "../helpers/env.ts";
+
+const dir = tempDir("config");
+afterAll(() => removeDir(dir));
+
+describe("loadConfig", () => {
+  it("runs on embedded defaults, generating a persistent secret in DATA_DIR", () => {
+    const a = loadConfig({ DATA_DIR: dir });
+    expect(a).toMatchObject({ PORT: 3000, STORE: "sqlite", REDIS_PREFIX: "chat", REDIS_URL: "redis://127.0.0.1:6379" });
+    expect(a.jwt.kind).toBe("secret");
+    const file = path.join(dir, "jwt-secret");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const b = loadConfig({ DATA_DIR: dir });
+    expect(b.jwt).toEqual(a.jwt);
+    expect(a.jwt.kind === "secret" && a.jwt.secret).toBe(readFileSync(file, "utf8"));
+  });
+
+  it("lists every invalid variable at once", () => {
+    try {
+      loadConfig({ PORT: "abc", REDIS_URL: "http://x", STORE: "mongo", REDIS_PREFIX: "a:b", DATA_DIR: dir });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join("\n");
+      for (const v of ["PORT", "REDIS_URL", "STORE", "REDIS_PREFIX"]) expect(problems).toContain(v);
+    }
+  });
+
+  it("refuses production without a JWT key, and a short secret", () => {
+    expect(() => loadConfig({ NODE_ENV: "production", DATA_DIR: dir })).toThrow(/JWT_SECRET or JWT_PUBLIC_KEY/);
+    expect(() => loadConfig({ JWT_SECRET: "short", DATA_DIR: dir })).toThrow(/at least 32/);
+  });
+
+  it("refuses adapters that are not built yet rather than pretending", () => {
+    expect(() => loadConfig({ STORE: "couchbase", DATA_DIR: dir })).toThrow(/not built yet/);
+  });
+});
