@@ -41,7 +41,11 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       ...over,
     });
     const members = (...ids: string[]) =>
-      ids.map((id, i) => ({ user_id: id, role: i === 0 ? ("admin" as const) : ("member" as const), joined_at: at(0) }));
+      ids.map((id, i) => ({
+        user_id: id,
+        role: i === 0 ? ("admin" as const) : ("member" as const),
+        joined_at: at(0),
+      }));
 
     it("creates a group with members and reads it back", async () => {
       const r = await store.createGroupRoom(room(), members("u1", "u2", "u3"));
@@ -62,7 +66,10 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
     it("keeps one direct room per pair, even under concurrent creates", async () => {
       const attempts = await Promise.all(
         Array.from({ length: 10 }, () =>
-          store.getOrCreateDirectRoom(room({ type: "direct", name: null, direct_key: "a|b" }), members("a", "b")),
+          store.getOrCreateDirectRoom(
+            room({ type: "direct", name: null, direct_key: "a|b" }),
+            members("a", "b"),
+          ),
         ),
       );
       const ids = new Set(attempts.map((a) => a.room.id));
@@ -73,7 +80,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
 
     it("lists a user's rooms by most recent activity with a keyset cursor", async () => {
       const rooms = [];
-      for (let i = 0; i < 5; i++) rooms.push(await store.createGroupRoom(room({ created_at: at(i) }), members("u1")));
+      for (let i = 0; i < 5; i++)
+        rooms.push(await store.createGroupRoom(room({ created_at: at(i) }), members("u1")));
       const [r0] = rooms;
       if (!r0) throw new Error("no room");
       // A message makes the oldest room the most recent.
@@ -82,7 +90,10 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       expect(first.map((x) => x.room.id)).toEqual([r0.id, rooms[4]?.id, rooms[3]?.id]);
       const last = first.at(-1)?.room;
       if (!last) throw new Error("empty page");
-      const second = await store.listRoomsForUser("u1", 3, { last_activity_at: last.last_activity_at, id: last.id });
+      const second = await store.listRoomsForUser("u1", 3, {
+        last_activity_at: last.last_activity_at,
+        id: last.id,
+      });
       expect(second.map((x) => x.room.id)).toEqual([rooms[2]?.id, rooms[1]?.id]);
       expect(first[0]?.member).toMatchObject({ user_id: "u1", role: "admin" });
       expect(await store.listRoomsForUser("stranger", 10)).toEqual([]);
@@ -114,13 +125,15 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
     it("rejects for good what can never be written, atomically", async () => {
       const r = await store.createGroupRoom(room(), members("u1"));
       const good = msg(r.id, 1);
-      await expect(store.insertMessages([good, msg("no-such-room", 1)])).rejects.toBeInstanceOf(StoreRejectedError);
+      await expect(store.insertMessages([good, msg("no-such-room", 1)])).rejects.toBeInstanceOf(
+        StoreRejectedError,
+      );
       expect(await store.getMessage(good.id)).toBeNull();
       await store.insertMessages([good]);
       // Same (sender, client_id) under another id, or a taken (room, seq): refused.
-      await expect(store.insertMessages([msg(r.id, 2, { client_id: good.client_id })])).rejects.toBeInstanceOf(
-        StoreRejectedError,
-      );
+      await expect(
+        store.insertMessages([msg(r.id, 2, { client_id: good.client_id })]),
+      ).rejects.toBeInstanceOf(StoreRejectedError);
       await expect(store.insertMessages([msg(r.id, 1)])).rejects.toBeInstanceOf(StoreRejectedError);
     });
 
@@ -132,7 +145,9 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       expect(seqs(await store.listMessages(r.id, { beforeSeq: 8, limit: 3 }))).toEqual([5, 6, 7]);
       expect(seqs(await store.listMessages(r.id, { afterSeq: 0, limit: 3 }))).toEqual([1, 2, 3]);
       expect(seqs(await store.listMessages(r.id, { afterSeq: 8, limit: 5 }))).toEqual([9, 10]);
-      expect(seqs(await store.listMessages(r.id, { afterSeq: 2, beforeSeq: 6, limit: 10 }))).toEqual([3, 4, 5]);
+      expect(seqs(await store.listMessages(r.id, { afterSeq: 2, beforeSeq: 6, limit: 10 }))).toEqual([
+        3, 4, 5,
+      ]);
       expect(await store.listMessages("other", { limit: 3 })).toEqual([]);
     });
   });

@@ -17,7 +17,11 @@ export function tempDir(name: string): string {
   return mkdtempSync(path.join(tmpdir(), `chat-${name}-`));
 }
 
-export function testEnv(prefix: string, dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+export function testEnv(
+  prefix: string,
+  dataDir: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     REDIS_URL,
     REDIS_PREFIX: prefix,

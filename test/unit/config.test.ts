@@ -10,7 +10,12 @@ afterAll(() => removeDir(dir));
 describe("loadConfig", () => {
   it("runs on embedded defaults, generating a persistent secret in DATA_DIR", () => {
     const a = loadConfig({ DATA_DIR: dir });
-    expect(a).toMatchObject({ PORT: 3000, STORE: "sqlite", REDIS_PREFIX: "chat", REDIS_URL: "redis://127.0.0.1:6379" });
+    expect(a).toMatchObject({
+      PORT: 3000,
+      STORE: "sqlite",
+      REDIS_PREFIX: "chat",
+      REDIS_URL: "redis://127.0.0.1:6379",
+    });
     expect(a.jwt.kind).toBe("secret");
     const file = path.join(dir, "jwt-secret");
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -31,7 +36,9 @@ describe("loadConfig", () => {
   });
 
   it("refuses production without a JWT key, and a short secret", () => {
-    expect(() => loadConfig({ NODE_ENV: "production", DATA_DIR: dir })).toThrow(/JWT_SECRET or JWT_PUBLIC_KEY/);
+    expect(() => loadConfig({ NODE_ENV: "production", DATA_DIR: dir })).toThrow(
+      /JWT_SECRET or JWT_PUBLIC_KEY/,
+    );
     expect(() => loadConfig({ JWT_SECRET: "short", DATA_DIR: dir })).toThrow(/at least 32/);
   });
 

@@ -68,7 +68,11 @@ describe("TokenVerifier", () => {
   });
 
   it("checks audience and issuer when configured", () => {
-    const v = new TokenVerifier({ key: { kind: "secret", secret, generated: false }, issuer: "idp", audience: "chat" });
+    const v = new TokenVerifier({
+      key: { kind: "secret", secret, generated: false },
+      issuer: "idp",
+      audience: "chat",
+    });
     const ok = jwt.sign({ sub: "alice" }, secret, { expiresIn: 60, issuer: "idp", audience: "chat" });
     expect(v.verify(ok).id).toBe("alice");
     const wrongAud = jwt.sign({ sub: "alice" }, secret, { expiresIn: 60, issuer: "idp", audience: "other" });

@@ -1,0 +1,49 @@
+import { io, type Socket } from "socket.io-client";
+
+/** Connects like an app (websocket transport) and resolves once the server accepted the handshake. */
+export function connect(base: string, token: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = io(base, {
+      auth: { token },
+      transports: ["websocket"],
+      reconnection: false,
+      forceNew: true,
+    });
+    socket.once("connect", () => resolve(socket));
+    socket.once("connect_error", (err) => {
+      socket.close();
+      reject(err);
+    });
+  });
+}
+
+/** Resolves with the next event's payload, or rejects after `ms`. */
+export function nextEvent<T = Record<string, unknown>>(socket: Socket, event: string, ms = 5000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
+    socket.once(event, (payload: T) => {
+      clearTimeout(timer);
+      resolve(payload);
+    });
+  });
+}
+
+/** Collects every payload of an event. */
+export function collect<T = Record<string, unknown>>(socket: Socket, event: string): T[] {
+  const out: T[] = [];
+  socket.on(event, (p: T) => out.push(p));
+  return out;
+}
+
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  ms = 10_000,
+  what = "condition",
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
