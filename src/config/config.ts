@@ -26,12 +26,6 @@ const envSchema = z.object({
   JWT_AUDIENCE: optionalString,
   DATA_DIR: z.string().default("./data"),
   STORE: z.enum(["sqlite", "couchbase"]).default("sqlite"),
-  MEDIA_STORAGE: z.enum(["local", "s3"]).default("local"),
-  PUSH_PROVIDER: z.enum(["log", "fcm"]).default("log"),
-  PUBLIC_URL: optionalString.pipe(z.url().optional()),
-  EDIT_WINDOW_S: int(900),
-  DELETE_WINDOW_S: int(172800),
-  SEND_RATE_PER_S: int(20),
   GROUP_MAX_MEMBERS: int(1024, 2),
   MESSAGE_MAX_CHARS: int(5000, 1),
   IDEMPOTENCY_TTL_S: int(86400, 60),
@@ -96,8 +90,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (env.STORE === "couchbase") {
     problems.push("STORE=couchbase: the Couchbase adapter is not built yet; use STORE=sqlite");
   }
-  if (env.MEDIA_STORAGE === "s3") problems.push("MEDIA_STORAGE=s3: not built yet; use local");
-  if (env.PUSH_PROVIDER === "fcm") problems.push("PUSH_PROVIDER=fcm: not built yet; use log");
   if (problems.length > 0) throw new ConfigError(problems);
 
   const dataDir = path.resolve(env.DATA_DIR);

@@ -1,0 +1,13 @@
+# One image for the API and every worker pool; the command picks the role.
+FROM node:24-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY src ./src
+COPY workers ./workers
+COPY scripts ./scripts
+COPY ecosystem.config.js ./
+USER node
+EXPOSE 3000
+CMD ["node", "src/main.ts"]
