@@ -108,7 +108,9 @@ describe("crashes lose nothing acknowledged", () => {
       "every acknowledged message in the store",
     );
     assertAllStoredOnce(c, acked);
-    console.log(`worker kill -9 x2: 5200 acknowledged, all stored ${Date.now() - started} ms after the burst`);
+    console.log(
+      `worker kill -9 x2: 5200 acknowledged, all stored ${Date.now() - started} ms after the burst`,
+    );
   });
 
   it("persists every message an API process acknowledged before it was killed -9, and rescues orphans", async () => {
@@ -121,7 +123,13 @@ describe("crashes lose nothing acknowledged", () => {
       await sleep(1000);
       await a.stop("SIGKILL");
     })();
-    const { acked, errors } = await burst({ bases: [a.base], rooms: roomIds, total: 20_000, concurrency: 20, tag: "ka" });
+    const { acked, errors } = await burst({
+      bases: [a.base],
+      rooms: roomIds,
+      total: 20_000,
+      concurrency: 20,
+      tag: "ka",
+    });
     await killer;
     expect(errors).toBeGreaterThan(0); // the kill really happened mid-burst
     expect(ackedCount(acked)).toBeGreaterThan(100);
@@ -134,7 +142,11 @@ describe("crashes lose nothing acknowledged", () => {
     // Accepted but never acknowledged (the process died before its job was stored): the rescue sweep persists them.
     const redis = new Redis(c.env.REDIS_URL ?? "");
     try {
-      await waitFor(async () => (await redis.zcard(`${c.prefix}:pending:index`)) === 0, 30_000, "pending drained");
+      await waitFor(
+        async () => (await redis.zcard(`${c.prefix}:pending:index`)) === 0,
+        30_000,
+        "pending drained",
+      );
     } finally {
       redis.disconnect();
     }
