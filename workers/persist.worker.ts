@@ -23,7 +23,7 @@ const RESCUE_MAX = 5_000;
  */
 export async function startPersistPool(config: Config, logger: Logger): Promise<RunningPool> {
   const keys = new Keys(config.REDIS_PREFIX);
-  const connection = createRedis(config.REDIS_URL, "worker", "chat-persist-worker");
+  const connection = createRedis(config.REDIS_URL, "blocking", "chat-persist-worker");
   const redis = createRedis(config.REDIS_URL, "worker", "chat-persist");
   for (const conn of [connection, redis]) {
     conn.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));

@@ -1,4 +1,4 @@
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { z } from "zod";
 import type { JwtKeyConfig } from "../config/config.ts";
@@ -30,12 +30,16 @@ function algorithmsFor(key: JwtKeyConfig): jwt.Algorithm[] {
 export class TokenVerifier {
   readonly #options: JwtOptions;
   readonly #algorithms: jwt.Algorithm[];
-  readonly #key: string;
+  /** Parsed once: jsonwebtoken would otherwise rebuild the key object on every verify. */
+  readonly #key: KeyObject;
 
   constructor(options: JwtOptions) {
     this.#options = options;
     this.#algorithms = algorithmsFor(options.key);
-    this.#key = options.key.kind === "secret" ? options.key.secret : options.key.publicKey;
+    this.#key =
+      options.key.kind === "secret"
+        ? createSecretKey(Buffer.from(options.key.secret, "utf8"))
+        : createPublicKey(options.key.publicKey);
   }
 
   verify(token: string): AuthUser {

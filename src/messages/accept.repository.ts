@@ -31,7 +31,7 @@ redis.call('SET', KEYS[2], json, 'EX', ARGV[3])
 redis.call('ZADD', KEYS[4], seq, json)
 redis.call('SET', KEYS[5], json)
 redis.call('ZADD', KEYS[6], ARGV[5], ARGV[4])
-return {5, json}`,
+return {5, seq}`,
 );
 
 /** Re-seeds a missing counter above everything the store or the pending set has seen. */
@@ -90,7 +90,7 @@ export class AcceptRepository {
         k.pendingMessage(""),
         ...message.mentions,
       ],
-    )) as [number, string?, number?];
+    )) as [number, (string | number)?, number?];
     switch (reply[0]) {
       case 0:
         return { kind: "membership_unknown" };
@@ -103,7 +103,8 @@ export class AcceptRepository {
       case 4:
         return { kind: "duplicate", message: parseMessageJson(String(reply[1])), pending: reply[2] === 1 };
       case 5:
-        return { kind: "accepted", message: parseMessageJson(String(reply[1])) };
+        // The script stored exactly this object plus its seq: no need to parse it back.
+        return { kind: "accepted", message: { ...message, seq: Number(reply[1]) } };
       default:
         throw new Error(`accept script returned ${String(reply[0])}`);
     }

@@ -24,7 +24,9 @@ export async function freePort(): Promise<number> {
 
 /** Starts an entry point on this Node (24) with the given env, as PM2 or an operator would. */
 export function start(script: string, args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [path.join(root, script), ...args], {
+  // e.g. CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the processes under a benchmark.
+  const nodeArgs = process.env.CHILD_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, script), ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

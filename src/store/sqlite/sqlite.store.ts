@@ -281,6 +281,9 @@ export class SqliteStore implements Store {
     );
     const roomExists = this.#stmt("SELECT 1 AS ok FROM rooms WHERE id = ?");
     this.#tx(() => {
+      // One room and one reader update per batch, not per message.
+      const newestByRoom = new Map<string, MessageRecord>();
+      const readerSeq = new Map<string, { room: string; user: string; seq: number }>();
       for (const m of messages) {
         if (!roomExists.get(m.room_id)) throw new StoreRejectedError(`room ${m.room_id} does not exist`);
         const res = insert.run(
@@ -297,9 +300,14 @@ export class SqliteStore implements Store {
           m.created_at,
         );
         if (Number(res.changes) === 0) continue;
-        advanceRoom.run(m.seq, m.id, m.created_at, m.room_id, m.seq);
-        advanceReader.run(m.seq, m.room_id, m.sender_id, m.seq);
+        const newest = newestByRoom.get(m.room_id);
+        if (!newest || newest.seq < m.seq) newestByRoom.set(m.room_id, m);
+        const key = `${m.room_id}|${m.sender_id}`;
+        if ((readerSeq.get(key)?.seq ?? 0) < m.seq)
+          readerSeq.set(key, { room: m.room_id, user: m.sender_id, seq: m.seq });
       }
+      for (const m of newestByRoom.values()) advanceRoom.run(m.seq, m.id, m.created_at, m.room_id, m.seq);
+      for (const r of readerSeq.values()) advanceReader.run(r.seq, r.room, r.user, r.seq);
     });
   }
 

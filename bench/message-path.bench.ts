@@ -1,0 +1,440 @@
+/**
+ * Message-path benchmark (issue 3). On this machine: two API processes, the persist pool,
+ * Redis and this load generator. 100 rooms x 10 members, every member connected by Socket.IO
+ * (half to each API node). Phases: REST at max rate, socket at max rate, both at half their
+ * max rate (latency), then a bare relay (Socket.IO + adapter doing INCR + emit) at max rate.
+ *
+ *   npm run bench                      # BENCH_SECONDS=8 per phase by default
+ */
+import { readFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { DatabaseSync } from "node:sqlite";
+import { Redis } from "ioredis";
+import { io as connectIo, type Socket } from "socket.io-client";
+import { z } from "zod";
+import {
+  dropPrefix,
+  REDIS_URL,
+  removeDir,
+  tempDir,
+  testEnv,
+  token,
+  uniquePrefix,
+} from "../test/helpers/env.ts";
+import {
+  freePort,
+  type Proc,
+  start,
+  startApiProcess,
+  startWorkerProcess,
+} from "../test/helpers/processes.ts";
+
+const opts = z
+  .object({
+    BENCH_SECONDS: z.coerce.number().positive().default(8),
+    BENCH_REST_CONCURRENCY: z.coerce.number().int().positive().default(64),
+    BENCH_SOCKET_CONCURRENCY: z.coerce.number().int().positive().default(128),
+  })
+  .parse(process.env);
+const ROOMS = 100;
+const MEMBERS = 10;
+const USERS = ROOMS * MEMBERS;
+
+type Msg = { id?: string; room_id: string; seq: number; text: string };
+type Ack = { ok: boolean; message?: Msg };
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pct(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "n/a");
+
+/** CPU seconds (user + system) of each process, from /proc, to show where a phase's CPU went. */
+const TICKS_PER_S = 100;
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+}
+type CpuProbe = Record<string, number>;
+async function cpuShares<T>(
+  pids: Record<string, number>,
+  run: () => Promise<T>,
+): Promise<{ result: T; shares: CpuProbe }> {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const t0 = now();
+  const result = await run();
+  const wall = (now() - t0) / 1000;
+  const shares: CpuProbe = {};
+  for (const [k, pid] of Object.entries(pids)) shares[k] = (cpuSeconds(pid) - (before[k] ?? 0)) / wall;
+  shares.total = Object.values(shares).reduce((a, b) => a + b, 0);
+  return { result, shares };
+}
+const formatShares = (s: CpuProbe) =>
+  Object.entries(s)
+    .map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`)
+    .join(", ");
+
+/** Every user's socket, with what it received. */
+class Receivers {
+  sockets: Socket[] = [];
+  nodeOf: number[] = [];
+  deliveries = new Map<string, number>();
+  crossNodeLatency: number[] = [];
+  recording = true;
+
+  async connect(bases: string[], auth: (user: number) => Record<string, unknown>): Promise<void> {
+    const all: Promise<void>[] = [];
+    for (let u = 0; u < USERS; u++) {
+      const node = u % bases.length;
+      const socket = connectIo(bases[node] ?? "", {
+        auth: auth(u),
+        transports: ["websocket"],
+        forceNew: true,
+      });
+      this.sockets[u] = socket;
+      this.nodeOf[u] = node;
+      socket.on("message:new", ({ message }: { message: Msg }) => {
+        if (!this.recording) return;
+        const key = message.id ?? `${message.room_id}:${message.seq}`;
+        this.deliveries.set(key, (this.deliveries.get(key) ?? 0) + 1);
+        const [sentAt, fromNode] = message.text.split("|");
+        if (Number(fromNode) !== node) this.crossNodeLatency.push(now() - Number(sentAt));
+      });
+      all.push(
+        new Promise((resolve, reject) => {
+          socket.once("connect", () => resolve());
+          socket.once("connect_error", reject);
+        }),
+      );
+      if (u % 100 === 99) await Promise.all(all.splice(0));
+    }
+    await Promise.all(all);
+  }
+
+  reset(): void {
+    this.deliveries.clear();
+    this.crossNodeLatency = [];
+  }
+
+  close(): void {
+    for (const s of this.sockets) s.close();
+  }
+}
+
+type Sender = (user: number, room: number, text: string, clientId: string) => Promise<Msg | undefined>;
+type PhaseResult = { sent: number; acked: Msg[]; errors: number; seconds: number; acceptMs: number[] };
+
+function pick(): { room: number; user: number } {
+  const room = Math.floor(Math.random() * ROOMS);
+  return { room, user: room * MEMBERS + Math.floor(Math.random() * MEMBERS) };
+}
+
+let clientSeq = 0;
+async function oneSend(send: Sender, nodes: number[], r: PhaseResult): Promise<void> {
+  const { room, user } = pick();
+  const t0 = now();
+  r.sent++;
+  try {
+    const m = await send(user, room, `${t0}|${nodes[user]}`, `b${process.pid}-${clientSeq++}`);
+    if (m) {
+      r.acked.push(m);
+      r.acceptMs.push(now() - t0);
+    } else r.errors++;
+  } catch {
+    r.errors++;
+  }
+}
+
+/** Closed loop: `concurrency` senders, each sending as soon as its previous send is acknowledged. */
+async function maxRate(
+  send: Sender,
+  nodes: number[],
+  concurrency: number,
+  seconds: number,
+): Promise<PhaseResult> {
+  const r: PhaseResult = { sent: 0, acked: [], errors: 0, seconds, acceptMs: [] };
+  const end = now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (now() < end) await oneSend(send, nodes, r);
+    }),
+  );
+  return r;
+}
+
+/** Open loop at a fixed rate, for latency below saturation. */
+async function fixedRate(send: Sender, nodes: number[], rate: number, seconds: number): Promise<PhaseResult> {
+  const r: PhaseResult = { sent: 0, acked: [], errors: 0, seconds, acceptMs: [] };
+  const start = now();
+  const inFlight = new Set<Promise<void>>();
+  while (now() - start < seconds * 1000) {
+    const due = Math.floor(((now() - start) / 1000) * rate);
+    while (r.sent < due) {
+      const p = oneSend(send, nodes, r).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    await sleep(2);
+  }
+  await Promise.all(inFlight);
+  return r;
+}
+
+/** Persistence lag: accept time (pending index score) to the moment the worker clears the entry. */
+class LagSampler {
+  lags: number[] = [];
+  #seen = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+  readonly #redis: Redis;
+  readonly #key: string;
+  constructor(redis: Redis, key: string) {
+    this.#redis = redis;
+    this.#key = key;
+  }
+  start(): void {
+    const tick = async () => {
+      const rows = await this.#redis.zrange(this.#key, "0", "-1", "WITHSCORES");
+      const t = Date.now();
+      const current = new Set<string>();
+      for (let i = 0; i < rows.length; i += 2) {
+        const id = rows[i] ?? "";
+        current.add(id);
+        if (!this.#seen.has(id)) this.#seen.set(id, Number(rows[i + 1]));
+      }
+      for (const [id, acceptedAt] of this.#seen) {
+        if (!current.has(id)) {
+          this.lags.push(t - acceptedAt);
+          this.#seen.delete(id);
+        }
+      }
+      this.#timer = setTimeout(tick, 10);
+    };
+    void tick();
+  }
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
+function report(name: string, r: PhaseResult, receivers: Receivers): Record<string, string> {
+  return {
+    phase: name,
+    "msg/s": (r.acked.length / r.seconds).toFixed(0),
+    errors: String(r.errors),
+    "accept p50 ms": f1(pct(r.acceptMs, 50)),
+    "accept p99 ms": f1(pct(r.acceptMs, 99)),
+    "deliver p50 ms": f1(pct(receivers.crossNodeLatency, 50)),
+    "deliver p99 ms": f1(pct(receivers.crossNodeLatency, 99)),
+  };
+}
+
+async function redisPid(redis: Redis): Promise<number> {
+  return Number((await redis.info("server")).match(/process_id:(\d+)/)?.[1]);
+}
+
+async function runFull(): Promise<{
+  rows: Record<string, string>[];
+  cpu: string[];
+  socketMax: number;
+  lost: number;
+  undelivered: number;
+  lag: number[];
+}> {
+  const prefix = uniquePrefix("bench");
+  const dataDir = tempDir("bench");
+  const env = testEnv(prefix, dataDir, { LOG_LEVEL: "warn" });
+  const procs: Proc[] = [startWorkerProcess(env)];
+  const apis = await Promise.all([startApiProcess(env), startApiProcess(env)]);
+  procs.push(...apis);
+  const bases = apis.map((a) => a.base);
+  const tokens = Array.from({ length: USERS }, (_, u) => token(`u${u}`, 3600));
+  const redis = new Redis(REDIS_URL);
+  const receivers = new Receivers();
+  try {
+    const roomIds: string[] = [];
+    for (let r = 0; r < ROOMS; r++) {
+      const res = await fetch(`${bases[0]}/api/v1/chat/rooms`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${tokens[r * MEMBERS]}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          type: "group",
+          name: `bench ${r}`,
+          member_ids: Array.from({ length: MEMBERS - 1 }, (_, i) => `u${r * MEMBERS + i + 1}`),
+        }),
+      });
+      roomIds.push(((await res.json()) as { room: { id: string } }).room.id);
+    }
+    await receivers.connect(bases, (u) => ({ token: tokens[u] }));
+    // node:http with keep-alive: a cheaper load generator than fetch, which matters on 2 shared cores.
+    const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+    const rest: Sender = (user, room, text, clientId) =>
+      new Promise((resolve, reject) => {
+        const body = JSON.stringify({ client_id: clientId, type: "text", text });
+        const req = request(
+          `${bases[receivers.nodeOf[user] ?? 0]}/api/v1/chat/rooms/${roomIds[room]}/messages`,
+          {
+            method: "POST",
+            agent,
+            headers: {
+              authorization: `Bearer ${tokens[user]}`,
+              "content-type": "application/json",
+              "content-length": Buffer.byteLength(body),
+            },
+          },
+          (res) => {
+            let data = "";
+            res.setEncoding("utf8");
+            res.on("data", (d: string) => {
+              data += d;
+            });
+            res.on("end", () =>
+              resolve(res.statusCode === 201 ? (JSON.parse(data) as { message: Msg }).message : undefined),
+            );
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    const socket: Sender = async (user, room, text, clientId) => {
+      const ack = (await receivers.sockets[user]?.timeout(10_000).emitWithAck("message:send", {
+        room_id: roomIds[room],
+        client_id: clientId,
+        type: "text",
+        text,
+      })) as Ack;
+      return ack.ok ? ack.message : undefined;
+    };
+    const lag = new LagSampler(redis, `${prefix}:pending:index`);
+    lag.start();
+
+    // Warm-up (JIT, connections, caches).
+    await maxRate(rest, receivers.nodeOf, 16, 2);
+    await sleep(500);
+    const rows: Record<string, string>[] = [];
+    const acked: Msg[] = [];
+    let undelivered = 0;
+    const pids = {
+      bench: process.pid,
+      "api A": apis[0]?.child.pid ?? 0,
+      "api B": apis[1]?.child.pid ?? 0,
+      persist: procs[0]?.child.pid ?? 0,
+      redis: await redisPid(redis),
+    };
+    const cpu: string[] = [];
+    const phase = async (name: string, run: () => Promise<PhaseResult>) => {
+      receivers.reset();
+      const { result: r, shares } = await cpuShares(pids, run);
+      cpu.push(`${name}: ${formatShares(shares)}`);
+      await sleep(1500); // let the last broadcasts land
+      rows.push(report(name, r, receivers));
+      acked.push(...r.acked);
+      for (const m of r.acked) undelivered += MEMBERS - (receivers.deliveries.get(m.id ?? "") ?? 0);
+      return r;
+    };
+    const restMax = await phase("REST, max rate", () =>
+      maxRate(rest, receivers.nodeOf, opts.BENCH_REST_CONCURRENCY, opts.BENCH_SECONDS),
+    );
+    const socketMax = await phase("socket, max rate", () =>
+      maxRate(socket, receivers.nodeOf, opts.BENCH_SOCKET_CONCURRENCY, opts.BENCH_SECONDS),
+    );
+    const restRate = Math.floor(restMax.acked.length / restMax.seconds / 2);
+    const socketRate = Math.floor(socketMax.acked.length / socketMax.seconds / 2);
+    await phase(`REST, half rate (${restRate}/s)`, () =>
+      fixedRate(rest, receivers.nodeOf, restRate, opts.BENCH_SECONDS),
+    );
+    await phase(`socket, half rate (${socketRate}/s)`, () =>
+      fixedRate(socket, receivers.nodeOf, socketRate, opts.BENCH_SECONDS),
+    );
+
+    // Everything acknowledged must reach the store.
+    const drainEnd = Date.now() + 60_000;
+    while ((await redis.zcard(`${prefix}:pending:index`)) > 0 && Date.now() < drainEnd) await sleep(100);
+    await sleep(100);
+    lag.stop();
+    const db = new DatabaseSync(path.join(dataDir, "chat.sqlite"), { readOnly: true });
+    const exists = db.prepare("SELECT 1 AS ok FROM messages WHERE id = ?");
+    const lost = acked.filter((m) => !exists.get(m.id ?? "")).length;
+    db.close();
+    return {
+      rows,
+      cpu,
+      socketMax: socketMax.acked.length / socketMax.seconds,
+      lost,
+      undelivered,
+      lag: lag.lags,
+    };
+  } finally {
+    receivers.close();
+    redis.disconnect();
+    await Promise.all(procs.map((p) => p.stop("SIGTERM")));
+    await dropPrefix(prefix);
+    removeDir(dataDir);
+  }
+}
+
+async function runBare(): Promise<{ row: Record<string, string>; rate: number; cpu: string }> {
+  const prefix = uniquePrefix("bench-bare");
+  const relays: Proc[] = [];
+  const bases: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const port = await freePort();
+    const p = start("bench/relay.server.ts", [], { PORT: String(port), REDIS_URL, REDIS_PREFIX: prefix });
+    relays.push(p);
+    bases.push(`http://127.0.0.1:${port}`);
+  }
+  await sleep(1500);
+  const receivers = new Receivers();
+  try {
+    await receivers.connect(bases, (u) => ({ rooms: [`r${Math.floor(u / MEMBERS)}`] }));
+    const socket: Sender = async (user, room, text) => {
+      const ack = (await receivers.sockets[user]
+        ?.timeout(10_000)
+        .emitWithAck("message:send", { room_id: `r${room}`, text })) as Ack;
+      return ack.ok ? ack.message : undefined;
+    };
+    await maxRate(socket, receivers.nodeOf, 16, 2);
+    receivers.reset();
+    const probe = new Redis(REDIS_URL);
+    const pids = {
+      bench: process.pid,
+      "relay A": relays[0]?.child.pid ?? 0,
+      "relay B": relays[1]?.child.pid ?? 0,
+      redis: await redisPid(probe),
+    };
+    probe.disconnect();
+    const { result: r, shares } = await cpuShares(pids, () =>
+      maxRate(socket, receivers.nodeOf, opts.BENCH_SOCKET_CONCURRENCY, opts.BENCH_SECONDS),
+    );
+    await sleep(1500);
+    return {
+      row: report("bare relay, socket, max rate", r, receivers),
+      rate: r.acked.length / r.seconds,
+      cpu: `bare relay, socket, max rate: ${formatShares(shares)}`,
+    };
+  } finally {
+    receivers.close();
+    await Promise.all(relays.map((p) => p.stop("SIGTERM")));
+    await dropPrefix(prefix);
+  }
+}
+
+const full = await runFull();
+const bare = await runBare();
+console.table([...full.rows, bare.row]);
+console.log(
+  `CPU per process (100% = one core; 200% = this machine):\n  ${[...full.cpu, bare.cpu].join("\n  ")}`,
+);
+console.log(
+  [
+    `persistence lag: p50 ${f1(pct(full.lag, 50))} ms, p99 ${f1(pct(full.lag, 99))} ms (${full.lag.length} samples, 10 ms polling)`,
+    `messages lost (acknowledged, not in the store): ${full.lost}`,
+    `deliveries missing (acknowledged x ${MEMBERS} members, not received): ${full.undelivered}`,
+    `ratio full/bare (socket, max rate): ${(full.socketMax / bare.rate).toFixed(2)} (${full.socketMax.toFixed(0)} / ${bare.rate.toFixed(0)} msg/s)`,
+  ].join("\n"),
+);
+process.exit(0);

@@ -1,0 +1,37 @@
+/**
+ * The bare relay the benchmark compares against: the same Socket.IO server and Redis adapter,
+ * doing only INCR + emit per message. No auth, validation, idempotency or persistence.
+ */
+import { createServer } from "node:http";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { Redis } from "ioredis";
+import { Server } from "socket.io";
+import { z } from "zod";
+
+const env = z
+  .object({ PORT: z.coerce.number().int(), REDIS_URL: z.string(), REDIS_PREFIX: z.string() })
+  .parse(process.env);
+const redis = new Redis(env.REDIS_URL);
+const pub = new Redis(env.REDIS_URL);
+const sub = new Redis(env.REDIS_URL);
+const server = createServer();
+const io = new Server(server, { adapter: createAdapter(pub, sub, { key: `${env.REDIS_PREFIX}:socket.io` }) });
+const sendSchema = z.object({ room_id: z.string(), text: z.string() });
+
+io.on("connection", (socket) => {
+  const rooms = socket.handshake.auth.rooms;
+  if (Array.isArray(rooms)) socket.join(rooms.map((r) => `room:${String(r)}`));
+  socket.on("message:send", async (payload: unknown, ack: (r: unknown) => void) => {
+    const { room_id, text } = sendSchema.parse(payload);
+    const seq = await redis.incr(`${env.REDIS_PREFIX}:relay:seq:${room_id}`);
+    const message = { room_id, seq, text };
+    io.to(`room:${room_id}`).emit("message:new", { message });
+    ack({ ok: true, message });
+  });
+});
+server.listen(env.PORT, "127.0.0.1", () => process.stdout.write("ready\n"));
+process.once("SIGTERM", () => {
+  io.close();
+  for (const c of [redis, pub, sub]) c.disconnect();
+  process.exit(0);
+});
