@@ -52,6 +52,8 @@ function pct(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
+/** Why sends failed, so an error in the table is never a mystery. */
+const errorLog: string[] = [];
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "n/a");
 
 /** CPU seconds (user + system) of each process, from /proc, to show where a phase's CPU went. */
@@ -127,8 +129,24 @@ class Receivers {
   }
 }
 
-type Sender = (user: number, room: number, text: string, clientId: string) => Promise<Msg | undefined>;
-type PhaseResult = { sent: number; acked: Msg[]; errors: number; seconds: number; acceptMs: number[] };
+/** Resolves with the acknowledged message; rejects with what went wrong. */
+type Sender = (user: number, room: number, text: string, clientId: string) => Promise<Msg>;
+type PhaseResult = {
+  sent: number;
+  acked: Msg[];
+  errors: number;
+  errorKinds: Map<string, number>;
+  seconds: number;
+  acceptMs: number[];
+};
+const emptyResult = (seconds: number): PhaseResult => ({
+  sent: 0,
+  acked: [],
+  errors: 0,
+  errorKinds: new Map(),
+  seconds,
+  acceptMs: [],
+});
 
 function pick(): { room: number; user: number } {
   const room = Math.floor(Math.random() * ROOMS);
@@ -142,12 +160,12 @@ async function oneSend(send: Sender, nodes: number[], r: PhaseResult): Promise<v
   r.sent++;
   try {
     const m = await send(user, room, `${t0}|${nodes[user]}`, `b${process.pid}-${clientSeq++}`);
-    if (m) {
-      r.acked.push(m);
-      r.acceptMs.push(now() - t0);
-    } else r.errors++;
-  } catch {
+    r.acked.push(m);
+    r.acceptMs.push(now() - t0);
+  } catch (err) {
     r.errors++;
+    const kind = err instanceof Error ? err.message : String(err);
+    r.errorKinds.set(kind, (r.errorKinds.get(kind) ?? 0) + 1);
   }
 }
 
@@ -158,7 +176,7 @@ async function maxRate(
   concurrency: number,
   seconds: number,
 ): Promise<PhaseResult> {
-  const r: PhaseResult = { sent: 0, acked: [], errors: 0, seconds, acceptMs: [] };
+  const r = emptyResult(seconds);
   const end = now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -170,7 +188,7 @@ async function maxRate(
 
 /** Open loop at a fixed rate, for latency below saturation. */
 async function fixedRate(send: Sender, nodes: number[], rate: number, seconds: number): Promise<PhaseResult> {
-  const r: PhaseResult = { sent: 0, acked: [], errors: 0, seconds, acceptMs: [] };
+  const r = emptyResult(seconds);
   const start = now();
   const inFlight = new Set<Promise<void>>();
   while (now() - start < seconds * 1000) {
@@ -222,6 +240,7 @@ class LagSampler {
 }
 
 function report(name: string, r: PhaseResult, receivers: Receivers): Record<string, string> {
+  for (const [kind, n] of r.errorKinds) errorLog.push(`${name}: ${n} x ${kind}`);
   return {
     phase: name,
     "msg/s": (r.acked.length / r.seconds).toFixed(0),
@@ -293,7 +312,9 @@ async function runFull(): Promise<{
               data += d;
             });
             res.on("end", () =>
-              resolve(res.statusCode === 201 ? (JSON.parse(data) as { message: Msg }).message : undefined),
+              res.statusCode === 201
+                ? resolve((JSON.parse(data) as { message: Msg }).message)
+                : reject(new Error(`HTTP ${res.statusCode} ${data.slice(0, 120)}`)),
             );
           },
         );
@@ -307,7 +328,8 @@ async function runFull(): Promise<{
         type: "text",
         text,
       })) as Ack;
-      return ack.ok ? ack.message : undefined;
+      if (!ack.ok || !ack.message) throw new Error(`ack ${JSON.stringify(ack).slice(0, 120)}`);
+      return ack.message;
     };
     const lag = new LagSampler(redis, `${prefix}:pending:index`);
     lag.start();
@@ -395,7 +417,8 @@ async function runBare(): Promise<{ row: Record<string, string>; rate: number; c
       const ack = (await receivers.sockets[user]
         ?.timeout(10_000)
         .emitWithAck("message:send", { room_id: `r${room}`, text })) as Ack;
-      return ack.ok ? ack.message : undefined;
+      if (!ack.ok || !ack.message) throw new Error(`ack ${JSON.stringify(ack).slice(0, 120)}`);
+      return ack.message;
     };
     await maxRate(socket, receivers.nodeOf, 16, 2);
     receivers.reset();
