@@ -1,6 +1,6 @@
-import { monotonicFactory } from "ulid";
 import type { AuthUser } from "../auth/jwt.ts";
 import { AppError, notFound } from "../http/errors.ts";
+import { newId } from "../ids.ts";
 import { messagesAccepted } from "../observability/metrics.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
 import type { HistoryQuery, MessageRecord, Store } from "../store/store.ts";
@@ -26,7 +26,6 @@ export class MessagesService {
   readonly #persist: PersistProducer;
   readonly #events: MessageEvents;
   readonly #config: MessagesConfig;
-  readonly #ulid = monotonicFactory();
 
   constructor(deps: {
     store: Store;
@@ -69,7 +68,7 @@ export class MessagesService {
     if (input.reply_to_id !== undefined) await this.#assertReplyTarget(user, roomId, input.reply_to_id);
     const mentions = [...new Set(input.mentions ?? [])];
     const draft: Unsequenced = {
-      id: this.#ulid(),
+      id: newId(),
       room_id: roomId,
       sender_id: user.id,
       client_id: input.client_id,

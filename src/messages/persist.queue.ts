@@ -1,7 +1,7 @@
 import { type JobsOptions, Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { ulid } from "ulid";
 import { z } from "zod";
+import { newId } from "../ids.ts";
 import { persistBatchSize } from "../observability/metrics.ts";
 import type { MessageRecord } from "../store/store.ts";
 import { messageRecordSchema } from "./messages.schemas.ts";
@@ -84,7 +84,7 @@ export class PersistProducer {
     persistBatchSize.observe(messages.length);
     const data: PersistBatch = { messages };
     const p = this.queue
-      .add(PersistJob.batch, data, { ...this.#jobOpts, jobId: `b-${ulid()}` })
+      .add(PersistJob.batch, data, { ...this.#jobOpts, jobId: `b-${newId()}` })
       .then(() => batch.resolve(), batch.reject)
       .finally(() => this.#inFlight.delete(p));
     this.#inFlight.add(p);

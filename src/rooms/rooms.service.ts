@@ -1,6 +1,6 @@
-import { ulid } from "ulid";
 import type { AuthUser } from "../auth/jwt.ts";
 import { AppError, notFound, parse } from "../http/errors.ts";
+import { newId } from "../ids.ts";
 import type { NewMember, NewRoom, RoomRecord, Store } from "../store/store.ts";
 import type { MembershipCache } from "./membership.cache.ts";
 import { activityCursorSchema, type CreateRoomInput, type ListQuery } from "./rooms.schemas.ts";
@@ -44,7 +44,7 @@ export class RoomsService {
   async create(user: AuthUser, input: CreateRoomInput): Promise<{ room: RoomView; created: boolean }> {
     const now = new Date().toISOString();
     const base = {
-      id: ulid(),
+      id: newId(),
       created_by: user.id,
       created_at: now,
       updated_at: now,
