@@ -79,7 +79,9 @@ export async function startApi(config: Config): Promise<Api> {
   const redisDown = () => isRedisDown(redis) || isRedisDown(queueConn);
   registerSocketHandlers(io, { messages, logger, redisDown });
 
+  let closing: Promise<void> | undefined;
   const app = createHttpApp({
+    isClosing: () => closing !== undefined,
     logger,
     trustProxy: config.TRUST_PROXY,
     redisDown,
@@ -96,7 +98,6 @@ export async function startApi(config: Config): Promise<Api> {
   const port = (server.address() as AddressInfo).port;
   logger.info({ port, store: config.STORE, prefix: config.REDIS_PREFIX }, "api listening");
 
-  let closing: Promise<void> | undefined;
   return {
     server,
     io,
@@ -104,10 +105,12 @@ export async function startApi(config: Config): Promise<Api> {
     port: () => port,
     close: () => {
       closing ??= (async () => {
-        // Stop taking requests, then hand every accepted message to Redis before disconnecting.
+        // Stop taking connections and let in-flight requests finish (each answers only once its
+        // message's job is stored), then flush what is left and disconnect.
         const stopped = new Promise<void>((resolve) => io.close(() => resolve()));
-        await persist.close();
+        server.closeIdleConnections();
         await stopped;
+        await persist.close();
         await Promise.allSettled([redis.quit(), pub.quit(), sub.quit(), queueConn.quit()]);
         await store.close();
       })();

@@ -13,6 +13,8 @@ export type HttpAppDeps = {
   /** Mounted under /api/v1/chat, behind authentication. */
   chat: Router[];
   authenticate: express.RequestHandler;
+  /** True once shutdown began: responses then close their connection so keep-alive clients move on. */
+  isClosing: () => boolean;
 };
 
 export function createHttpApp(deps: HttpAppDeps): Express {
@@ -21,6 +23,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.set("trust proxy", deps.trustProxy);
   app.set("query parser", "simple");
   app.use((req, res, next) => {
+    if (deps.isClosing()) res.setHeader("Connection", "close");
     const end = httpDuration.startTimer({ method: req.method });
     res.on("finish", () => end({ route: req.route?.path ?? "unmatched", status: res.statusCode }));
     next();

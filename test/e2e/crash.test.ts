@@ -151,4 +151,38 @@ describe("crashes lose nothing acknowledged", () => {
       redis.disconnect();
     }
   });
+
+  it("shuts down gracefully on SIGTERM mid-burst: exit 0, and everything acknowledged is stored", async () => {
+    const c = await startCluster("sigterm", { apis: 2, workers: 1 });
+    cluster = c;
+    const [a, b] = c.apis;
+    const worker = c.workers[0];
+    if (!a || !b || !worker) throw new Error("cluster incomplete");
+    const roomIds = await rooms(b.base, 2);
+    const exits = (async () => {
+      await sleep(800);
+      const t0 = Date.now();
+      const codes = await Promise.all([a.stop("SIGTERM"), worker.stop("SIGTERM")]);
+      return { codes, ms: Date.now() - t0 };
+    })();
+    const { acked } = await burst({
+      bases: [a.base],
+      rooms: roomIds,
+      total: 20_000,
+      concurrency: 20,
+      tag: "st",
+    });
+    const { codes, ms } = await exits;
+    expect(codes).toEqual([0, 0]);
+    // Keep-alive clients are told to close, so the API does not wait for them to go idle.
+    expect(ms).toBeLessThan(3000);
+    expect(ackedCount(acked)).toBeGreaterThan(100);
+    c.workers.push(startWorkerProcess(c.env));
+    await waitFor(
+      () => [...acked].every(([room, ids]) => [...ids].every((id) => c.stored(room).ids.has(id))),
+      20_000,
+      "acknowledged messages stored",
+    );
+    assertAllStoredOnce(c, acked);
+  });
 });
