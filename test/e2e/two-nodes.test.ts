@@ -1,3 +1,5 @@
+import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import type { Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster } from "../helpers/cluster.ts";
@@ -233,5 +235,53 @@ describe("two API processes", () => {
     const sock = await open(nodeA, "b-alice");
     const ack = await sock.timeout(5000).emitWithAck("message:send", { room_id: roomId, type: "text" });
     expect(ack).toMatchObject({ ok: false, error: { code: "invalid_request" } });
+  });
+
+  it("rolls back a message the store refuses: message:failed to the room, gone from reads, client_id free again", async () => {
+    const roomId = await group("rb-alice", ["rb-bob"]);
+    const bob = await open(nodeB, "rb-bob");
+    const alice = new Client(nodeA, token("rb-alice"));
+    const first = await alice.call<MessageBody>("POST", `/rooms/${roomId}/messages`, {
+      client_id: "rb-1",
+      type: "text",
+      text: "one",
+    });
+    expect(first.status).toBe(201);
+    // Something else already holds seq 2 in the store (as after a restore): the next message cannot be written.
+    const db = new DatabaseSync(path.join(cluster.dataDir, "chat.sqlite"), { timeout: 5000 });
+    db.prepare(
+      `INSERT INTO messages (id, room_id, seq, sender_id, client_id, type, text, mentions, created_at)
+       VALUES ('squatter', ?, 2, 'rb-alice', 'squatter', 'text', 'x', '[]', ?)`,
+    ).run(roomId, new Date().toISOString());
+    db.close();
+
+    const failed = nextEvent<{ message_id: string; room_id: string; client_id: string; reason: string }>(
+      bob,
+      "message:failed",
+      15_000,
+    );
+    const doomed = await alice.call<MessageBody>("POST", `/rooms/${roomId}/messages`, {
+      client_id: "rb-2",
+      type: "text",
+      text: "two",
+    });
+    expect(doomed.status).toBe(201);
+    expect(doomed.body.message.seq).toBe(2);
+    expect(await failed).toEqual({
+      message_id: doomed.body.message.id,
+      room_id: roomId,
+      client_id: "rb-2",
+      reason: "rejected_by_store",
+    });
+    expect((await alice.call("GET", `/messages/${doomed.body.message.id}`)).status).toBe(404);
+    const retry = await alice.call<MessageBody>("POST", `/rooms/${roomId}/messages`, {
+      client_id: "rb-2",
+      type: "text",
+      text: "two",
+    });
+    expect(retry.status).toBe(201);
+    expect(retry.body.message.id).not.toBe(doomed.body.message.id);
+    expect(retry.body.message.seq).toBe(3);
+    await waitFor(() => cluster.stored(roomId).ids.has(retry.body.message.id), 15_000, "retry persisted");
   });
 });
