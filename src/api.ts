@@ -5,6 +5,7 @@ import { TokenVerifier } from "./auth/jwt.ts";
 import type { Config } from "./config/config.ts";
 import { healthRoutes } from "./http/health.routes.ts";
 import { createHttpApp } from "./http/http.app.ts";
+import { metricsRoutes } from "./http/metrics.routes.ts";
 import { AcceptRepository } from "./messages/accept.repository.ts";
 import { messagesRoutes } from "./messages/messages.routes.ts";
 import { MessagesService } from "./messages/messages.service.ts";
@@ -80,14 +81,15 @@ export async function startApi(config: Config): Promise<Api> {
   registerSocketHandlers(io, { messages, logger, redisDown });
 
   let closing: Promise<void> | undefined;
+  const auth = authenticate(verifier);
   const app = createHttpApp({
     isClosing: () => closing !== undefined,
     logger,
     trustProxy: config.TRUST_PROXY,
     redisDown,
-    root: [healthRoutes(redis, store)],
+    root: [healthRoutes(redis, store), metricsRoutes(auth)],
     chat: [roomsRoutes(rooms), messagesRoutes(messages)],
-    authenticate: authenticate(verifier),
+    authenticate: auth,
   });
   server.on("request", app);
 

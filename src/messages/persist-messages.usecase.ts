@@ -51,12 +51,14 @@ export class PersistMessages {
 
   /**
    * Persistence failed for good: take the messages back (pending, idempotency key) and tell
-   * the room. A message another job already stored is kept; it only leaves pending.
+   * the room. A message another job already stored is kept; it only leaves pending. If the
+   * store cannot even be asked, this throws and the messages stay pending for the rescue sweep:
+   * an acknowledged message is never taken back on a guess.
    */
   async rollback(messages: MessageRecord[], reason: string): Promise<void> {
     if (messages.length === 0) return;
     const stored = new Set<string>();
-    for (const m of messages) if (await this.#store.getMessage(m.id).catch(() => null)) stored.add(m.id);
+    for (const m of messages) if (await this.#store.getMessage(m.id)) stored.add(m.id);
     const doomed = messages.filter((m) => !stored.has(m.id));
     await this.#pending.clear(messages.filter((m) => stored.has(m.id)));
     await this.#pending.rollback(doomed);

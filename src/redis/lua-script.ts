@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ChainableCommander, Redis } from "ioredis";
+import type { Redis } from "ioredis";
 
 /** A Lua script run by EVALSHA, loading it on NOSCRIPT (Redis restarted or flushed its script cache). */
 export class LuaScript {
@@ -24,14 +24,5 @@ export class LuaScript {
       }
       throw err;
     }
-  }
-
-  /** Queues the script on a pipeline; the caller makes sure it is loaded (see load()). */
-  queue(pipeline: ChainableCommander, keys: string[], args: (string | number)[]): ChainableCommander {
-    return pipeline.evalsha(this.#sha, this.#numKeys, ...keys, ...args);
-  }
-
-  async load(redis: Redis): Promise<void> {
-    await redis.script("LOAD", this.#source);
   }
 }

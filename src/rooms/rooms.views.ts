@@ -1,17 +1,8 @@
 import { type MessageView, toMessageView } from "../messages/messages.views.ts";
 import type { MemberRecord, RoomRecord } from "../store/store.ts";
 
-export type RoomView = {
-  id: string;
-  type: RoomRecord["type"];
-  name: string | null;
-  description: string | null;
-  avatar_media_id: string | null;
-  created_by: string;
-  created_at: string;
-  updated_at: string;
-  members_count: number;
-  last_seq: number;
+/** API.md "Room": the record minus storage-only fields, plus the caller's own state. */
+export type RoomView = Omit<RoomRecord, "direct_key" | "last_activity_at" | "last_message"> & {
   last_message: MessageView | null;
   unread_count: number;
   settings: { muted_until: string | null; pinned: boolean; archived: boolean };

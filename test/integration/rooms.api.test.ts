@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Api, startApi } from "../../src/api.ts";
-import { dropPrefix, removeDir, tempDir, testConfig, token, uniquePrefix } from "../helpers/env.ts";
+import { signToken } from "../../src/auth/jwt.ts";
+import {
+  dropPrefix,
+  removeDir,
+  TEST_SECRET,
+  tempDir,
+  testConfig,
+  token,
+  uniquePrefix,
+} from "../helpers/env.ts";
 import { Client } from "../helpers/http.ts";
 import { connect, nextEvent } from "../helpers/socket.ts";
 
@@ -38,6 +47,16 @@ describe("auth on REST", () => {
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ checks: { redis: "ok", store: "ok" } });
+  });
+
+  it("serves Prometheus metrics to admins only", async () => {
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    const member = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token("alice")}` } });
+    expect(member.status).toBe(403);
+    const admin = signToken(TEST_SECRET, "ops", { admin: true });
+    const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("chat_http_request_duration_seconds");
   });
 
   it("answers unknown endpoints with a JSON 404", async () => {
