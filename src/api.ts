@@ -16,7 +16,7 @@ import { SocketMessageEvents } from "./realtime/message.events.ts";
 import { SocketRoomEvents } from "./realtime/room.events.ts";
 import { registerSocketHandlers } from "./realtime/socket.handlers.ts";
 import { type ChatServer, createSocketServer } from "./realtime/socket.server.ts";
-import { createRedis, isRedisDown, Keys } from "./redis/redis.ts";
+import { checkDurability, createRedis, isRedisDown, Keys } from "./redis/redis.ts";
 import { MembershipCache } from "./rooms/membership.cache.ts";
 import { roomsRoutes } from "./rooms/rooms.routes.ts";
 import { RoomsService } from "./rooms/rooms.service.ts";
@@ -99,6 +99,12 @@ export async function startApi(config: Config): Promise<Api> {
   });
   const port = (server.address() as AddressInfo).port;
   logger.info({ port, store: config.STORE, prefix: config.REDIS_PREFIX }, "api listening");
+  const warnDurability = () =>
+    void checkDurability(redis).then((problems) => {
+      for (const p of problems) logger.warn(`redis: ${p}`);
+    });
+  if (redis.status === "ready") warnDurability();
+  else redis.once("ready", warnDurability);
 
   return {
     server,

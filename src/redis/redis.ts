@@ -64,3 +64,22 @@ export class Keys {
     return `${this.prefix}:socket.io`;
   }
 }
+
+/**
+ * The no-loss guarantee needs Redis to keep what it acknowledged (AOF) and never evict queue
+ * keys. Warn at start when it does not; managed services that hide CONFIG are left alone.
+ */
+export async function checkDurability(redis: Redis): Promise<string[]> {
+  try {
+    const [, appendonly] = (await redis.config("GET", "appendonly")) as [string, string];
+    const [, policy] = (await redis.config("GET", "maxmemory-policy")) as [string, string];
+    const problems: string[] = [];
+    if (appendonly !== "yes")
+      problems.push("appendonly is off: a Redis restart loses accepted messages not yet persisted");
+    if (policy !== "noeviction")
+      problems.push(`maxmemory-policy is ${policy}: Redis may evict queue and pending keys`);
+    return problems;
+  } catch {
+    return [];
+  }
+}
