@@ -87,7 +87,7 @@ export async function startApi(config: Config): Promise<Api> {
     logger,
     trustProxy: config.TRUST_PROXY,
     redisDown,
-    root: [healthRoutes(redis, store), metricsRoutes(auth)],
+    root: [healthRoutes([redis, queueConn], store), metricsRoutes(auth)],
     chat: [roomsRoutes(rooms), messagesRoutes(messages)],
     authenticate: auth,
   });

@@ -8,7 +8,8 @@ const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
     new Promise<T>((_, reject) => setTimeout(() => reject(new Error("timeout")), ms).unref()),
   ]);
 
-export function healthRoutes(redis: Redis, store: Store): Router {
+/** Ready when every Redis connection the process uses and the store answer. */
+export function healthRoutes(redisConnections: Redis[], store: Store): Router {
   const router = Router();
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
@@ -19,7 +20,10 @@ export function healthRoutes(redis: Redis, store: Store): Router {
         () => "ok" as const,
         () => "down" as const,
       );
-    const [r, s] = await Promise.all([check(() => redis.ping()), check(() => store.ping())]);
+    const [r, s] = await Promise.all([
+      check(() => Promise.all(redisConnections.map((c) => c.ping()))),
+      check(() => store.ping()),
+    ]);
     const ready = r === "ok" && s === "ok";
     res
       .status(ready ? 200 : 503)
