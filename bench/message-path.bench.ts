@@ -394,6 +394,8 @@ async function runFull(): Promise<{
     receivers.close();
     redis.disconnect();
     await Promise.all(procs.map((p) => p.stop("SIGTERM")));
+    // When a send failed, what the servers logged (LOG_LEVEL=warn) says why.
+    if (errorLog.length > 0) for (const p of procs) console.error(p.output().slice(-3000));
     await dropPrefix(prefix);
     removeDir(dataDir);
   }

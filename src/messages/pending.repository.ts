@@ -1,7 +1,23 @@
 import type { Redis } from "ioredis";
+import { LuaScript } from "../redis/lua-script.ts";
 import type { Keys } from "../redis/redis.ts";
 import type { HistoryQuery, MessageRecord } from "../store/store.ts";
 import { parseMessageJson } from "./accept.repository.ts";
+
+/**
+ * Clears a whole batch in one command (a MULTI would send three per message).
+ * KEYS: pending index, then per message its room set and its key; ARGV: per message id, seq.
+ */
+const clearScript = new LuaScript(
+  "variable",
+  `for i = 1, #ARGV, 2 do
+  local k = (i + 1) / 2
+  redis.call('ZREMRANGEBYSCORE', KEYS[2 * k], ARGV[i + 1], ARGV[i + 1])
+  redis.call('DEL', KEYS[2 * k + 1])
+  redis.call('ZREM', KEYS[1], ARGV[i])
+end
+return #ARGV / 2`,
+);
 
 /**
  * Accepted-but-not-yet-persisted messages (read-your-writes). Per room a sorted set scored
@@ -47,13 +63,13 @@ export class PendingRepository {
   /** Persisted: the store answers for these now. */
   async clear(messages: MessageRecord[]): Promise<void> {
     if (messages.length === 0) return;
-    const tx = this.#redis.multi();
+    const keys = [this.#keys.pendingIndex()];
+    const args: (string | number)[] = [];
     for (const m of messages) {
-      tx.zremrangebyscore(this.#keys.pendingRoom(m.room_id), m.seq, m.seq);
-      tx.del(this.#keys.pendingMessage(m.id));
+      keys.push(this.#keys.pendingRoom(m.room_id), this.#keys.pendingMessage(m.id));
+      args.push(m.id, m.seq);
     }
-    tx.zrem(this.#keys.pendingIndex(), ...messages.map((m) => m.id));
-    await tx.exec();
+    await clearScript.run(this.#redis, keys, args);
   }
 
   /** Rolled back: gone from pending, and the client_id is free again so a retry makes a new message. */

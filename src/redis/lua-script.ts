@@ -5,22 +5,23 @@ import type { Redis } from "ioredis";
 export class LuaScript {
   readonly #source: string;
   readonly #sha: string;
-  readonly #numKeys: number;
+  /** A number for a fixed key count (checked on every run), or "variable" for per-call key lists. */
+  readonly #numKeys: number | "variable";
 
-  constructor(numKeys: number, source: string) {
+  constructor(numKeys: number | "variable", source: string) {
     this.#source = source;
     this.#numKeys = numKeys;
     this.#sha = createHash("sha1").update(source).digest("hex");
   }
 
   async run(redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
-    if (keys.length !== this.#numKeys)
+    if (this.#numKeys !== "variable" && keys.length !== this.#numKeys)
       throw new Error(`script expects ${this.#numKeys} keys, got ${keys.length}`);
     try {
-      return await redis.evalsha(this.#sha, this.#numKeys, ...keys, ...args);
+      return await redis.evalsha(this.#sha, keys.length, ...keys, ...args);
     } catch (err) {
       if (err instanceof Error && err.message.startsWith("NOSCRIPT")) {
-        return await redis.eval(this.#source, this.#numKeys, ...keys, ...args);
+        return await redis.eval(this.#source, keys.length, ...keys, ...args);
       }
       throw err;
     }
