@@ -8,7 +8,9 @@ import { messageRecordSchema } from "./messages.schemas.ts";
  * The accept step in one round trip: membership (cached set), mentions, idempotency on
  * (sender, client_id), the room's next seq, and the pending entries that make the message
  * readable before it is persisted. The message arrives as JSON without its seq; the script
- * appends it (string splice, as cjson would turn `[]` into `{}`).
+ * appends it (string splice, as cjson would turn `[]` into `{}`). A replay's pending key is
+ * derived inside the script from the prefix (its id is only known there): under Redis Cluster
+ * these keys will need one hash tag per room.
  */
 const acceptScript = new LuaScript(
   6,
