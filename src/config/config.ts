@@ -25,6 +25,7 @@ const envSchema = z.object({
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
   DATA_DIR: z.string().default("./data"),
+  SQLITE_BUSY_TIMEOUT_MS: int(10000, 0),
   STORE: z.enum(["sqlite", "couchbase"]).default("sqlite"),
   GROUP_MAX_MEMBERS: int(1024, 2),
   MESSAGE_MAX_CHARS: int(5000, 1),

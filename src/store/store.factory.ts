@@ -5,7 +5,7 @@ import type { Store } from "./store.ts";
 export function createStore(config: Config): Store {
   switch (config.STORE) {
     case "sqlite":
-      return new SqliteStore(config.sqliteFile);
+      return new SqliteStore(config.sqliteFile, config.SQLITE_BUSY_TIMEOUT_MS);
     case "couchbase":
       // Refused earlier by loadConfig; kept exhaustive for when the adapter lands.
       throw new Error("STORE=couchbase is not available yet");

@@ -49,9 +49,10 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #stmts = new Map<string, StatementSync>();
 
-  constructor(file: string) {
+  /** busyTimeoutMs: how long a writer waits for another process's write lock before failing (transiently). */
+  constructor(file: string, busyTimeoutMs = 10_000) {
     if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
-    this.#db = new DatabaseSync(file, { timeout: 10_000 });
+    this.#db = new DatabaseSync(file, { timeout: busyTimeoutMs });
     this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
     this.#migrate();
   }
