@@ -8,6 +8,8 @@ COPY src ./src
 COPY workers ./workers
 COPY scripts ./scripts
 COPY ecosystem.config.js ./
+# A named volume mounted here starts with this directory's owner, so the app can write SQLite.
+RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000
 CMD ["node", "src/main.ts"]
