@@ -4,7 +4,7 @@ import { AuthError, type AuthUser, type TokenVerifier } from "./jwt.ts";
 
 const users = new WeakMap<Request, AuthUser>();
 
-export function bearerToken(header: string | undefined): string | undefined {
+function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer\s+(\S+)$/i);
   return match?.[1];
 }

@@ -6,7 +6,7 @@ const CONNECTION_ERROR =
   /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|MaxRetriesPerRequest|Reached the max retries/i;
 
 /** True when an error comes from a dependency being away (Redis down): the client may retry. */
-export function isDependencyDown(err: unknown, redisDown: () => boolean): boolean {
+function isDependencyDown(err: unknown, redisDown: () => boolean): boolean {
   if (redisDown()) return true;
   return err instanceof Error && CONNECTION_ERROR.test(err.message);
 }

@@ -4,7 +4,7 @@ import type { Keys } from "../redis/redis.ts";
 import type { Store } from "../store/store.ts";
 
 /** Marks a cached set as loaded even when the room has no members left (no user id is empty). */
-export const LOADED_MARKER = "";
+const LOADED_MARKER = "";
 
 const isMemberScript = new LuaScript(
   1,

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { userIdSchema } from "../auth/jwt.ts";
 
-export const roomIdSchema = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, "a room id");
 export const roomParamsSchema = z.object({ room_id: z.string().min(1).max(64) });
 
 export const createRoomSchema = z.discriminatedUnion("type", [
