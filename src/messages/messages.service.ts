@@ -12,7 +12,7 @@ import type { PersistProducer } from "./persist.queue.ts";
 
 /** Realtime side of the message path; the API implements it with Socket.IO. */
 export interface MessageEvents {
-  messageNew(message: MessageRecord): void;
+  messageNew(message: MessageView): void;
 }
 
 export type MessagesConfig = { maxTextChars: number };
@@ -104,11 +104,14 @@ export class MessagesService {
           // make sure a job holds it before acknowledging (persistence is idempotent).
           if (result.pending) await this.#persist.enqueue(result.message);
           return { message: toMessageView(result.message), created: false };
-        case "accepted":
+        case "accepted": {
           messagesAccepted.inc({ transport });
-          this.#events.messageNew(result.message);
+          // One view serves the broadcast and the sender's answer.
+          const view = toMessageView(result.message);
+          this.#events.messageNew(view);
           await this.#persist.enqueue(result.message);
-          return { message: toMessageView(result.message), created: true };
+          return { message: view, created: true };
+        }
       }
     }
     throw new AppError("unavailable", "could not accept the message; retry");

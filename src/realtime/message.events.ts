@@ -1,6 +1,5 @@
 import type { MessageEvents } from "../messages/messages.service.ts";
-import { toMessageView } from "../messages/messages.views.ts";
-import type { MessageRecord } from "../store/store.ts";
+import type { MessageView } from "../messages/messages.views.ts";
 import { type ChatServer, roomChannel } from "./socket.server.ts";
 
 /** Optimistic broadcast: every socket in the room, on every node, the sender's own included. */
@@ -10,7 +9,7 @@ export class SocketMessageEvents implements MessageEvents {
     this.#io = io;
   }
 
-  messageNew(message: MessageRecord): void {
-    this.#io.to(roomChannel(message.room_id)).emit("message:new", { message: toMessageView(message) });
+  messageNew(message: MessageView): void {
+    this.#io.to(roomChannel(message.room_id)).emit("message:new", { message });
   }
 }
