@@ -1,6 +1,10 @@
 // PM2 process file for `npm start` (pm2-runtime). Each pool scales on its own; counts come
-// from the environment. The API runs in cluster mode: Socket.IO clients behind it should use
-// the websocket transport (long-polling needs sticky sessions, which PM2's cluster lacks).
+// from the environment. The API runs in cluster mode with ONE instance by default: Socket.IO's
+// long-polling transport (where a default client starts) keeps its session in one process,
+// and PM2's cluster balances requests round-robin without sticky sessions. With
+// API_INSTANCES > 1 here, clients must connect websocket-only (`transports: ["websocket"]`);
+// to scale out with polling clients, run API processes on their own ports behind a proxy with
+// sticky sessions (README "Scaling the API").
 const env = (name, fallback) => process.env[name] ?? fallback;
 const common = {
   // The Node that runs pm2-runtime (Node 24 from node_modules under npm scripts) runs the apps.
@@ -18,7 +22,7 @@ export const apps = [
     name: "api",
     script: "src/main.ts",
     exec_mode: "cluster",
-    instances: Number(env("API_INSTANCES", "2")),
+    instances: Number(env("API_INSTANCES", "1")),
   },
   {
     ...common,

@@ -41,7 +41,7 @@ export async function startApi(config: Config): Promise<Api> {
   for (const [name, conn] of Object.entries({ redis, pub, sub, queueConn })) {
     conn.on("error", (err) => logger.warn({ conn: name, err: err.message }, "redis connection error"));
   }
-  const store = createStore(config);
+  const store = createStore(config, logger);
   const verifier = new TokenVerifier({
     key: config.jwt,
     issuer: config.JWT_ISSUER,
@@ -50,13 +50,13 @@ export async function startApi(config: Config): Promise<Api> {
 
   const server = createServer();
   const io = createSocketServer({
-    httpServer: server,
     pub,
     sub,
     adapterKey: keys.socketKey,
     verifier,
     store,
     logger,
+    corsOrigins: config.CORS_ORIGINS,
   });
   const members = new MembershipCache(redis, keys, store, config.MEMBERSHIP_CACHE_TTL_S);
   const rooms = new RoomsService(store, members, new SocketRoomEvents(io), {
@@ -71,8 +71,8 @@ export async function startApi(config: Config): Promise<Api> {
   const messages = new MessagesService({
     store,
     members,
-    accept: new AcceptRepository(redis, keys, config.IDEMPOTENCY_TTL_S),
-    pending: new PendingRepository(redis, keys),
+    accept: new AcceptRepository(redis, keys),
+    pending: new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S),
     persist,
     events: new SocketMessageEvents(io),
     config: { maxTextChars: config.MESSAGE_MAX_CHARS },
@@ -86,12 +86,15 @@ export async function startApi(config: Config): Promise<Api> {
     isClosing: () => closing !== undefined,
     logger,
     trustProxy: config.TRUST_PROXY,
+    corsOrigins: config.CORS_ORIGINS,
     redisDown,
     root: [healthRoutes([redis, queueConn], store), metricsRoutes(auth)],
     chat: [roomsRoutes(rooms), messagesRoutes(messages)],
     authenticate: auth,
   });
   server.on("request", app);
+  // After Express: engine.io wraps the request listeners and alone answers /socket.io/.
+  io.attach(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

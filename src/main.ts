@@ -1,7 +1,8 @@
 import { startApi } from "./api.ts";
 import { loadConfigOrExit } from "./config/config.ts";
 import { onShutdown } from "./shutdown.ts";
+import { exitOnStartFailure } from "./start-failure.ts";
 
 const config = loadConfigOrExit();
-const api = await startApi(config);
+const api = await startApi(config).catch(exitOnStartFailure("api"));
 onShutdown(api.logger, config.SHUTDOWN_TIMEOUT_MS, () => api.close());

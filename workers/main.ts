@@ -2,6 +2,7 @@ import { z } from "zod";
 import { loadConfigOrExit } from "../src/config/config.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { onShutdown } from "../src/shutdown.ts";
+import { exitOnStartFailure } from "../src/start-failure.ts";
 import { startPersistPool } from "./persist.worker.ts";
 import { POOLS, type PoolName, type PoolStarter } from "./pools.ts";
 
@@ -22,5 +23,5 @@ if (!start) {
 }
 const config = loadConfigOrExit();
 const logger = createLogger(config.LOG_LEVEL, `worker:${pool.data}`);
-const running = await start(config, logger);
+const running = await start(config, logger).catch(exitOnStartFailure(`worker:${pool.data}`));
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, () => running.close());

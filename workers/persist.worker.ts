@@ -28,8 +28,8 @@ export async function startPersistPool(config: Config, logger: Logger): Promise<
   for (const conn of [connection, redis]) {
     conn.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   }
-  const store = createStore(config);
-  const pending = new PendingRepository(redis, keys);
+  const store = createStore(config, logger);
+  const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
   const useCase = new PersistMessages(store, pending, new WorkerEvents(redis, keys.socketKey), logger);
 
   const handlers: Record<string, (job: Job) => Promise<unknown>> = {

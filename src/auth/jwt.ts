@@ -2,8 +2,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { z } from "zod";
 import type { JwtKeyConfig } from "../config/config.ts";
-
-export const userIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "1-64 chars of [A-Za-z0-9_.:-]");
+import { userIdSchema } from "../ids.ts";
 
 const claimsSchema = z.object({
   sub: userIdSchema,

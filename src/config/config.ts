@@ -40,6 +40,20 @@ const envSchema = z.object({
   PENDING_RESCUE_AFTER_S: int(30, 1),
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
   TRUST_PROXY: bool.default(false),
+  /** Comma-separated browser origins (scheme://host[:port]) allowed by CORS for REST and Socket.IO, or "*". */
+  CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform((v) =>
+      v
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(z.string().regex(/^(\*|https?:\/\/[^/\s,]+)$/, "each origin is scheme://host[:port], or *")),
+    )
+    .transform((list): string[] | "*" => (list.includes("*") ? "*" : list)),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -1,4 +1,6 @@
-import express, { type Express, type Router } from "express";
+import cors from "cors";
+import express, { type Express, type RequestHandler, type Router } from "express";
+import helmet from "helmet";
 import type { Logger } from "../observability/logger.ts";
 import { httpDuration } from "../observability/metrics.ts";
 import { errorHandler } from "./error.handler.ts";
@@ -8,13 +10,28 @@ export type HttpAppDeps = {
   logger: Logger;
   trustProxy: boolean;
   redisDown: () => boolean;
+  /** Browser origins allowed by CORS (CORS_ORIGINS); none when empty. */
+  corsOrigins: string[] | "*";
   /** Mounted at the root (health, operations). */
   root: Router[];
   /** Mounted under /api/v1/chat, behind authentication. */
   chat: Router[];
-  authenticate: express.RequestHandler;
+  authenticate: RequestHandler;
   /** True once shutdown began: responses then close their connection so keep-alive clients move on. */
   isClosing: () => boolean;
+};
+
+const hasBody = (req: express.Request) =>
+  req.headers["transfer-encoding"] !== undefined ||
+  (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0");
+
+/** A body must be JSON (API.md): text, forms or an unlabelled body get 415, not a parse guess. */
+const requireJsonBody: RequestHandler = (req, _res, next) => {
+  if (hasBody(req) && !req.is("application/json")) {
+    next(new AppError("unsupported_media_type", "send the body as application/json"));
+    return;
+  }
+  next();
 };
 
 export function createHttpApp(deps: HttpAppDeps): Express {
@@ -28,8 +45,20 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     res.on("finish", () => end({ route: req.route?.path ?? "unmatched", status: res.statusCode }));
     next();
   });
+  app.use(helmet());
+  if (deps.corsOrigins === "*" || deps.corsOrigins.length > 0) {
+    // Preflights are answered here, before authentication: browsers send them without a token.
+    app.use(
+      cors({
+        origin: deps.corsOrigins,
+        allowedHeaders: ["authorization", "content-type", "x-request-id"],
+        exposedHeaders: ["retry-after", "x-request-id"],
+        maxAge: 600,
+      }),
+    );
+  }
   for (const r of deps.root) app.use(r);
-  app.use("/api/v1/chat", express.json({ limit: "64kb" }), deps.authenticate, ...deps.chat);
+  app.use("/api/v1/chat", requireJsonBody, express.json({ limit: "64kb" }), deps.authenticate, ...deps.chat);
   app.use((_req, _res, next) => next(new AppError("not_found", "no such endpoint")));
   app.use(errorHandler(deps.logger, deps.redisDown));
   return app;

@@ -1,7 +1,6 @@
 import { z } from "zod";
-import { userIdSchema } from "../auth/jwt.ts";
-
-export const clientIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "1-64 chars of [A-Za-z0-9_.:-]");
+import { clientIdSchema, idSchema, userIdSchema } from "../ids.ts";
+import { wellFormedText } from "../text.ts";
 
 /**
  * REST 9 body. Only `text` messages are accepted for now: media types need the media
@@ -10,16 +9,21 @@ export const clientIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "1-64 
 export const sendMessageSchema = z.strictObject({
   client_id: clientIdSchema,
   type: z.literal("text"),
-  text: z.string(),
-  reply_to_id: z.string().min(1).max(64).optional(),
+  text: wellFormedText(),
+  reply_to_id: idSchema.optional(),
   mentions: z.array(userIdSchema).max(50).optional(),
 });
 export type SendMessageInput = z.infer<typeof sendMessageSchema>;
 
 /** Socket `message:send`: the REST body plus the room. */
-export const socketSendSchema = sendMessageSchema.extend({ room_id: z.string().min(1).max(64) });
+export const socketSendSchema = sendMessageSchema.extend({ room_id: idSchema });
 
-const seqParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** Digits only: `before_seq=` (empty) or `1e3` is a 400, not a silently coerced number. */
+const seqParam = z
+  .string()
+  .regex(/^\d{1,16}$/, "must be a non-negative integer")
+  .transform(Number)
+  .pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
 export const historyQuerySchema = z.object({
   before_seq: seqParam.optional(),
   after_seq: seqParam.optional(),
@@ -27,19 +31,19 @@ export const historyQuerySchema = z.object({
 });
 export type HistoryQueryInput = z.infer<typeof historyQuerySchema>;
 
-export const messageParamsSchema = z.object({ message_id: z.string().min(1).max(64) });
+export const messageParamsSchema = z.object({ message_id: idSchema });
 
 /** A stored message as it travels through Redis and persist jobs; parsed again on every read. */
 export const messageRecordSchema = z.object({
-  id: z.string().min(1).max(64),
-  room_id: z.string().min(1).max(64),
+  id: idSchema,
+  room_id: idSchema,
   seq: z.number().int().positive(),
   sender_id: userIdSchema,
   client_id: clientIdSchema,
   type: z.enum(["text", "image", "video", "audio", "file", "system"]),
   text: z.string().nullable(),
   media_id: z.string().nullable(),
-  reply_to_id: z.string().nullable(),
+  reply_to_id: idSchema.nullable(),
   mentions: z.array(userIdSchema),
   created_at: z.iso.datetime(),
 });

@@ -4,6 +4,7 @@ import { newId } from "../ids.ts";
 import { messagesAccepted } from "../observability/metrics.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
 import type { HistoryQuery, MessageRecord, Store } from "../store/store.ts";
+import { isBlank } from "../text.ts";
 import type { AcceptRepository, Unsequenced } from "./accept.repository.ts";
 import type { HistoryQueryInput, SendMessageInput } from "./messages.schemas.ts";
 import { type MessageView, toMessageView } from "./messages.views.ts";
@@ -14,6 +15,9 @@ import type { PersistProducer } from "./persist.queue.ts";
 export interface MessageEvents {
   messageNew(message: MessageView): void;
 }
+
+const clientIdTaken = () =>
+  new AppError("conflict", "client_id was already used for a message in another room");
 
 export type MessagesConfig = { maxTextChars: number };
 export type Transport = "rest" | "socket";
@@ -57,7 +61,7 @@ export class MessagesService {
     transport: Transport,
   ): Promise<{ message: MessageView; created: boolean }> {
     const text = input.text;
-    if (text.trim().length === 0) throw new AppError("invalid_request", "text must not be empty");
+    if (isBlank(text)) throw new AppError("invalid_request", "text must not be empty");
     const chars = [...text].length;
     if (chars > this.#config.maxTextChars) {
       throw new AppError("invalid_request", `text is longer than ${this.#config.maxTextChars} characters`, {
@@ -80,14 +84,21 @@ export class MessagesService {
       created_at: new Date().toISOString(),
     };
 
+    // The idempotency key is a cache of the store's unique (sender, client_id): once it is
+    // gone (window passed, Redis lost it), the store still knows the first message, and a
+    // replay gets that message back instead of a new one the store would refuse later.
+    const prior = await this.#store.getMessageByClientId(user.id, input.client_id);
+    if (prior) return this.#replay(user, roomId, prior);
+
     for (let attempt = 0; attempt < 3; attempt++) {
       const result = await this.#accept.accept(draft);
       switch (result.kind) {
         case "membership_unknown":
-          await this.#members.load(roomId);
+          // Unknown rooms are not cached (membership.cache.ts), so decide here.
+          if (!(await this.#members.load(roomId)).includes(user.id)) throw notFound("room");
           continue;
         case "seq_missing":
-          await this.#accept.seedSeq(roomId, await this.#store.maxSeq(roomId));
+          await this.#accept.seedSeq(roomId, () => this.#store.maxSeq(roomId));
           continue;
         case "not_member":
           throw notFound("room");
@@ -97,9 +108,7 @@ export class MessagesService {
             `mentioned user ${result.userId} is not a member of the room`,
           );
         case "duplicate":
-          if (result.message.room_id !== roomId) {
-            throw new AppError("conflict", "client_id was already used for a message in another room");
-          }
+          if (result.message.room_id !== roomId) throw clientIdTaken();
           // Still pending: the first attempt may have died before its job was stored, so
           // make sure a job holds it before acknowledging (persistence is idempotent).
           if (result.pending) await this.#persist.enqueue(result.message);
@@ -115,6 +124,17 @@ export class MessagesService {
       }
     }
     throw new AppError("unavailable", "could not accept the message; retry");
+  }
+
+  /** A replay found in the store: the first message again, to a sender who may still see the room. */
+  async #replay(
+    user: AuthUser,
+    roomId: string,
+    prior: MessageRecord,
+  ): Promise<{ message: MessageView; created: false }> {
+    if (!(await this.#members.isMember(roomId, user.id))) throw notFound("room");
+    if (prior.room_id !== roomId) throw clientIdTaken();
+    return { message: toMessageView(prior), created: false };
   }
 
   /** A reply target must be a message of the same room; membership first, so non-members learn nothing. */

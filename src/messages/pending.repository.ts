@@ -5,18 +5,22 @@ import type { HistoryQuery, MessageRecord } from "../store/store.ts";
 import { parseMessageJson } from "./accept.repository.ts";
 
 /**
- * Clears a whole batch in one command (a MULTI would send three per message).
- * KEYS: pending index, then per message its room set and its key; ARGV: per message id, seq.
+ * Clears a whole batch in one command (a MULTI would send four per message), and starts each
+ * message's idempotency window: its key has no expiry while the message is pending.
+ * KEYS: pending index, then per message its room set, its key and its idempotency key;
+ * ARGV: idempotency ttl, then per message id, seq.
  */
 const clearScript = new LuaScript(
   "variable",
-  `for i = 1, #ARGV, 2 do
-  local k = (i + 1) / 2
-  redis.call('ZREMRANGEBYSCORE', KEYS[2 * k], ARGV[i + 1], ARGV[i + 1])
-  redis.call('DEL', KEYS[2 * k + 1])
-  redis.call('ZREM', KEYS[1], ARGV[i])
+  `local n = (#ARGV - 1) / 2
+for k = 1, n do
+  local id, seq = ARGV[2 * k], ARGV[2 * k + 1]
+  redis.call('ZREMRANGEBYSCORE', KEYS[3 * k - 1], seq, seq)
+  redis.call('DEL', KEYS[3 * k])
+  redis.call('EXPIRE', KEYS[3 * k + 1], ARGV[1])
+  redis.call('ZREM', KEYS[1], id)
 end
-return #ARGV / 2`,
+return n`,
 );
 
 /**
@@ -26,10 +30,13 @@ return #ARGV / 2`,
 export class PendingRepository {
   readonly #redis: Redis;
   readonly #keys: Keys;
+  readonly #idemTtlS: number;
 
-  constructor(redis: Redis, keys: Keys) {
+  /** idemTtlS: how long a persisted message's client_id answers from Redis (then from the store). */
+  constructor(redis: Redis, keys: Keys, idemTtlS: number) {
     this.#redis = redis;
     this.#keys = keys;
+    this.#idemTtlS = idemTtlS;
   }
 
   /** The same window the store is asked for: ascending, at most `limit`. */
@@ -64,9 +71,13 @@ export class PendingRepository {
   async clear(messages: MessageRecord[]): Promise<void> {
     if (messages.length === 0) return;
     const keys = [this.#keys.pendingIndex()];
-    const args: (string | number)[] = [];
+    const args: (string | number)[] = [this.#idemTtlS];
     for (const m of messages) {
-      keys.push(this.#keys.pendingRoom(m.room_id), this.#keys.pendingMessage(m.id));
+      keys.push(
+        this.#keys.pendingRoom(m.room_id),
+        this.#keys.pendingMessage(m.id),
+        this.#keys.idempotency(m.sender_id, m.client_id),
+      );
       args.push(m.id, m.seq);
     }
     await clearScript.run(this.#redis, keys, args);
@@ -75,9 +86,9 @@ export class PendingRepository {
   /** Rolled back: gone from pending, and the client_id is free again so a retry makes a new message. */
   async rollback(messages: MessageRecord[]): Promise<void> {
     if (messages.length === 0) return;
+    await this.clear(messages);
     const tx = this.#redis.multi();
     for (const m of messages) tx.del(this.#keys.idempotency(m.sender_id, m.client_id));
     await tx.exec();
-    await this.clear(messages);
   }
 }

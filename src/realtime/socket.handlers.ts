@@ -1,12 +1,19 @@
 import type { AuthUser } from "../auth/jwt.ts";
 import { toAppError } from "../http/error.handler.ts";
-import { parse } from "../http/errors.ts";
+import { AppError, parse } from "../http/errors.ts";
 import { socketSendSchema } from "../messages/messages.schemas.ts";
 import type { MessagesService } from "../messages/messages.service.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ChatServer, ChatSocket } from "./socket.server.ts";
 
 type Ack = (reply: unknown) => void;
+
+/** Socket.IO passes the ack as the last argument, whatever came before it. */
+function splitAck(args: unknown[]): { reply: Ack; payloads: unknown[] } {
+  const last = args.at(-1);
+  if (typeof last === "function") return { reply: last as Ack, payloads: args.slice(0, -1) };
+  return { reply: () => {}, payloads: args };
+}
 type Handler = (user: AuthUser, payload: unknown) => Promise<Record<string, unknown>>;
 
 /**
@@ -27,10 +34,13 @@ export function registerSocketHandlers(
 
   io.on("connection", (socket: ChatSocket) => {
     for (const [event, handler] of Object.entries(handlers)) {
-      socket.on(event, async (payload: unknown, ack: unknown) => {
-        const reply: Ack = typeof ack === "function" ? (ack as Ack) : () => {};
+      socket.on(event, async (...args: unknown[]) => {
+        const { reply, payloads } = splitAck(args);
         try {
-          reply({ ok: true, ...(await handler(socket.data.user, payload)) });
+          if (payloads.length !== 1) {
+            throw new AppError("invalid_request", "expected exactly one payload object (then the ack)");
+          }
+          reply({ ok: true, ...(await handler(socket.data.user, payloads[0])) });
         } catch (err) {
           const appError = toAppError(err, deps.redisDown);
           if (appError.code === "internal") deps.logger.error({ err, event }, "socket handler failed");
@@ -38,5 +48,10 @@ export function registerSocketHandlers(
         }
       });
     }
+    // Unknown events get an error through their ack, if they carry one; otherwise nothing.
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === "string" && Object.hasOwn(handlers, event)) return;
+      splitAck(args).reply({ ok: false, ...new AppError("invalid_request", "unknown event").toBody() });
+    });
   });
 }

@@ -1,4 +1,3 @@
-import type { Server as HttpServer } from "node:http";
 import { createAdapter } from "@socket.io/redis-adapter";
 import type { Redis } from "ioredis";
 import { type DefaultEventsMap, Server, type Socket } from "socket.io";
@@ -14,24 +13,33 @@ export const userChannel = (userId: string) => `user:${userId}`;
 export const roomChannel = (roomId: string) => `room:${roomId}`;
 
 export type SocketServerDeps = {
-  httpServer: HttpServer;
   pub: Redis;
   sub: Redis;
   adapterKey: string;
   verifier: TokenVerifier;
   store: Store;
   logger: Logger;
+  /** Browser origins allowed for the polling transport (CORS_ORIGINS); none when empty. */
+  corsOrigins: string[] | "*";
 };
 
 /** Longest setTimeout Node accepts; tokens living longer are re-armed. */
 const MAX_TIMER_MS = 2_147_483_647;
 
+/**
+ * The server is not attached to the HTTP server here: the caller attaches it after Express
+ * (`io.attach(server)`), so engine.io wraps Express and alone answers `/socket.io/` requests.
+ * Attached first, Express would answer them too, and engine.io then wrote to a response that
+ * was already sent (ERR_HTTP_HEADERS_SENT: the process died on one unauthenticated request).
+ */
 export function createSocketServer(deps: SocketServerDeps): ChatServer {
-  const io: ChatServer = new Server(deps.httpServer, {
+  const cors = deps.corsOrigins === "*" || deps.corsOrigins.length > 0;
+  const io: ChatServer = new Server({
     adapter: createAdapter(deps.pub, deps.sub, { key: deps.adapterKey }),
     serveClient: false,
     pingInterval: 20_000,
     pingTimeout: 20_000,
+    ...(cors ? { cors: { origin: deps.corsOrigins } } : {}),
   });
 
   io.use((socket, next) => {

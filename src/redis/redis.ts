@@ -32,36 +32,59 @@ export function isRedisDown(redis: Redis): boolean {
   return redis.status !== "ready";
 }
 
-/** Key builder so every key carries REDIS_PREFIX (several stacks can share one Redis). */
+/**
+ * Key builder: every key is `<REDIS_PREFIX>:<family>:<part>|<part>...`. The prefix has no ":"
+ * (config), family names are fixed words without ":" or "|", and no id charset contains "|"
+ * (ids are validated before they get here; #key refuses a stray one anyway). So the family is
+ * always the second ":"-segment and the parts split unambiguously: no input can produce a key
+ * of another family, or another key of the same family (test/unit/keys.test.ts).
+ */
 export class Keys {
   readonly prefix: string;
   constructor(prefix: string) {
     this.prefix = prefix;
   }
+  #key(family: string, ...parts: string[]): string {
+    for (const p of parts) {
+      if (p.length === 0 || p.includes("|")) throw new Error(`invalid key part for ${family}`);
+    }
+    return parts.length === 0 ? `${this.prefix}:${family}` : `${this.prefix}:${family}:${parts.join("|")}`;
+  }
+  /** Cached member set of a room (plus an empty-string marker: loaded). */
   members(roomId: string): string {
-    return `${this.prefix}:members:${roomId}`;
+    return this.#key("members", roomId);
+  }
+  /** Invalidation counter of a room's member cache. */
+  membersGen(roomId: string): string {
+    return this.#key("members-gen", roomId);
   }
   seq(roomId: string): string {
-    return `${this.prefix}:seq:${roomId}`;
+    return this.#key("seq", roomId);
   }
   idempotency(senderId: string, clientId: string): string {
-    return `${this.prefix}:idem:${senderId}|${clientId}`; // "|" is in neither charset: no ambiguity
+    return this.#key("idem", senderId, clientId);
   }
   pendingRoom(roomId: string): string {
-    return `${this.prefix}:pending:room:${roomId}`;
+    return this.#key("pending-room", roomId);
   }
   pendingMessage(messageId: string): string {
-    return `${this.prefix}:pending:msg:${messageId}`;
+    return this.#key("pending-msg", messageId);
+  }
+  /** The prefix of pendingMessage keys, for the accept script to derive a replay's key. */
+  get pendingMessagePrefix(): string {
+    return `${this.#key("pending-msg")}:`;
   }
   /** Accept time of every pending message, to rescue ones whose persist job was never queued. */
   pendingIndex(): string {
-    return `${this.prefix}:pending:index`;
+    return this.#key("pending-index");
   }
+  /** BullMQ's own keys live under this family. */
   get bullPrefix(): string {
-    return `${this.prefix}:bull`;
+    return this.#key("bull");
   }
+  /** The Socket.IO adapter's channels start with this. */
   get socketKey(): string {
-    return `${this.prefix}:socket.io`;
+    return this.#key("socket.io");
   }
 }
 

@@ -26,7 +26,7 @@ return 1`,
 /**
  * Room membership cached in Redis as one set per room, shared by every API node. Changes
  * call invalidate(), which bumps a generation so a concurrent loader cannot write back a
- * stale list.
+ * stale list. Only rooms that exist get keys (invalidate is called by changes to real rooms).
  */
 export class MembershipCache {
   readonly #redis: Redis;
@@ -41,29 +41,30 @@ export class MembershipCache {
     this.#ttlS = ttlS;
   }
 
-  #gen(roomId: string): string {
-    return `${this.#keys.members(roomId)}:gen`;
-  }
-
   async isMember(roomId: string, userId: string): Promise<boolean> {
     const hit = Number(await isMemberScript.run(this.#redis, [this.#keys.members(roomId)], [userId]));
     if (hit !== -1) return hit === 1;
     return (await this.load(roomId)).includes(userId);
   }
 
-  /** Loads the room's members from the store into the cache; returns them. */
+  /**
+   * Loads the room's members from the store into the cache; returns them. A room without
+   * members (most often one that does not exist: any client can ask for random ids) is not
+   * cached, so requests can never grow Redis; the store answers those directly.
+   */
   async load(roomId: string): Promise<string[]> {
-    const gen = (await this.#redis.get(this.#gen(roomId))) ?? "0";
+    const gen = (await this.#redis.get(this.#keys.membersGen(roomId))) ?? "0";
     const ids = await this.#store.listMemberIds(roomId);
+    if (ids.length === 0) return ids;
     await fillScript.run(
       this.#redis,
-      [this.#keys.members(roomId), this.#gen(roomId)],
+      [this.#keys.members(roomId), this.#keys.membersGen(roomId)],
       [gen, this.#ttlS, LOADED_MARKER, ...ids],
     );
     return ids;
   }
 
   async invalidate(roomId: string): Promise<void> {
-    await this.#redis.multi().incr(this.#gen(roomId)).del(this.#keys.members(roomId)).exec();
+    await this.#redis.multi().incr(this.#keys.membersGen(roomId)).del(this.#keys.members(roomId)).exec();
   }
 }

@@ -1,15 +1,20 @@
 import { z } from "zod";
-import { userIdSchema } from "../auth/jwt.ts";
+import { idSchema, userIdSchema } from "../ids.ts";
+import { isBlank, wellFormedText } from "../text.ts";
 
-export const roomParamsSchema = z.object({ room_id: z.string().min(1).max(64) });
+export const roomParamsSchema = z.object({ room_id: idSchema });
 
 export const createRoomSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("direct"), member_id: userIdSchema }),
   z.strictObject({
     type: z.literal("group"),
-    name: z.string().trim().min(1).max(100),
+    name: wellFormedText()
+      .trim()
+      .min(1)
+      .max(100)
+      .refine((s) => !isBlank(s), "must not be blank"),
     member_ids: z.array(userIdSchema).max(10_000),
-    description: z.string().max(1000).optional(),
+    description: wellFormedText().max(1000).optional(),
   }),
 ]);
 export type CreateRoomInput = z.infer<typeof createRoomSchema>;
@@ -20,4 +25,4 @@ export const listQuerySchema = z.object({
 });
 export type ListQuery = z.infer<typeof listQuerySchema>;
 
-export const activityCursorSchema = z.object({ a: z.iso.datetime(), i: z.string().min(1).max(64) });
+export const activityCursorSchema = z.object({ a: z.iso.datetime(), i: idSchema });

@@ -59,7 +59,20 @@ export type HistoryQuery = { beforeSeq?: number | undefined; afterSeq?: number |
 /** Thrown when the store refuses data for good (constraint, missing room): retrying cannot help. */
 export class StoreRejectedError extends Error {}
 
+/**
+ * The store cannot serve now (locked past the wait, disk full, I/O error, file gone) but may
+ * later: the API answers 503 with Retry-After, a job is retried, nothing is rolled back.
+ */
+export class StoreUnavailableError extends Error {
+  readonly retryAfterS: number;
+  constructor(message: string, options?: { cause?: unknown; retryAfterS?: number }) {
+    super(message, { cause: options?.cause });
+    this.retryAfterS = options?.retryAfterS ?? 1;
+  }
+}
+
 export interface Store {
+  /** Throws when the store cannot read, or cannot write after a write failed (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
 
@@ -81,6 +94,8 @@ export interface Store {
    */
   insertMessages(messages: MessageRecord[]): Promise<void>;
   getMessage(messageId: string): Promise<MessageRecord | null>;
+  /** The message a sender sent with this client_id, if stored: (sender_id, client_id) is unique. */
+  getMessageByClientId(senderId: string, clientId: string): Promise<MessageRecord | null>;
   /** Ascending by seq. With afterSeq: the first `limit` after it; otherwise the last `limit` before beforeSeq (or the newest). */
   listMessages(roomId: string, query: HistoryQuery): Promise<MessageRecord[]>;
   maxSeq(roomId: string): Promise<number>;

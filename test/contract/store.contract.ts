@@ -115,6 +115,15 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       expect(await store.maxSeq("empty")).toBe(0);
     });
 
+    it("finds a stored message by its sender and client_id", async () => {
+      const r = await store.createGroupRoom(room(), members("u1", "u2"));
+      const m = msg(r.id, 1);
+      await store.insertMessages([m]);
+      expect(await store.getMessageByClientId("u1", m.client_id)).toEqual(m);
+      expect(await store.getMessageByClientId("u2", m.client_id)).toBeNull();
+      expect(await store.getMessageByClientId("u1", "unknown")).toBeNull();
+    });
+
     it("does not move last_seq backwards when an older batch lands late", async () => {
       const r = await store.createGroupRoom(room(), members("u1"));
       await store.insertMessages([msg(r.id, 5)]);

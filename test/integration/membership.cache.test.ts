@@ -36,12 +36,13 @@ describe("MembershipCache", () => {
     expect(await redis.ttl(`${prefix}:members:r1`)).toBeGreaterThan(0);
   });
 
-  it("caches an empty room too, so non-members do not hit the store each time", async () => {
+  it("caches nothing for a room without members (an unknown id), so requests cannot grow Redis", async () => {
     const { store, reads } = fakeStore([]);
     const cache = new MembershipCache(redis, new Keys(prefix), store, 60);
     expect(await cache.isMember("empty", "a")).toBe(false);
     expect(await cache.isMember("empty", "a")).toBe(false);
-    expect(reads()).toBe(1);
+    expect(reads()).toBe(2);
+    expect(await redis.keys(`${prefix}:*empty*`)).toEqual([]);
   });
 
   it("reloads after invalidate, and a load that raced an invalidation does not write back stale members", async () => {

@@ -17,8 +17,8 @@ const prefix = uniquePrefix("persist");
 const keys = new Keys(prefix);
 const redis = new Redis(REDIS_URL);
 const store = new SqliteStore(":memory:");
-const pending = new PendingRepository(redis, keys);
-const accept = new AcceptRepository(redis, keys, 3600);
+const pending = new PendingRepository(redis, keys, 3600);
+const accept = new AcceptRepository(redis, keys);
 const members = new MembershipCache(redis, keys, store, 3600);
 const failed: { id: string; reason: string }[] = [];
 const events: FailureEvents = { messageFailed: (m, reason) => failed.push({ id: m.id, reason }) };
@@ -64,7 +64,7 @@ async function acceptOne(room: string, clientId: string): Promise<MessageRecord>
       created_at: new Date().toISOString(),
     });
     if (r.kind === "membership_unknown") await members.load(room);
-    else if (r.kind === "seq_missing") await accept.seedSeq(room, await store.maxSeq(room));
+    else if (r.kind === "seq_missing") await accept.seedSeq(room, () => store.maxSeq(room));
     else if (r.kind === "accepted") return r.message;
     else throw new Error(r.kind);
   }

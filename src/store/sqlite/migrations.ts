@@ -42,4 +42,8 @@ export const migrations: string[] = [
     UNIQUE (sender_id, client_id)
   ) STRICT;
   `,
+  // 2: a row readiness rewrites after a failed write, to see whether writes work again.
+  `
+  CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at TEXT NOT NULL) STRICT;
+  `,
 ];

@@ -1,6 +1,7 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { Logger } from "../../observability/logger.ts";
 import {
   type ActivityCursor,
   type HistoryQuery,
@@ -13,6 +14,7 @@ import {
   type RoomRecord,
   type Store,
   StoreRejectedError,
+  StoreUnavailableError,
 } from "../store.ts";
 import { migrations } from "./migrations.ts";
 
@@ -22,15 +24,37 @@ const str = (v: unknown): string => String(v);
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const num = (v: unknown): number => Number(v);
 
+/** Primary result codes (https://sqlite.org/rescode.html); extended codes keep them in the low byte. */
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
 const SQLITE_CONSTRAINT = 19;
+/** Codes that say "not now" rather than "never": NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL. */
+const UNAVAILABLE_CODES = new Set([7, 8, 10, 11, 13, 14, 15]);
 
-function isConstraintError(err: unknown): boolean {
-  return (
-    err instanceof Error &&
-    "errcode" in err &&
-    typeof err.errcode === "number" &&
-    (err.errcode & 0xff) === SQLITE_CONSTRAINT
-  );
+function sqliteCode(err: unknown): number | undefined {
+  if (err instanceof Error && "errcode" in err && typeof err.errcode === "number") return err.errcode & 0xff;
+  return undefined;
+}
+const isBusy = (err: unknown) => {
+  const code = sqliteCode(err);
+  return code === SQLITE_BUSY || code === SQLITE_LOCKED;
+};
+
+/** Maps a SQLite error to the port's error types, keeping the original as the cause. */
+function classify(err: unknown): unknown {
+  const code = sqliteCode(err);
+  if (code === undefined) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (code === SQLITE_CONSTRAINT) return new StoreRejectedError(message);
+  if (code === SQLITE_BUSY || code === SQLITE_LOCKED) {
+    return new StoreUnavailableError(`database is locked by another process: ${message}`, {
+      cause: err,
+      retryAfterS: 2,
+    });
+  }
+  if (UNAVAILABLE_CODES.has(code))
+    return new StoreUnavailableError(`database unavailable: ${message}`, { cause: err });
+  return err;
 }
 
 const ROOM_COLUMNS = `r.id, r.type, r.name, r.description, r.avatar_media_id, r.created_by, r.created_at,
@@ -40,21 +64,94 @@ const ROOM_COLUMNS = `r.id, r.type, r.name, r.description, r.avatar_media_id, r.
   m.text AS m_text, m.media_id AS m_media_id, m.reply_to_id AS m_reply_to_id, m.mentions AS m_mentions,
   m.created_at AS m_created_at`;
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export type SqliteStoreOptions = {
+  /**
+   * How long a write waits for another connection's lock. The wait is asynchronous (the
+   * connection's own busy timeout is 0 and attempts are retried on timers): node:sqlite is
+   * synchronous, and a busy timeout would freeze the whole event loop meanwhile.
+   */
+  lockWaitMs?: number;
+  /** Create a new database even where this data dir had one that is now missing (explicit init). */
+  forceCreate?: boolean;
+  /** Where the store reports a removed/replaced file or failing writes (loudly, once per change). */
+  logger?: Logger;
+};
+
+/** DATA_DIR/chat.sqlite is missing, but a database was created there before: refuse to start empty. */
+export class StoreMissingError extends Error {}
+
+type FileIdentity = { dev: number; ino: number };
+
 /**
  * The embedded store: one SQLite file under DATA_DIR (or `:memory:`), WAL so readers never
- * block the single writer, busy timeout so several processes (API instances, persist workers)
- * can share the file.
+ * block the single writer, shared by several processes (API instances, persist workers).
+ * Beside the file, `<file>.created` records that a database was made here, so a process
+ * started after the file was lost refuses to create an empty one in its place; and every
+ * write checks the file is still the one that was opened (not deleted or replaced).
  */
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
+  readonly #file: string;
   readonly #stmts = new Map<string, StatementSync>();
+  readonly #lockWaitMs: number;
+  readonly #logger: Logger | undefined;
+  readonly #identity: FileIdentity | undefined;
+  /** The last write failure that was not lock contention; cleared by the next successful write. */
+  #writeFailure: Error | undefined;
+  #fileProblem: string | undefined;
 
-  /** busyTimeoutMs: how long a writer waits for another process's write lock before failing (transiently). */
-  constructor(file: string, busyTimeoutMs = 10_000) {
-    if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
-    this.#db = new DatabaseSync(file, { timeout: busyTimeoutMs });
+  constructor(file: string, options: SqliteStoreOptions = {}) {
+    this.#file = file;
+    this.#lockWaitMs = options.lockWaitMs ?? 10_000;
+    this.#logger = options.logger;
+    const marker = `${file}.created`;
+    if (file !== ":memory:") {
+      mkdirSync(path.dirname(file), { recursive: true });
+      if (!existsSync(file) && existsSync(marker) && !options.forceCreate) {
+        throw new StoreMissingError(
+          `${file} is missing, but a database was created there on ${readFileSync(marker, "utf8").trim()}. ` +
+            "Restore the file (it holds every stored message), or start over with `npm run store:init -- --force`.",
+        );
+      }
+    }
+    // Opening and migrating may wait on another process's lock: blocking is fine at boot.
+    this.#db = new DatabaseSync(file, { timeout: this.#lockWaitMs });
     this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
     this.#migrate();
+    this.#db.exec("PRAGMA busy_timeout = 0");
+    if (file !== ":memory:") {
+      if (!existsSync(marker)) writeFileSync(marker, `${new Date().toISOString()}\n`);
+      this.#identity = this.#statFile();
+    }
+  }
+
+  #statFile(): FileIdentity | undefined {
+    const st = statSync(this.#file, { throwIfNoEntry: false });
+    return st ? { dev: st.dev, ino: st.ino } : undefined;
+  }
+
+  /** Throws while the file this connection writes to is no longer the one at the path. */
+  #checkFile(): void {
+    if (!this.#identity) return;
+    const now = this.#statFile();
+    const problem = !now
+      ? "was removed"
+      : now.dev !== this.#identity.dev || now.ino !== this.#identity.ino
+        ? "was replaced by another file"
+        : undefined;
+    if (problem !== this.#fileProblem) {
+      this.#fileProblem = problem;
+      if (problem) {
+        this.#logger?.fatal(
+          { file: this.#file },
+          `database file ${problem} while open: writes are refused (nothing is lost: they retry) until it is restored`,
+        );
+      } else this.#logger?.warn({ file: this.#file }, "database file is back; writes resume");
+    }
+    if (problem)
+      throw new StoreUnavailableError(`database file ${this.#file} ${problem}`, { retryAfterS: 5 });
   }
 
   #migrate(): void {
@@ -77,17 +174,70 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  /** BEGIN IMMEDIATE takes the write lock up front, so concurrent writers wait instead of failing on upgrade. */
+  /**
+   * BEGIN IMMEDIATE takes the write lock up front, so writers fail at BEGIN (and are retried)
+   * instead of deadlocking on upgrade. A failed BEGIN opened nothing: roll back only an open
+   * transaction, and always rethrow the original error (classified), never the rollback's.
+   */
   #tx<T>(fn: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
     try {
+      this.#db.exec("BEGIN IMMEDIATE");
       const out = fn();
       this.#db.exec("COMMIT");
       return out;
     } catch (err) {
-      this.#db.exec("ROLLBACK");
-      if (isConstraintError(err)) throw new StoreRejectedError((err as Error).message);
-      throw err;
+      if (this.#db.isTransaction) {
+        try {
+          this.#db.exec("ROLLBACK");
+        } catch {
+          // The original error below says what went wrong.
+        }
+      }
+      throw classify(err);
+    }
+  }
+
+  /** A write transaction, retried on timers while another connection holds the lock. */
+  async #write<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + this.#lockWaitMs;
+    let delay = 2;
+    for (;;) {
+      try {
+        this.#checkFile();
+        const out = this.#tx(fn);
+        if (this.#writeFailure) this.#logger?.warn("database writes succeed again");
+        this.#writeFailure = undefined;
+        return out;
+      } catch (err) {
+        if (err instanceof StoreUnavailableError && isBusy(err.cause) && Date.now() < deadline) {
+          await sleep(delay + Math.random() * delay);
+          delay = Math.min(delay * 2, 100);
+          continue;
+        }
+        if (err instanceof StoreUnavailableError && !isBusy(err.cause) && err.cause !== undefined) {
+          if (!this.#writeFailure) this.#logger?.error({ err: err.message }, "database write failed");
+          this.#writeFailure = err;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** A read; in WAL mode it rarely meets a lock (recovery, checkpoint restart), and then waits the same way. */
+  async #read<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + this.#lockWaitMs;
+    let delay = 2;
+    for (;;) {
+      try {
+        return fn();
+      } catch (err) {
+        if (isBusy(err) && Date.now() < deadline) {
+          await sleep(delay + Math.random() * delay);
+          delay = Math.min(delay * 2, 100);
+          continue;
+        }
+        throw classify(err);
+      }
     }
   }
 
@@ -151,7 +301,16 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.#stmt("SELECT 1").get();
+    this.#checkFile();
+    await this.#read(() => this.#stmt("SELECT 1").get());
+    // After a failed write, readiness needs a write that succeeds (the disk may still be full).
+    if (this.#writeFailure) {
+      await this.#write(() =>
+        this.#stmt(
+          "INSERT INTO health (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        ).run(new Date().toISOString()),
+      );
+    }
   }
 
   async close(): Promise<void> {
@@ -191,7 +350,7 @@ export class SqliteStore implements Store {
   }
 
   async createGroupRoom(room: NewRoom, members: NewMember[]): Promise<RoomRecord> {
-    return this.#tx(() => {
+    return this.#write(() => {
       this.#insertRoom(room);
       this.#insertMembers(room.id, members);
       const created = this.#getRoom(room.id);
@@ -204,7 +363,7 @@ export class SqliteStore implements Store {
     room: NewRoom,
     members: NewMember[],
   ): Promise<{ room: RoomRecord; created: boolean }> {
-    return this.#tx(() => {
+    return this.#write(() => {
       const created = this.#insertRoom(room);
       if (created) this.#insertMembers(room.id, members);
       const row = this.#stmt("SELECT id FROM rooms WHERE direct_key = ?").get(room.direct_key);
@@ -215,7 +374,7 @@ export class SqliteStore implements Store {
   }
 
   async getRoom(roomId: string): Promise<RoomRecord | null> {
-    return this.#getRoom(roomId);
+    return this.#read(() => this.#getRoom(roomId));
   }
 
   async listRoomsForUser(userId: string, limit: number, after?: ActivityCursor): Promise<RoomForUser[]> {
@@ -226,12 +385,14 @@ export class SqliteStore implements Store {
       params.push(after.last_activity_at, after.last_activity_at, after.id);
     }
     params.push(limit);
-    const rows = this.#stmt(
-      `SELECT ${ROOM_COLUMNS}, me.role AS me_role, me.joined_at AS me_joined_at, me.read_seq AS me_read_seq
+    const rows = await this.#read(() =>
+      this.#stmt(
+        `SELECT ${ROOM_COLUMNS}, me.role AS me_role, me.joined_at AS me_joined_at, me.read_seq AS me_read_seq
        FROM members me JOIN rooms r ON r.id = me.room_id LEFT JOIN messages m ON m.id = r.last_message_id
        WHERE me.user_id = ? ${where}
        ORDER BY r.last_activity_at DESC, r.id DESC LIMIT ?`,
-    ).all(...params);
+      ).all(...params),
+    );
     return rows.map((row) => ({
       room: this.#room(row),
       member: this.#member({
@@ -245,26 +406,31 @@ export class SqliteStore implements Store {
   }
 
   async getMembers(roomId: string): Promise<MemberRecord[]> {
-    return this.#stmt("SELECT * FROM members WHERE room_id = ? ORDER BY joined_at, user_id")
-      .all(roomId)
-      .map((r) => this.#member(r));
+    const rows = await this.#read(() =>
+      this.#stmt("SELECT * FROM members WHERE room_id = ? ORDER BY joined_at, user_id").all(roomId),
+    );
+    return rows.map((r) => this.#member(r));
   }
 
   async getMember(roomId: string, userId: string): Promise<MemberRecord | null> {
-    const row = this.#stmt("SELECT * FROM members WHERE room_id = ? AND user_id = ?").get(roomId, userId);
+    const row = await this.#read(() =>
+      this.#stmt("SELECT * FROM members WHERE room_id = ? AND user_id = ?").get(roomId, userId),
+    );
     return row ? this.#member(row) : null;
   }
 
   async listMemberIds(roomId: string): Promise<string[]> {
-    return this.#stmt("SELECT user_id FROM members WHERE room_id = ?")
-      .all(roomId)
-      .map((r) => str(r.user_id));
+    const rows = await this.#read(() =>
+      this.#stmt("SELECT user_id FROM members WHERE room_id = ?").all(roomId),
+    );
+    return rows.map((r) => str(r.user_id));
   }
 
   async listRoomIdsForUser(userId: string): Promise<string[]> {
-    return this.#stmt("SELECT room_id FROM members WHERE user_id = ?")
-      .all(userId)
-      .map((r) => str(r.room_id));
+    const rows = await this.#read(() =>
+      this.#stmt("SELECT room_id FROM members WHERE user_id = ?").all(userId),
+    );
+    return rows.map((r) => str(r.room_id));
   }
 
   async insertMessages(messages: MessageRecord[]): Promise<void> {
@@ -281,7 +447,7 @@ export class SqliteStore implements Store {
       "UPDATE members SET read_seq = ? WHERE room_id = ? AND user_id = ? AND read_seq < ?",
     );
     const roomExists = this.#stmt("SELECT 1 AS ok FROM rooms WHERE id = ?");
-    this.#tx(() => {
+    await this.#write(() => {
       // One room and one reader update per batch, not per message.
       const newestByRoom = new Map<string, MessageRecord>();
       const readerSeq = new Map<string, { room: string; user: string; seq: number }>();
@@ -313,28 +479,43 @@ export class SqliteStore implements Store {
   }
 
   async getMessage(messageId: string): Promise<MessageRecord | null> {
-    const row = this.#stmt("SELECT * FROM messages WHERE id = ?").get(messageId);
+    const row = await this.#read(() => this.#stmt("SELECT * FROM messages WHERE id = ?").get(messageId));
+    return row ? this.#message(row) : null;
+  }
+
+  async getMessageByClientId(senderId: string, clientId: string): Promise<MessageRecord | null> {
+    const row = await this.#read(() =>
+      this.#stmt("SELECT * FROM messages WHERE sender_id = ? AND client_id = ?").get(senderId, clientId),
+    );
     return row ? this.#message(row) : null;
   }
 
   async listMessages(roomId: string, q: HistoryQuery): Promise<MessageRecord[]> {
     if (q.afterSeq !== undefined) {
       const upper = q.beforeSeq ?? Number.MAX_SAFE_INTEGER;
-      return this.#stmt(
-        "SELECT * FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?",
-      )
-        .all(roomId, q.afterSeq, upper, q.limit)
-        .map((r) => this.#message(r));
+      const after = q.afterSeq;
+      const rows = await this.#read(() =>
+        this.#stmt(
+          "SELECT * FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?",
+        ).all(roomId, after, upper, q.limit),
+      );
+      return rows.map((r) => this.#message(r));
     }
     const before = q.beforeSeq ?? Number.MAX_SAFE_INTEGER;
-    return this.#stmt("SELECT * FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?")
-      .all(roomId, before, q.limit)
-      .map((r) => this.#message(r))
-      .reverse();
+    const rows = await this.#read(() =>
+      this.#stmt("SELECT * FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?").all(
+        roomId,
+        before,
+        q.limit,
+      ),
+    );
+    return rows.map((r) => this.#message(r)).reverse();
   }
 
   async maxSeq(roomId: string): Promise<number> {
-    const row = this.#stmt("SELECT max(seq) AS s FROM messages WHERE room_id = ?").get(roomId);
+    const row = await this.#read(() =>
+      this.#stmt("SELECT max(seq) AS s FROM messages WHERE room_id = ?").get(roomId),
+    );
     return num(row?.s ?? 0);
   }
 }
