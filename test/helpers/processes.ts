@@ -7,6 +7,8 @@ const root = path.resolve(import.meta.dirname, "../..");
 export type Proc = {
   child: ChildProcess;
   output: () => string;
+  /** Resolves with the exit code once the process exits by itself. */
+  exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 };
 
@@ -42,6 +44,7 @@ export function start(script: string, args: string[], env: Record<string, string
   return {
     child,
     output: () => out,
+    exited,
     stop: async (signal = "SIGTERM") => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

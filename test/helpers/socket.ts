@@ -1,11 +1,23 @@
 import { io, type Socket } from "socket.io-client";
 
-/** Connects like an app (websocket transport) and resolves once the server accepted the handshake. */
-export function connect(base: string, token: string): Promise<Socket> {
+export type Transport = "websocket" | "polling";
+/** Both transports a client can use; socket tests run on each. */
+export const TRANSPORTS: Transport[] = ["websocket", "polling"];
+
+/**
+ * Connects like an app and resolves once the server accepted the handshake. `websocket` (the
+ * default here) connects straight over WebSocket; `polling` stays on HTTP long-polling; `default`
+ * is what socket.io-client does out of the box: polling first, then the upgrade.
+ */
+export function connect(
+  base: string,
+  token: string,
+  transport: Transport | "default" = "websocket",
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = io(base, {
       auth: { token },
-      transports: ["websocket"],
+      ...(transport === "default" ? {} : { transports: [transport] }),
       reconnection: false,
       forceNew: true,
     });

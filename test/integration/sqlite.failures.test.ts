@@ -132,7 +132,7 @@ function smallDisk(): string | undefined {
 }
 const disk = smallDisk();
 afterAll(() => {
-  if (disk) execFileSync("umount", [disk]);
+  if (disk) execFileSync("umount", ["-l", disk]);
 });
 
 describe.skipIf(!disk)("a disk that fills up (tmpfs; skipped where mount is not allowed)", () => {
