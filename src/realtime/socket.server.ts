@@ -39,6 +39,8 @@ export function createSocketServer(deps: SocketServerDeps): ChatServer {
     serveClient: false,
     pingInterval: 20_000,
     pingTimeout: 20_000,
+    // The same cap as a REST body: a larger packet closes the connection (engine.io's default is 1 MB).
+    maxHttpBufferSize: 64 * 1024,
     ...(cors ? { cors: { origin: deps.corsOrigins } } : {}),
   });
 

@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
-import { renameSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { renameSync, rmSync } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
 import type { Socket } from "socket.io-client";
@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/ids.ts";
 import { Keys } from "../../src/redis/redis.ts";
 import { type Cluster, startCluster } from "../helpers/cluster.ts";
-import { REDIS_URL, token } from "../helpers/env.ts";
+import { dropPrefix, REDIS_URL, removeDir, tempDir, testEnv, token, uniquePrefix } from "../helpers/env.ts";
 import { Client } from "../helpers/http.ts";
-import { startWorkerProcess } from "../helpers/processes.ts";
+import { startApiProcess, startWorkerProcess } from "../helpers/processes.ts";
 import { connect, nextEvent, TRANSPORTS, waitFor } from "../helpers/socket.ts";
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -129,6 +129,19 @@ describe("socket acks (defect 11), on both transports", () => {
       const ok = await s.timeout(3000).emitWithAck("message:send", payload);
       expect(ok).toMatchObject({ ok: true, message: { text: "one", seq: 1 } });
       // The rejected attempts stored nothing: the good one got seq 1.
+    });
+  }
+});
+
+describe("oversize socket packets", () => {
+  for (const transport of TRANSPORTS) {
+    it(`${transport}: a packet over 64 KiB closes that connection only`, async () => {
+      const s = await connect(base, token(`big-${transport}`), transport);
+      sockets.push(s);
+      const closed = nextEvent<string>(s, "disconnect");
+      s.emit("message:send", { room_id: newId(), client_id: "big", type: "text", text: "x".repeat(100_000) });
+      expect(await closed).toMatch(/transport (close|error)/);
+      expect((await raw("/healthz")).status).toBe(200);
     });
   }
 });
@@ -403,5 +416,70 @@ describe("the database file removed while running (defect 9)", () => {
       "the message sent meanwhile is persisted",
     );
     expect(log()).toMatch(/database file was removed/);
+  });
+});
+
+/** A tmpfs of `size` to fill up: as root, file permissions cannot make a disk unwritable, a full disk can. */
+function mountSmallDisk(size: string): string | undefined {
+  const mnt = tempDir("small-disk");
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", mnt], { stdio: "ignore" });
+    return mnt;
+  } catch {
+    removeDir(mnt);
+    return undefined;
+  }
+}
+
+describe("a disk that fills up under the API (defect 10)", () => {
+  const disk = mountSmallDisk("2m");
+  if (!disk) console.warn("hostile: cannot mount a tmpfs here; the disk-full test is skipped");
+  afterAll(() => {
+    if (disk) {
+      execFileSync("umount", ["-l", disk]);
+      removeDir(disk);
+    }
+  });
+
+  it.skipIf(!disk)("answers 503 (not 500), logs the real cause, fails readiness, and recovers", async () => {
+    const env = testEnv(uniquePrefix("disk"), disk ?? "", { LOG_LEVEL: "info" });
+    const api = await startApiProcess(env);
+    const client = new Client(api.base, token("disk-alice"));
+    try {
+      expect((await client.call("POST", "/rooms", { type: "group", name: "d", member_ids: [] })).status).toBe(
+        201,
+      );
+      const filler = path.join(disk ?? "", "filler");
+      try {
+        execFileSync("dd", ["if=/dev/zero", `of=${filler}`, "bs=64k", "count=64"], { stdio: "ignore" });
+      } catch {
+        // dd stops at "No space left on device": the disk is full, which is the point.
+      }
+      let failed: Awaited<ReturnType<typeof client.call<ErrorBody>>> | undefined;
+      for (let i = 0; i < 200 && !failed; i++) {
+        const res = await client.call<ErrorBody>("POST", "/rooms", {
+          type: "group",
+          name: "d",
+          description: "x".repeat(1000),
+          member_ids: Array.from({ length: 50 }, (_, j) => `member-${i}-${j}`),
+        });
+        if (res.status !== 201) failed = res;
+      }
+      expect(failed?.status).toBe(503);
+      expect(failed?.body.error.code).toBe("unavailable");
+      expect(failed?.headers.get("retry-after")).not.toBeNull();
+      const ready = await fetch(`${api.base}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(api.output()).toMatch(/database or disk is full/);
+      expect(api.output()).not.toMatch(/cannot rollback|unhandled error/);
+      rmSync(filler);
+      await waitFor(async () => (await fetch(`${api.base}/readyz`)).status === 200, 5000, "ready again");
+      expect((await client.call("POST", "/rooms", { type: "group", name: "d", member_ids: [] })).status).toBe(
+        201,
+      );
+    } finally {
+      await api.stop("SIGKILL");
+      await dropPrefix(env.REDIS_PREFIX ?? "");
+    }
   });
 });
