@@ -16,7 +16,7 @@ import { SocketMessageEvents } from "./realtime/message.events.ts";
 import { SocketRoomEvents } from "./realtime/room.events.ts";
 import { registerSocketHandlers } from "./realtime/socket.handlers.ts";
 import { type ChatServer, createSocketServer } from "./realtime/socket.server.ts";
-import { checkDurability, createRedis, isRedisDown, Keys } from "./redis/redis.ts";
+import { checkDurability, createRedis, Keys } from "./redis/redis.ts";
 import { MembershipCache } from "./rooms/membership.cache.ts";
 import { roomsRoutes } from "./rooms/rooms.routes.ts";
 import { RoomsService } from "./rooms/rooms.service.ts";
@@ -77,8 +77,7 @@ export async function startApi(config: Config): Promise<Api> {
     events: new SocketMessageEvents(io),
     config: { maxTextChars: config.MESSAGE_MAX_CHARS },
   });
-  const redisDown = () => isRedisDown(redis) || isRedisDown(queueConn);
-  registerSocketHandlers(io, { messages, logger, redisDown });
+  registerSocketHandlers(io, { messages, logger });
 
   let closing: Promise<void> | undefined;
   const auth = authenticate(verifier);
@@ -87,7 +86,6 @@ export async function startApi(config: Config): Promise<Api> {
     logger,
     trustProxy: config.TRUST_PROXY,
     corsOrigins: config.CORS_ORIGINS,
-    redisDown,
     root: [healthRoutes([redis, queueConn], store), metricsRoutes(auth)],
     chat: [roomsRoutes(rooms), messagesRoutes(messages)],
     authenticate: auth,

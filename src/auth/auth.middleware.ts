@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from "express";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { AuthError, type AuthUser, type TokenVerifier } from "./jwt.ts";
 
 const users = new WeakMap<Request, AuthUser>();

@@ -1,16 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
+import { AppError, type ErrorCode, toAppError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
-import { StoreUnavailableError } from "../store/store.ts";
-import { AppError, type ErrorCode } from "./errors.ts";
-
-const CONNECTION_ERROR =
-  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|MaxRetriesPerRequest|Reached the max retries/i;
-
-/** True when an error comes from a dependency being away (Redis down): the client may retry. */
-function isDependencyDown(err: unknown, redisDown: () => boolean): boolean {
-  if (redisDown()) return true;
-  return err instanceof Error && CONNECTION_ERROR.test(err.message);
-}
 
 const CLIENT_STATUS: Record<number, { code: ErrorCode; message: string }> = {
   400: { code: "invalid_request", message: "request is malformed" },
@@ -35,26 +25,19 @@ function clientError(err: unknown): AppError | undefined {
   return known && new AppError(known.code, known.message);
 }
 
-/** Maps anything thrown to API.md's error format; bad input never becomes a 500. */
-export function toAppError(err: unknown, redisDown: () => boolean): AppError {
+/** HTTP's view: the router's and body parser's client errors first, then the domain mapping. */
+export function httpError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  if (err instanceof StoreUnavailableError) {
-    return new AppError("unavailable", "the store is unavailable; retry shortly", undefined, err.retryAfterS);
-  }
-  const client = clientError(err);
-  if (client) return client;
-  if (isDependencyDown(err, redisDown))
-    return new AppError("unavailable", "a dependency is unavailable; retry shortly", undefined, 1);
-  return new AppError("internal", "internal error");
+  return clientError(err) ?? toAppError(err);
 }
 
 /**
  * Renders errors. Only a 500 logs its stack; a client's mistake logs nothing, and an
  * unavailable dependency logs one line with the cause (never request data).
  */
-export function errorHandler(logger: Logger, redisDown: () => boolean) {
+export function errorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const appError = toAppError(err, redisDown);
+    const appError = httpError(err);
     if (appError.code === "internal") logger.error({ err, path: req.path }, "unhandled error");
     else if (appError.code === "unavailable") {
       logger.warn(

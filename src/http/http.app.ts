@@ -1,15 +1,14 @@
 import cors from "cors";
 import express, { type Express, type RequestHandler, type Router } from "express";
 import helmet from "helmet";
+import { AppError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import { httpDuration } from "../observability/metrics.ts";
 import { errorHandler } from "./error.handler.ts";
-import { AppError } from "./errors.ts";
 
 export type HttpAppDeps = {
   logger: Logger;
   trustProxy: boolean;
-  redisDown: () => boolean;
   /** Browser origins allowed by CORS (CORS_ORIGINS); none when empty. */
   corsOrigins: string[] | "*";
   /** Mounted at the root (health, operations). */
@@ -60,6 +59,6 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   for (const r of deps.root) app.use(r);
   app.use("/api/v1/chat", requireJsonBody, express.json({ limit: "64kb" }), deps.authenticate, ...deps.chat);
   app.use((_req, _res, next) => next(new AppError("not_found", "no such endpoint")));
-  app.use(errorHandler(deps.logger, deps.redisDown));
+  app.use(errorHandler(deps.logger));
   return app;
 }

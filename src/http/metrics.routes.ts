@@ -1,7 +1,7 @@
 import { type RequestHandler, Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
+import { AppError } from "../errors.ts";
 import { registry } from "../observability/metrics.ts";
-import { AppError } from "./errors.ts";
 
 /** Prometheus scrape of this API process (admin token). Each PM2 instance is its own target. */
 export function metricsRoutes(authenticate: RequestHandler): Router {

@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
-import { parse } from "../http/errors.ts";
+import { parse } from "../errors.ts";
 import { roomParamsSchema } from "../rooms/rooms.schemas.ts";
 import { historyQuerySchema, messageParamsSchema, sendMessageSchema } from "./messages.schemas.ts";
 import type { MessagesService } from "./messages.service.ts";

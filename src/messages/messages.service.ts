@@ -1,5 +1,5 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError, notFound } from "../http/errors.ts";
+import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { messagesAccepted } from "../observability/metrics.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";

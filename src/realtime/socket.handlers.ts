@@ -1,6 +1,5 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { toAppError } from "../http/error.handler.ts";
-import { AppError, parse } from "../http/errors.ts";
+import { AppError, parse, toAppError } from "../errors.ts";
 import { socketSendSchema } from "../messages/messages.schemas.ts";
 import type { MessagesService } from "../messages/messages.service.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -22,7 +21,7 @@ type Handler = (user: AuthUser, payload: unknown) => Promise<Record<string, unkn
  */
 export function registerSocketHandlers(
   io: ChatServer,
-  deps: { messages: MessagesService; logger: Logger; redisDown: () => boolean },
+  deps: { messages: MessagesService; logger: Logger },
 ): void {
   const handlers: Record<string, Handler> = {
     "message:send": async (user, payload) => {
@@ -42,7 +41,7 @@ export function registerSocketHandlers(
           }
           reply({ ok: true, ...(await handler(socket.data.user, payloads[0])) });
         } catch (err) {
-          const appError = toAppError(err, deps.redisDown);
+          const appError = toAppError(err);
           if (appError.code === "internal") deps.logger.error({ err, event }, "socket handler failed");
           reply({ ok: false, ...appError.toBody() });
         }

@@ -28,10 +28,6 @@ export function createRedis(url: string, role: RedisRole, name: string): Redis {
   return new Redis(url, { ...base, ...byRole[role] });
 }
 
-export function isRedisDown(redis: Redis): boolean {
-  return redis.status !== "ready";
-}
-
 /**
  * Key builder: every key is `<REDIS_PREFIX>:<family>:<part>|<part>...`. The prefix has no ":"
  * (config), family names are fixed words without ":" or "|", and no id charset contains "|"

@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
-import { parse } from "../http/errors.ts";
+import { parse } from "../errors.ts";
 import { createRoomSchema, listQuerySchema, roomParamsSchema } from "./rooms.schemas.ts";
 import type { RoomsService } from "./rooms.service.ts";
 

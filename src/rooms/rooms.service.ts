@@ -1,5 +1,5 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError, notFound, parse } from "../http/errors.ts";
+import { AppError, notFound, parse } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { NewMember, NewRoom, RoomRecord, Store } from "../store/store.ts";
 import type { MembershipCache } from "./membership.cache.ts";

@@ -1,4 +1,6 @@
 import type { z } from "zod";
+import { isRedisUnavailable } from "./redis/redis-errors.ts";
+import { StoreUnavailableError } from "./store/store.ts";
 
 export type ErrorCode =
   | "invalid_request"
@@ -25,7 +27,10 @@ const statusOf: Record<ErrorCode, number> = {
   internal: 500,
 };
 
-/** The one error type services throw; REST and socket acks render it the same way. */
+/**
+ * The one error type services throw, with the domain's error codes (API.md's list); REST and
+ * socket acks render it the same way.
+ */
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details: unknown;
@@ -63,4 +68,18 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S
     );
   }
   return result.data;
+}
+
+/**
+ * Maps what a service or adapter threw to the domain error both transports render: by error
+ * type, so a bug while Redis is reconnecting is still a 500 and a store outage is a 503.
+ */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof StoreUnavailableError) {
+    return new AppError("unavailable", "the store is unavailable; retry shortly", undefined, err.retryAfterS);
+  }
+  if (isRedisUnavailable(err))
+    return new AppError("unavailable", "a dependency is unavailable; retry shortly", undefined, 1);
+  return new AppError("internal", "internal error");
 }
