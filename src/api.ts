@@ -7,11 +7,14 @@ import { healthRoutes } from "./http/health.routes.ts";
 import { createHttpApp } from "./http/http.app.ts";
 import { metricsRoutes } from "./http/metrics.routes.ts";
 import { AcceptRepository } from "./messages/accept.repository.ts";
+import { MessageReader } from "./messages/message.reader.ts";
 import { messagesRoutes } from "./messages/messages.routes.ts";
 import { MessagesService } from "./messages/messages.service.ts";
 import { PendingRepository } from "./messages/pending.repository.ts";
 import { PersistProducer } from "./messages/persist.queue.ts";
+import { RoomCounters } from "./messages/room-counters.repository.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
+import { watchBacklog } from "./observability/metrics.ts";
 import { SocketMessageEvents } from "./realtime/message.events.ts";
 import { SocketRoomEvents } from "./realtime/room.events.ts";
 import { registerSocketHandlers } from "./realtime/socket.handlers.ts";
@@ -66,13 +69,18 @@ export async function startApi(config: Config): Promise<Api> {
   const persist = new PersistProducer(queueConn, keys.bullPrefix, {
     maxDelayMs: config.PERSIST_BATCH_MS,
     maxMessages: config.PERSIST_BATCH_MAX,
-    attempts: config.PERSIST_ATTEMPTS,
   });
+  const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
+  watchBacklog(pending);
   const messages = new MessagesService({
     store,
     members,
-    accept: new AcceptRepository(redis, keys),
-    pending: new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S),
+    accept: new AcceptRepository(redis, keys, {
+      maxMessages: config.PENDING_MAX_MESSAGES,
+      maxBytes: config.PENDING_MAX_BYTES,
+    }),
+    counters: new RoomCounters(redis, keys, store),
+    reader: new MessageReader(store, pending),
     persist,
     events: new SocketMessageEvents(io),
     config: { maxTextChars: config.MESSAGE_MAX_CHARS },

@@ -1,12 +1,14 @@
 import { z } from "zod";
-import { loadConfigOrExit } from "../src/config/config.ts";
-import { createLogger } from "../src/observability/logger.ts";
+import { type Config, loadConfigOrExit } from "../src/config/config.ts";
+import { createLogger, type Logger } from "../src/observability/logger.ts";
+import { POOLS, type PoolName } from "../src/queues/pools.ts";
 import { onShutdown } from "../src/shutdown.ts";
 import { exitOnStartFailure } from "../src/start-failure.ts";
 import { startPersistPool } from "./persist.worker.ts";
-import { POOLS, type PoolName, type PoolStarter } from "./pools.ts";
+import type { RunningPool } from "./pool.ts";
 
 // Usage: npm run start:worker -- <pool>
+type PoolStarter = (config: Config, logger: Logger) => Promise<RunningPool>;
 const starters: Partial<Record<PoolName, PoolStarter>> = { persist: startPersistPool };
 
 const pool = z.enum(POOLS).safeParse(process.argv[2]);

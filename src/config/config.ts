@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { type PoolConfig, type PoolName, parsePools } from "../queues/pools.ts";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -29,15 +30,16 @@ const envSchema = z.object({
   STORE: z.enum(["sqlite", "couchbase"]).default("sqlite"),
   GROUP_MAX_MEMBERS: int(1024, 2),
   MESSAGE_MAX_CHARS: int(5000, 1),
-  IDEMPOTENCY_TTL_S: int(86400, 60),
+  IDEMPOTENCY_TTL_S: int(600, 60),
   MEMBERSHIP_CACHE_TTL_S: int(3600, 1),
   PERSIST_BATCH_MS: int(5, 0),
   PERSIST_BATCH_MAX: int(200, 1),
-  PERSIST_CONCURRENCY: int(4, 1),
-  PERSIST_ATTEMPTS: int(12, 1),
-  PERSIST_LOCK_MS: int(8000, 1000),
-  PERSIST_STALLED_INTERVAL_MS: int(4000, 500),
   PENDING_RESCUE_AFTER_S: int(30, 1),
+  PENDING_RESCUE_EVERY_MS: int(10_000, 100),
+  PENDING_RESCUE_MAX: int(5000, 1),
+  /** Back-pressure: sends answer 503 while this much waits for the persist pool. */
+  PENDING_MAX_MESSAGES: int(200_000, 1),
+  PENDING_MAX_BYTES: int(256 * 1024 * 1024, 1024),
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
   TRUST_PROXY: bool.default(false),
   /** Comma-separated browser origins (scheme://host[:port]) allowed by CORS for REST and Socket.IO, or "*". */
@@ -57,7 +59,7 @@ const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
-export type Config = Env & { jwt: JwtKeyConfig; sqliteFile: string };
+export type Config = Env & { jwt: JwtKeyConfig; sqliteFile: string; pools: Record<PoolName, PoolConfig> };
 export type JwtKeyConfig =
   | { kind: "secret"; secret: string; generated: boolean }
   | { kind: "public"; publicKey: string };
@@ -91,11 +93,15 @@ function embeddedSecret(dataDir: string): string {
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(source);
+  const pools = parsePools(source);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`));
+    throw new ConfigError([
+      ...parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`),
+      ...pools.problems,
+    ]);
   }
   const env = parsed.data;
-  const problems: string[] = [];
+  const problems: string[] = [...pools.problems];
   const prod = env.NODE_ENV === "production";
   if (env.JWT_SECRET && env.JWT_PUBLIC_KEY) problems.push("JWT_SECRET and JWT_PUBLIC_KEY: set one, not both");
   if (env.JWT_SECRET && env.JWT_SECRET.length < 32) problems.push("JWT_SECRET: at least 32 characters");
@@ -113,7 +119,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     : env.JWT_SECRET
       ? { kind: "secret", secret: env.JWT_SECRET, generated: false }
       : { kind: "secret", secret: embeddedSecret(dataDir), generated: true };
-  return { ...env, DATA_DIR: dataDir, jwt, sqliteFile: path.join(dataDir, "chat.sqlite") };
+  return {
+    ...env,
+    DATA_DIR: dataDir,
+    jwt,
+    sqliteFile: path.join(dataDir, "chat.sqlite"),
+    pools: pools.pools,
+  };
 }
 
 /** For process entry points: print every problem and exit non-zero. */

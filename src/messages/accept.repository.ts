@@ -6,58 +6,56 @@ import { messageRecordSchema } from "./messages.schemas.ts";
 
 /**
  * The accept step in one round trip: membership (cached set), mentions, idempotency on
- * (sender, client_id), the room's next seq, and the pending entries that make the message
- * readable before it is persisted. The message arrives as JSON without its seq; the script
- * appends it (string splice, as cjson would turn `[]` into `{}`). A replay's pending key is
- * derived inside the script from the prefix (its id is only known there): under Redis Cluster
- * these keys will need one hash tag per room.
+ * (sender, client_id), back-pressure, the room's next seq and rev, and the pending entries
+ * that make the message readable before it is persisted. The message arrives as JSON without
+ * seq and rev; the script appends them (a string splice: cjson would turn `[]` into `{}`).
+ * The idempotency key holds only the message id: the JSON lives once, in the pending key,
+ * and only while pending. A replay's pending key is derived inside the script from the
+ * prefix (its id is only known there): under Redis Cluster these keys need one hash tag per room.
  */
 const acceptScript = new LuaScript(
-  6,
-  `-- KEYS: members, idempotency, seq, pending room zset, pending message, pending index
--- ARGV: sender, json-without-seq, message id, now ms, pending msg key prefix, mentions...
+  8,
+  `-- KEYS: members, idempotency, seq, rev, pending room zset, pending message, pending index, pending bytes
+-- ARGV: sender, json-without-seq-and-rev, message id, now ms, pending msg key prefix,
+--       max pending messages, max pending bytes, mentions...
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {1} end
-for i = 6, #ARGV do
+for i = 8, #ARGV do
   if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 0 then return {2, ARGV[i]} end
 end
 local existing = redis.call('GET', KEYS[2])
 if existing then
-  -- The id is the JSON's first field and a ULID: no decoder needed (nor trusted with the text).
-  local id = string.match(existing, '^{"id":"([0-9A-Z]+)"')
-  return {4, existing, redis.call('EXISTS', ARGV[5] .. id)}
+  return {4, existing, redis.call('GET', ARGV[5] .. existing) or ''}
 end
-if redis.call('EXISTS', KEYS[3]) == 0 then return {3} end
+if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[4]) == 0 then return {3} end
+if redis.call('ZCARD', KEYS[7]) >= tonumber(ARGV[6]) or tonumber(redis.call('GET', KEYS[8]) or '0') >= tonumber(ARGV[7]) then
+  return {6}
+end
 local seq = redis.call('INCR', KEYS[3])
-local json = string.sub(ARGV[2], 1, -2) .. ',"seq":' .. seq .. '}'
+local rev = redis.call('INCR', KEYS[4])
+local json = string.sub(ARGV[2], 1, -2) .. ',"seq":' .. seq .. ',"rev":' .. rev .. '}'
 -- No expiry while pending: the persist worker's clear starts the idempotency window, so a
 -- store outage longer than the window cannot let a replay make a second message.
-redis.call('SET', KEYS[2], json)
-redis.call('ZADD', KEYS[4], seq, json)
-redis.call('SET', KEYS[5], json)
-redis.call('ZADD', KEYS[6], ARGV[4], ARGV[3])
-return {5, seq}`,
-);
-
-/** Re-seeds a missing counter above everything the store or the pending set has seen. */
-const seedScript = new LuaScript(
-  2,
-  `local top = tonumber(ARGV[1])
-local p = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-if p[2] and tonumber(p[2]) > top then top = tonumber(p[2]) end
-redis.call('SET', KEYS[1], top, 'NX')
-return top`,
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[5], seq, json)
+redis.call('SET', KEYS[6], json)
+redis.call('ZADD', KEYS[7], ARGV[4], ARGV[3])
+redis.call('INCRBY', KEYS[8], #json)
+return {5, seq, rev}`,
 );
 
 export type AcceptResult =
   | { kind: "membership_unknown" }
   | { kind: "not_member" }
   | { kind: "mention_not_member"; userId: string }
-  | { kind: "seq_missing" }
-  | { kind: "duplicate"; message: MessageRecord; pending: boolean }
+  | { kind: "counters_missing" }
+  | { kind: "backlog_full" }
+  /** The sender used this client_id before: the message if still pending, else only its id. */
+  | { kind: "duplicate"; messageId: string; pending: MessageRecord | null }
   | { kind: "accepted"; message: MessageRecord };
 
-export type Unsequenced = Omit<MessageRecord, "seq">;
+export type Unsequenced = Omit<MessageRecord, "seq" | "rev">;
+export type Backlog = { maxMessages: number; maxBytes: number };
 
 export function parseMessageJson(json: string): MessageRecord {
   return messageRecordSchema.parse(JSON.parse(json));
@@ -66,9 +64,12 @@ export function parseMessageJson(json: string): MessageRecord {
 export class AcceptRepository {
   readonly #redis: Redis;
   readonly #keys: Keys;
-  constructor(redis: Redis, keys: Keys) {
+  readonly #backlog: Backlog;
+
+  constructor(redis: Redis, keys: Keys, backlog: Backlog) {
     this.#redis = redis;
     this.#keys = keys;
+    this.#backlog = backlog;
   }
 
   async accept(message: Unsequenced): Promise<AcceptResult> {
@@ -79,9 +80,11 @@ export class AcceptRepository {
         k.members(message.room_id),
         k.idempotency(message.sender_id, message.client_id),
         k.seq(message.room_id),
+        k.rev(message.room_id),
         k.pendingRoom(message.room_id),
         k.pendingMessage(message.id),
         k.pendingIndex(),
+        k.pendingBytes(),
       ],
       [
         message.sender_id,
@@ -89,9 +92,11 @@ export class AcceptRepository {
         message.id,
         Date.now(),
         k.pendingMessagePrefix,
+        this.#backlog.maxMessages,
+        this.#backlog.maxBytes,
         ...message.mentions,
       ],
-    )) as [number, (string | number)?, number?];
+    )) as [number, (string | number)?, (string | number)?];
     switch (reply[0]) {
       case 0:
         return { kind: "membership_unknown" };
@@ -100,31 +105,22 @@ export class AcceptRepository {
       case 2:
         return { kind: "mention_not_member", userId: String(reply[1]) };
       case 3:
-        return { kind: "seq_missing" };
-      case 4:
-        return { kind: "duplicate", message: parseMessageJson(String(reply[1])), pending: reply[2] === 1 };
+        return { kind: "counters_missing" };
+      case 4: {
+        const json = String(reply[2] ?? "");
+        return {
+          kind: "duplicate",
+          messageId: String(reply[1]),
+          pending: json ? parseMessageJson(json) : null,
+        };
+      }
       case 5:
-        // The script stored exactly this object plus its seq: no need to parse it back.
-        return { kind: "accepted", message: { ...message, seq: Number(reply[1]) } };
+        // The script stored exactly this object plus seq and rev: no need to parse it back.
+        return { kind: "accepted", message: { ...message, seq: Number(reply[1]), rev: Number(reply[2]) } };
+      case 6:
+        return { kind: "backlog_full" };
       default:
         throw new Error(`accept script returned ${String(reply[0])}`);
     }
-  }
-
-  /**
-   * Re-seeds a missing seq counter above every message the room has. Pending is read before
-   * the store: a message that leaves pending in between was stored before it left (the
-   * persist worker clears pending only after its commit), so one of the two reads sees it.
-   * The other order could miss it and hand out its seq again.
-   */
-  async seedSeq(roomId: string, readStoreMax: () => Promise<number>): Promise<void> {
-    const top = await this.#redis.zrevrange(this.#keys.pendingRoom(roomId), 0, 0, "WITHSCORES");
-    const pendingMax = Number(top[1] ?? 0);
-    const storeMax = await readStoreMax();
-    await seedScript.run(
-      this.#redis,
-      [this.#keys.seq(roomId), this.#keys.pendingRoom(roomId)],
-      [Math.max(pendingMax, storeMax)],
-    );
   }
 }

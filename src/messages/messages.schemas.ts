@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { clientIdSchema, idSchema, userIdSchema } from "../ids.ts";
+import type { MessageOp, MessageRecord } from "../store/store.ts";
 import { wellFormedText } from "../text.ts";
+import type { Exact } from "../type-checks.ts";
 
 /**
  * REST 9 body. Only `text` messages are accepted for now: media types need the media
@@ -34,10 +36,11 @@ export type HistoryQueryInput = z.infer<typeof historyQuerySchema>;
 export const messageParamsSchema = z.object({ message_id: idSchema });
 
 /** A stored message as it travels through Redis and persist jobs; parsed again on every read. */
-export const messageRecordSchema = z.object({
+export const messageRecordSchema = z.strictObject({
   id: idSchema,
   room_id: idSchema,
   seq: z.number().int().positive(),
+  rev: z.number().int().positive(),
   sender_id: userIdSchema,
   client_id: clientIdSchema,
   type: z.enum(["text", "image", "video", "audio", "file", "system"]),
@@ -47,3 +50,25 @@ export const messageRecordSchema = z.object({
   mentions: z.array(userIdSchema),
   created_at: z.iso.datetime(),
 });
+const _recordExact: Exact<z.infer<typeof messageRecordSchema>, MessageRecord> = true;
+
+const opBase = {
+  message_id: idSchema,
+  room_id: idSchema,
+  rev: z.number().int().positive(),
+  at: z.iso.datetime(),
+};
+/** A message op as it travels through Redis and persist jobs (store.ts MessageOp). */
+export const messageOpSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ ...opBase, kind: z.literal("edit"), text: z.string() }),
+  z.strictObject({ ...opBase, kind: z.literal("delete") }),
+  z.strictObject({
+    ...opBase,
+    kind: z.literal("react"),
+    user_id: userIdSchema,
+    emoji: z.string().min(1).max(64).nullable(),
+  }),
+  z.strictObject({ ...opBase, kind: z.literal("hide"), user_id: userIdSchema }),
+  z.strictObject({ ...opBase, kind: z.literal("star"), user_id: userIdSchema, starred: z.boolean() }),
+]);
+const _opExact: Exact<z.infer<typeof messageOpSchema>, MessageOp> = true;

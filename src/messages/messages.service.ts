@@ -3,39 +3,42 @@ import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { messagesAccepted } from "../observability/metrics.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
-import type { HistoryQuery, MessageRecord, Store } from "../store/store.ts";
+import type { MessageRecord, MessagesStore } from "../store/store.ts";
 import { isBlank } from "../text.ts";
 import type { AcceptRepository, Unsequenced } from "./accept.repository.ts";
+import type { MessageReader } from "./message.reader.ts";
 import type { HistoryQueryInput, SendMessageInput } from "./messages.schemas.ts";
 import { type MessageView, toMessageView } from "./messages.views.ts";
-import type { PendingRepository } from "./pending.repository.ts";
 import type { PersistProducer } from "./persist.queue.ts";
+import type { RoomCounters } from "./room-counters.repository.ts";
 
 /** Realtime side of the message path; the API implements it with Socket.IO. */
 export interface MessageEvents {
   messageNew(message: MessageView): void;
 }
 
-const clientIdTaken = () =>
-  new AppError("conflict", "client_id was already used for a message in another room");
-
 export type MessagesConfig = { maxTextChars: number };
 export type Transport = "rest" | "socket";
 
+const clientIdTaken = () =>
+  new AppError("conflict", "client_id was already used for a message in another room");
+
 export class MessagesService {
-  readonly #store: Store;
+  readonly #store: Pick<MessagesStore, "getMessage" | "getMessageByClientId">;
   readonly #members: MembershipCache;
   readonly #accept: AcceptRepository;
-  readonly #pending: PendingRepository;
+  readonly #counters: RoomCounters;
+  readonly #reader: MessageReader;
   readonly #persist: PersistProducer;
   readonly #events: MessageEvents;
   readonly #config: MessagesConfig;
 
   constructor(deps: {
-    store: Store;
+    store: Pick<MessagesStore, "getMessage" | "getMessageByClientId">;
     members: MembershipCache;
     accept: AcceptRepository;
-    pending: PendingRepository;
+    counters: RoomCounters;
+    reader: MessageReader;
     persist: PersistProducer;
     events: MessageEvents;
     config: MessagesConfig;
@@ -43,7 +46,8 @@ export class MessagesService {
     this.#store = deps.store;
     this.#members = deps.members;
     this.#accept = deps.accept;
-    this.#pending = deps.pending;
+    this.#counters = deps.counters;
+    this.#reader = deps.reader;
     this.#persist = deps.persist;
     this.#events = deps.events;
     this.#config = deps.config;
@@ -51,8 +55,8 @@ export class MessagesService {
 
   /**
    * Accepts a message: checks everything checkable first (so a rollback stays rare), takes a
-   * seq and makes it durable in Redis, broadcasts it, and returns once its persist job is
-   * stored. A replay of the same (sender, client_id) returns the first message.
+   * seq and a rev and makes it durable in Redis, broadcasts it, and returns once its persist
+   * job is stored. A repeat of the same (sender, client_id) returns the first message.
    */
   async send(
     user: AuthUser,
@@ -86,7 +90,7 @@ export class MessagesService {
 
     // The idempotency key is a cache of the store's unique (sender, client_id): once it is
     // gone (window passed, Redis lost it), the store still knows the first message, and a
-    // replay gets that message back instead of a new one the store would refuse later.
+    // repeat gets that message back instead of a new one the store would refuse later.
     const prior = await this.#store.getMessageByClientId(user.id, input.client_id);
     if (prior) return this.#replay(user, roomId, prior);
 
@@ -97,8 +101,8 @@ export class MessagesService {
           // Unknown rooms are not cached (membership.cache.ts), so decide here.
           if (!(await this.#members.load(roomId)).includes(user.id)) throw notFound("room");
           continue;
-        case "seq_missing":
-          await this.#accept.seedSeq(roomId, () => this.#store.maxSeq(roomId));
+        case "counters_missing":
+          await this.#counters.seed(roomId);
           continue;
         case "not_member":
           throw notFound("room");
@@ -107,12 +111,24 @@ export class MessagesService {
             "invalid_request",
             `mentioned user ${result.userId} is not a member of the room`,
           );
-        case "duplicate":
-          if (result.message.room_id !== roomId) throw clientIdTaken();
+        case "backlog_full":
+          throw new AppError(
+            "unavailable",
+            "too many messages are waiting to be stored; retry shortly",
+            undefined,
+            2,
+          );
+        case "duplicate": {
+          const first = result.pending ?? (await this.#store.getMessage(result.messageId));
+          // Neither pending nor stored: it is being rolled back this instant. Retry.
+          if (!first) break;
+          if (first.room_id !== roomId) throw clientIdTaken();
           // Still pending: the first attempt may have died before its job was stored, so
           // make sure a job holds it before acknowledging (persistence is idempotent).
-          if (result.pending) await this.#persist.enqueue(result.message);
-          return { message: toMessageView(result.message), created: false };
+          if (result.pending) await this.#persist.enqueue(result.pending);
+          const [view] = await this.#reader.views([first], user.id);
+          return { message: view ?? toMessageView(first), created: false };
+        }
         case "accepted": {
           messagesAccepted.inc({ transport });
           // One view serves the broadcast and the sender's answer.
@@ -123,24 +139,25 @@ export class MessagesService {
         }
       }
     }
-    throw new AppError("unavailable", "could not accept the message; retry");
+    throw new AppError("unavailable", "could not accept the message; retry", undefined, 1);
   }
 
-  /** A replay found in the store: the first message again, to a sender who may still see the room. */
+  /** A repeat found in the store: the first message again, to a sender who may still see the room. */
   async #replay(
     user: AuthUser,
     roomId: string,
     prior: MessageRecord,
   ): Promise<{ message: MessageView; created: false }> {
-    if (!(await this.#members.isMember(roomId, user.id))) throw notFound("room");
+    await this.#members.assertMember(roomId, user.id);
     if (prior.room_id !== roomId) throw clientIdTaken();
-    return { message: toMessageView(prior), created: false };
+    const [view] = await this.#reader.views([prior], user.id);
+    return { message: view ?? toMessageView(prior), created: false };
   }
 
   /** A reply target must be a message of the same room; membership first, so non-members learn nothing. */
   async #assertReplyTarget(user: AuthUser, roomId: string, replyToId: string): Promise<void> {
-    if (!(await this.#members.isMember(roomId, user.id))) throw notFound("room");
-    const target = (await this.#store.getMessage(replyToId)) ?? (await this.#pending.get(replyToId));
+    await this.#members.assertMember(roomId, user.id);
+    const target = await this.#reader.record(replyToId);
     if (!target || target.room_id !== roomId) {
       throw new AppError("invalid_request", "reply_to_id is not a message of this room");
     }
@@ -151,25 +168,19 @@ export class MessagesService {
     roomId: string,
     input: HistoryQueryInput,
   ): Promise<{ messages: MessageView[]; has_more: boolean }> {
-    if (!(await this.#members.isMember(roomId, user.id))) throw notFound("room");
-    const q: HistoryQuery = {
-      beforeSeq: input.before_seq,
-      afterSeq: input.after_seq,
-      limit: input.limit + 1,
-    };
-    // Pending first, then the store: a message persisted in between is then seen at least once.
-    const pending = await this.#pending.range(roomId, q);
-    const stored = await this.#store.listMessages(roomId, q);
-    const bySeq = new Map<number, MessageRecord>();
-    for (const m of [...pending, ...stored]) bySeq.set(m.seq, m);
-    const merged = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
-    const page = input.after_seq !== undefined ? merged.slice(0, input.limit) : merged.slice(-input.limit);
-    return { messages: page.map(toMessageView), has_more: merged.length > input.limit };
+    await this.#members.assertMember(roomId, user.id);
+    return this.#reader.range(
+      roomId,
+      { beforeSeq: input.before_seq, afterSeq: input.after_seq, limit: input.limit },
+      user.id,
+    );
   }
 
   async get(user: AuthUser, messageId: string): Promise<MessageView> {
-    const message = (await this.#store.getMessage(messageId)) ?? (await this.#pending.get(messageId));
-    if (!message || !(await this.#members.isMember(message.room_id, user.id))) throw notFound("message");
-    return toMessageView(message);
+    const record = await this.#reader.record(messageId);
+    if (!record || !(await this.#members.isMember(record.room_id, user.id))) throw notFound("message");
+    const [view] = await this.#reader.views([record], user.id);
+    if (!view) throw notFound("message");
+    return view;
   }
 }

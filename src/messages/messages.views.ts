@@ -1,6 +1,7 @@
-import type { MessageRecord } from "../store/store.ts";
+import type { MessageRecord, MessageState } from "../store/store.ts";
+import { initialState } from "./message-state.ts";
 
-export type MessageView = MessageRecord & {
+export type MessageView = Omit<MessageRecord, never> & {
   media: null;
   forwarded: null;
   reactions: Record<string, number>;
@@ -10,16 +11,24 @@ export type MessageView = MessageRecord & {
   deleted: boolean;
 };
 
-/** The wire shape of a message (API.md "Message"); media, reactions and stars join in later features. */
-export function toMessageView(m: MessageRecord): MessageView {
+/**
+ * The wire shape of a message (docs/api.md "Message"): the immutable record with its current
+ * state laid over it; a tombstone keeps its identity and loses its content. `rev` is the
+ * room revision of the message's latest change.
+ */
+export function toMessageView(m: MessageRecord, state: MessageState = initialState(m)): MessageView {
+  const deleted = state.deleted !== null;
   return {
     ...m,
+    rev: state.rev,
+    text: deleted ? null : (state.edit?.text ?? m.text),
+    media_id: deleted ? null : m.media_id,
     media: null,
     forwarded: null,
-    reactions: {},
-    my_reaction: null,
-    starred: false,
-    edited_at: null,
-    deleted: false,
+    reactions: deleted ? {} : state.reactions,
+    my_reaction: deleted ? null : state.my_reaction,
+    starred: state.starred,
+    edited_at: state.edit?.edited_at ?? null,
+    deleted,
   };
 }

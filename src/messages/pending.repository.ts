@@ -1,31 +1,52 @@
 import type { Redis } from "ioredis";
 import { LuaScript } from "../redis/lua-script.ts";
 import type { Keys } from "../redis/redis.ts";
-import type { HistoryQuery, MessageRecord } from "../store/store.ts";
+import type { HistoryQuery, MessageOp, MessageRecord } from "../store/store.ts";
 import { parseMessageJson } from "./accept.repository.ts";
+import { messageOpSchema } from "./messages.schemas.ts";
 
 /**
- * Clears a whole batch in one command (a MULTI would send four per message), and starts each
- * message's idempotency window: its key has no expiry while the message is pending.
- * KEYS: pending index, then per message its room set, its key and its idempotency key;
- * ARGV: idempotency ttl, then per message id, seq.
+ * Clears persisted messages and ops in one command, starts each message's idempotency window
+ * (its key has no expiry while pending), and gives back the messages' bytes to the backlog.
+ * Idempotent: a second clear of the same batch changes nothing.
+ * KEYS: pending index, pending bytes, ops index, then per message its room zset, its key and
+ * its idempotency key, then per op its room's op zset.
+ * ARGV: idempotency ttl, message count, then per message id, seq; then per op rev, index member.
  */
 const clearScript = new LuaScript(
   "variable",
-  `local n = (#ARGV - 1) / 2
+  `local n = tonumber(ARGV[2])
 for k = 1, n do
-  local id, seq = ARGV[2 * k], ARGV[2 * k + 1]
-  redis.call('ZREMRANGEBYSCORE', KEYS[3 * k - 1], seq, seq)
-  redis.call('DEL', KEYS[3 * k])
-  redis.call('EXPIRE', KEYS[3 * k + 1], ARGV[1])
+  local id, seq = ARGV[1 + 2 * k], ARGV[2 + 2 * k]
+  local key = KEYS[3 + 3 * k - 1]
+  local bytes = redis.call('STRLEN', key)
+  redis.call('ZREMRANGEBYSCORE', KEYS[3 + 3 * k - 2], seq, seq)
+  redis.call('DEL', key)
+  redis.call('EXPIRE', KEYS[3 + 3 * k], ARGV[1])
   redis.call('ZREM', KEYS[1], id)
+  if bytes > 0 then redis.call('DECRBY', KEYS[2], bytes) end
+end
+local base = 3 + 3 * n
+local a = 2 + 2 * n
+for j = 1, #KEYS - base do
+  local rev, member = ARGV[a + 2 * j - 1], ARGV[a + 2 * j]
+  redis.call('ZREMRANGEBYSCORE', KEYS[base + j], rev, rev)
+  redis.call('ZREM', KEYS[3], member)
 end
 return n`,
 );
 
+/** An op's member in the ops index: room and rev identify it. */
+export const opIndexMember = (op: Pick<MessageOp, "room_id" | "rev">) => `${op.room_id}|${op.rev}`;
+
+export function parseOpJson(json: string): MessageOp {
+  return messageOpSchema.parse(JSON.parse(json));
+}
+
 /**
- * Accepted-but-not-yet-persisted messages (read-your-writes). Per room a sorted set scored
- * by seq, per message a key by id, and one index by accept time for the rescue sweep.
+ * What is accepted but not yet persisted (read-your-writes): per room a sorted set of
+ * messages by seq and one of ops by rev, per message a key by id, and two indexes by accept
+ * time for the rescue sweep. Reads go through MessageReader, which merges this with the store.
  */
 export class PendingRepository {
   readonly #redis: Redis;
@@ -56,29 +77,67 @@ export class PendingRepository {
     return json ? parseMessageJson(json) : null;
   }
 
-  /** Messages accepted at least `olderThanMs` ago that are still pending (their job may never have been queued). */
-  async stale(olderThanMs: number, max: number): Promise<MessageRecord[]> {
-    const index = this.#keys.pendingIndex();
-    const ids = await this.#redis.zrangebyscore(index, "-inf", Date.now() - olderThanMs, "LIMIT", 0, max);
-    if (ids.length === 0) return [];
-    const jsons = await this.#redis.mget(ids.map((id) => this.#keys.pendingMessage(id)));
-    const gone = ids.filter((_, i) => jsons[i] === null);
-    if (gone.length > 0) await this.#redis.zrem(index, ...gone);
-    return jsons.filter((j): j is string => j !== null).map(parseMessageJson);
+  /** Every pending op of a room, oldest rev first (a handful: ops stay pending for milliseconds). */
+  async ops(roomId: string): Promise<MessageOp[]> {
+    const rows = await this.#redis.zrange(this.#keys.pendingOps(roomId), "0", "-1");
+    return rows.map(parseOpJson);
+  }
+
+  /** Messages and ops accepted at least `olderThanMs` ago that are still pending (their job may never have been queued). */
+  async stale(olderThanMs: number, max: number): Promise<{ messages: MessageRecord[]; ops: MessageOp[] }> {
+    const k = this.#keys;
+    const cutoff = Date.now() - olderThanMs;
+    const [ids, opMembers] = await Promise.all([
+      this.#redis.zrangebyscore(k.pendingIndex(), "-inf", String(cutoff), "LIMIT", 0, max),
+      this.#redis.zrangebyscore(k.pendingOpsIndex(), "-inf", String(cutoff), "LIMIT", 0, max),
+    ]);
+    const messages: MessageRecord[] = [];
+    if (ids.length > 0) {
+      const jsons = await this.#redis.mget(ids.map((id) => k.pendingMessage(id)));
+      const gone = ids.filter((_, i) => jsons[i] === null);
+      if (gone.length > 0) await this.#redis.zrem(k.pendingIndex(), ...gone);
+      for (const j of jsons) if (j !== null) messages.push(parseMessageJson(j));
+    }
+    const ops: MessageOp[] = [];
+    const goneOps: string[] = [];
+    for (const member of opMembers) {
+      const [roomId = "", rev = ""] = member.split("|");
+      const rows = await this.#redis.zrangebyscore(k.pendingOps(roomId), rev, rev);
+      if (rows[0]) ops.push(parseOpJson(rows[0]));
+      else goneOps.push(member);
+    }
+    if (goneOps.length > 0) await this.#redis.zrem(k.pendingOpsIndex(), ...goneOps);
+    return { messages, ops };
+  }
+
+  /** Counts and bytes waiting for the persist pool (metrics, back-pressure). */
+  async backlog(): Promise<{ messages: number; ops: number; bytes: number; oldestAgeMs: number }> {
+    const k = this.#keys;
+    const [messages, ops, bytes, oldest, oldestOp] = await Promise.all([
+      this.#redis.zcard(k.pendingIndex()),
+      this.#redis.zcard(k.pendingOpsIndex()),
+      this.#redis.get(k.pendingBytes()),
+      this.#redis.zrange(k.pendingIndex(), "0", "0", "WITHSCORES"),
+      this.#redis.zrange(k.pendingOpsIndex(), "0", "0", "WITHSCORES"),
+    ]);
+    const firsts = [oldest[1], oldestOp[1]].filter((v): v is string => v !== undefined).map(Number);
+    const oldestAgeMs = firsts.length > 0 ? Math.max(0, Date.now() - Math.min(...firsts)) : 0;
+    return { messages, ops, bytes: Number(bytes ?? 0), oldestAgeMs };
   }
 
   /** Persisted: the store answers for these now. */
-  async clear(messages: MessageRecord[]): Promise<void> {
-    if (messages.length === 0) return;
-    const keys = [this.#keys.pendingIndex()];
-    const args: (string | number)[] = [this.#idemTtlS];
+  async clear(messages: MessageRecord[], ops: MessageOp[] = []): Promise<void> {
+    if (messages.length === 0 && ops.length === 0) return;
+    const k = this.#keys;
+    const keys = [k.pendingIndex(), k.pendingBytes(), k.pendingOpsIndex()];
+    const args: (string | number)[] = [this.#idemTtlS, messages.length];
     for (const m of messages) {
-      keys.push(
-        this.#keys.pendingRoom(m.room_id),
-        this.#keys.pendingMessage(m.id),
-        this.#keys.idempotency(m.sender_id, m.client_id),
-      );
+      keys.push(k.pendingRoom(m.room_id), k.pendingMessage(m.id), k.idempotency(m.sender_id, m.client_id));
       args.push(m.id, m.seq);
+    }
+    for (const op of ops) {
+      keys.push(k.pendingOps(op.room_id));
+      args.push(op.rev, opIndexMember(op));
     }
     await clearScript.run(this.#redis, keys, args);
   }

@@ -1,7 +1,9 @@
 import type { Logger } from "../observability/logger.ts";
 import { messagesPersisted, messagesRolledBack } from "../observability/metrics.ts";
-import { type MessageRecord, type Store, StoreRejectedError } from "../store/store.ts";
+import type { MessageOp, MessageRecord, MessageStateStore, MessagesStore } from "../store/store.ts";
 import type { PendingRepository } from "./pending.repository.ts";
+import type { PersistBatch } from "./persist.queue.ts";
+import type { RoomCounters } from "./room-counters.repository.ts";
 
 /** Tells clients to drop an optimistic copy; workers implement it with the Socket.IO emitter. */
 export interface FailureEvents {
@@ -9,61 +11,71 @@ export interface FailureEvents {
 }
 
 /**
- * Writes a batch of accepted messages. The batch is one store transaction; if the store
- * rejects it, messages are retried one by one so only the ones it refuses for good are
- * rolled back. Transient errors propagate so BullMQ retries the whole (idempotent) batch.
+ * Writes a batch of accepted messages and ops. Each message is written on its own (the store
+ * port is atomic per message): one the store refuses for good is rolled back alone, the rest
+ * are kept. Transient errors propagate, and the pool retries the (idempotent) batch for as
+ * long as it takes: an outage delays persistence, never rolls anything back (invariant 1).
  */
 export class PersistMessages {
-  readonly #store: Store;
+  readonly #store: MessagesStore & MessageStateStore;
   readonly #pending: PendingRepository;
+  readonly #counters: RoomCounters;
   readonly #events: FailureEvents;
   readonly #logger: Logger;
 
-  constructor(store: Store, pending: PendingRepository, events: FailureEvents, logger: Logger) {
-    this.#store = store;
-    this.#pending = pending;
-    this.#events = events;
-    this.#logger = logger;
+  constructor(deps: {
+    store: MessagesStore & MessageStateStore;
+    pending: PendingRepository;
+    counters: RoomCounters;
+    events: FailureEvents;
+    logger: Logger;
+  }) {
+    this.#store = deps.store;
+    this.#pending = deps.pending;
+    this.#counters = deps.counters;
+    this.#events = deps.events;
+    this.#logger = deps.logger;
   }
 
-  async run(messages: MessageRecord[]): Promise<{ persisted: number; rejected: number }> {
-    const rejected: MessageRecord[] = [];
-    try {
-      await this.#store.insertMessages(messages);
-    } catch (err) {
-      if (!(err instanceof StoreRejectedError)) throw err;
-      for (const m of messages) {
-        try {
-          await this.#store.insertMessages([m]);
-        } catch (inner) {
-          if (!(inner instanceof StoreRejectedError)) throw inner;
-          rejected.push(m);
-          this.#logger.warn({ message_id: m.id, err: inner.message }, "store rejected message");
-        }
-      }
-    }
-    const persisted = messages.filter((m) => !rejected.includes(m));
-    await this.#pending.clear(persisted);
+  async run(batch: PersistBatch): Promise<{ persisted: number; rejected: number; ops: number }> {
+    const { rejected } = await this.#store.insertMessages(batch.messages);
+    await this.#store.applyMessageOps(batch.ops);
+    const refused = new Set(rejected.map((r) => r.message.id));
+    const persisted = batch.messages.filter((m) => !refused.has(m.id));
+    await this.#pending.clear(persisted, batch.ops);
     messagesPersisted.inc(persisted.length);
-    await this.rollback(rejected, "rejected_by_store");
-    return { persisted: persisted.length, rejected: rejected.length };
+    for (const r of rejected) {
+      this.#logger.warn(
+        { message_id: r.message.id, room_id: r.message.room_id, reason: r.reason },
+        "store refused a message",
+      );
+    }
+    await this.#rollback(
+      rejected.map((r) => r.message),
+      "rejected_by_store",
+    );
+    return { persisted: persisted.length, rejected: rejected.length, ops: batch.ops.length };
   }
 
   /**
-   * Persistence failed for good: take the messages back (pending, idempotency key) and tell
-   * the room. A message another job already stored is kept; it only leaves pending. If the
-   * store cannot even be asked, this throws and the messages stay pending for the rescue sweep:
-   * an acknowledged message is never taken back on a guess.
+   * The store refused these for good: each becomes a tombstone with its own room revision (a
+   * device that synced the pending copy learns it was dropped), leaves pending, frees its
+   * client_id, and the room hears `message:failed`.
    */
-  async rollback(messages: MessageRecord[], reason: string): Promise<void> {
+  async #rollback(messages: MessageRecord[], reason: string): Promise<void> {
     if (messages.length === 0) return;
-    const stored = new Set<string>();
-    for (const m of messages) if (await this.#store.getMessage(m.id)) stored.add(m.id);
-    const doomed = messages.filter((m) => !stored.has(m.id));
-    await this.#pending.clear(messages.filter((m) => stored.has(m.id)));
-    await this.#pending.rollback(doomed);
-    for (const m of doomed) this.#events.messageFailed(m, reason);
-    messagesRolledBack.inc(doomed.length);
-    if (doomed.length > 0) this.#logger.error({ count: doomed.length, reason }, "messages rolled back");
+    const at = new Date().toISOString();
+    const tombstones: MessageOp[] = [];
+    for (const [roomId, inRoom] of Map.groupBy(messages, (m) => m.room_id)) {
+      const revs = await this.#counters.takeRevs(roomId, inRoom.length);
+      inRoom.forEach((m, i) => {
+        tombstones.push({ kind: "delete", message_id: m.id, room_id: roomId, rev: revs[i] ?? 0, at });
+      });
+    }
+    await this.#store.applyMessageOps(tombstones);
+    await this.#pending.rollback(messages);
+    for (const m of messages) this.#events.messageFailed(m, reason);
+    messagesRolledBack.inc(messages.length);
+    this.#logger.error({ count: messages.length, reason }, "messages rolled back");
   }
 }

@@ -1,34 +1,37 @@
-import { type JobsOptions, Queue } from "bullmq";
+import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { newId } from "../ids.ts";
 import { persistBatchSize } from "../observability/metrics.ts";
-import type { MessageRecord } from "../store/store.ts";
-import { messageRecordSchema } from "./messages.schemas.ts";
+import { BACKOFF_TYPE, type QueueDefinition, RETENTION, UNBOUNDED_ATTEMPTS } from "../queues/queue.ts";
+import type { MessageOp, MessageRecord } from "../store/store.ts";
+import { messageOpSchema, messageRecordSchema } from "./messages.schemas.ts";
 
-export const PERSIST_QUEUE = "persist";
-
-/** Job names on the persist queue: a group-committed batch, and the periodic sweep for orphans. */
-export const PersistJob = { batch: "persist-batch", rescue: "pending-rescue" } as const;
-
-export const persistBatchSchema = z.object({ messages: z.array(messageRecordSchema).min(1).max(10_000) });
+export const persistBatchSchema = z.strictObject({
+  messages: z.array(messageRecordSchema).max(10_000),
+  ops: z.array(messageOpSchema).max(10_000),
+});
 export type PersistBatch = z.infer<typeof persistBatchSchema>;
-export const rescueJobSchema = z.object({});
 
-export function persistJobOptions(attempts: number): JobsOptions {
-  return {
-    attempts,
-    backoff: { type: "exponential", delay: 200 },
-    removeOnComplete: { age: 3600, count: 1000 },
-    // Failures stay in the failed set for operators (Bull Board) for a week.
-    removeOnFail: { age: 7 * 86400 },
-  };
-}
+/**
+ * The persist queue: group-committed batches of new messages and message ops, and the
+ * periodic sweep that persists pending work whose job was never stored (an API died between
+ * accept and enqueue).
+ */
+export const persistQueue = {
+  name: "persist",
+  jobs: {
+    "persist-batch": persistBatchSchema,
+    "pending-rescue": z.strictObject({}),
+  },
+  jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
+} satisfies QueueDefinition<Record<string, z.ZodType>>;
 
-export type GroupCommitOptions = { maxDelayMs: number; maxMessages: number; attempts: number };
+export type GroupCommitOptions = { maxDelayMs: number; maxMessages: number };
 
 type Batch = {
   messages: Map<string, MessageRecord>;
+  ops: Map<string, MessageOp>;
   done: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -36,8 +39,8 @@ type Batch = {
 };
 
 /**
- * Group commit: accepted messages gather for `maxDelayMs` from the first one (or until the
- * batch is full) and go to Redis as one persist job. A caller's promise settles only once
+ * Group commit: accepted messages and ops gather for `maxDelayMs` from the first one (or until
+ * the batch is full) and go to Redis as one persist job. A caller's promise settles only once
  * that job is stored, so nothing acknowledged lives only in this process's memory. A fixed
  * window, not "flush when idle": per job the persist pool and Redis pay ~100 µs, so batches
  * of one or two messages would cost more CPU than the window costs latency (bench/README.md).
@@ -45,21 +48,30 @@ type Batch = {
 export class PersistProducer {
   readonly queue: Queue;
   readonly #opts: GroupCommitOptions;
-  readonly #jobOpts: JobsOptions;
   #current: Batch | undefined;
   readonly #inFlight = new Set<Promise<void>>();
 
   constructor(connection: Redis, prefix: string, opts: GroupCommitOptions) {
-    this.queue = new Queue(PERSIST_QUEUE, { connection, prefix });
+    this.queue = new Queue(persistQueue.name, { connection, prefix });
     this.#opts = opts;
-    this.#jobOpts = persistJobOptions(opts.attempts);
   }
 
   /** Resolves once a persist job holding the message is in Redis. */
   enqueue(message: MessageRecord): Promise<void> {
     const batch = this.#current ?? this.#open();
     batch.messages.set(message.id, message);
-    if (batch.messages.size >= this.#opts.maxMessages) this.#flush(batch);
+    return this.#maybeFlush(batch);
+  }
+
+  /** Resolves once a persist job holding the op is in Redis. */
+  enqueueOp(op: MessageOp): Promise<void> {
+    const batch = this.#current ?? this.#open();
+    batch.ops.set(`${op.room_id}|${op.rev}`, op);
+    return this.#maybeFlush(batch);
+  }
+
+  #maybeFlush(batch: Batch): Promise<void> {
+    if (batch.messages.size + batch.ops.size >= this.#opts.maxMessages) this.#flush(batch);
     return batch.done;
   }
 
@@ -70,7 +82,7 @@ export class PersistProducer {
       resolve = res;
       reject = rej;
     });
-    const batch: Batch = { messages: new Map(), done, resolve, reject, timer: undefined };
+    const batch: Batch = { messages: new Map(), ops: new Map(), done, resolve, reject, timer: undefined };
     batch.timer = setTimeout(() => this.#flush(batch), this.#opts.maxDelayMs);
     this.#current = batch;
     return batch;
@@ -80,11 +92,10 @@ export class PersistProducer {
     if (this.#current !== batch) return; // already gone out (full before its timer fired)
     this.#current = undefined;
     clearTimeout(batch.timer);
-    const messages = [...batch.messages.values()];
-    persistBatchSize.observe(messages.length);
-    const data: PersistBatch = { messages };
+    const data: PersistBatch = { messages: [...batch.messages.values()], ops: [...batch.ops.values()] };
+    persistBatchSize.observe(data.messages.length + data.ops.length);
     const p = this.queue
-      .add(PersistJob.batch, data, { ...this.#jobOpts, jobId: `b-${newId()}` })
+      .add("persist-batch", data, { ...persistQueue.jobOptions, jobId: `b-${newId()}` })
       .then(() => batch.resolve(), batch.reject)
       .finally(() => this.#inFlight.delete(p));
     this.#inFlight.add(p);

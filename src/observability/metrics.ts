@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** One registry per process; PM2 cluster instances are scraped one by one. */
 export const registry = new Registry();
@@ -37,3 +37,55 @@ export const messagesRolledBack = new Counter({
   help: "Accepted messages taken back after persistence failed for good",
   registers: [registry],
 });
+
+export const jobDuration = new Histogram({
+  name: "chat_job_duration_seconds",
+  help: "Job processing time by queue, job name and outcome",
+  labelNames: ["queue", "job", "outcome"] as const,
+  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30],
+  registers: [registry],
+});
+
+export const jobFailures = new Counter({
+  name: "chat_job_failures_total",
+  help: "Failed job attempts by queue and job name (each will be retried unless the payload was invalid)",
+  labelNames: ["queue", "job"] as const,
+  registers: [registry],
+});
+
+type Backlog = { messages: number; ops: number; bytes: number; oldestAgeMs: number };
+type BacklogSource = { backlog(): Promise<Backlog> };
+let backlogSource: BacklogSource | undefined;
+
+/** Where the pending-backlog gauges read from (the API's PendingRepository). */
+export function watchBacklog(source: BacklogSource): void {
+  backlogSource = source;
+}
+
+/**
+ * What waits for the persist pool, read from Redis at scrape time: a stuck persist queue shows
+ * as growing counts and an oldest age far above the group-commit window.
+ */
+function backlogGauge(name: string, help: string, pick: (b: Backlog) => number): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    async collect() {
+      const b = await backlogSource?.backlog().catch(() => undefined);
+      if (b) this.set(pick(b));
+    },
+  });
+}
+backlogGauge("chat_pending_messages", "Accepted messages not yet persisted", (b) => b.messages);
+backlogGauge("chat_pending_ops", "Accepted message ops not yet persisted", (b) => b.ops);
+backlogGauge(
+  "chat_pending_bytes",
+  "Bytes of accepted messages not yet persisted (back-pressure bound: PENDING_MAX_BYTES)",
+  (b) => b.bytes,
+);
+backlogGauge(
+  "chat_pending_oldest_age_seconds",
+  "Age of the oldest accepted-but-unpersisted message or op",
+  (b) => b.oldestAgeMs / 1000,
+);

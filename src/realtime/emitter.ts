@@ -2,7 +2,7 @@ import { Emitter } from "@socket.io/redis-emitter";
 import type { Redis } from "ioredis";
 import type { FailureEvents } from "../messages/persist-messages.usecase.ts";
 import type { MessageRecord } from "../store/store.ts";
-import { roomChannel } from "./socket.server.ts";
+import { roomChannel } from "./channels.ts";
 
 /** Workers never host Socket.IO: they publish through the adapter's Redis channel. */
 export class WorkerEvents implements FailureEvents {

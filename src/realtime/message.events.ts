@@ -1,6 +1,7 @@
 import type { MessageEvents } from "../messages/messages.service.ts";
 import type { MessageView } from "../messages/messages.views.ts";
-import { type ChatServer, roomChannel } from "./socket.server.ts";
+import { roomChannel } from "./channels.ts";
+import type { ChatServer } from "./socket.server.ts";
 
 /** Optimistic broadcast: every socket in the room, on every node, the sender's own included. */
 export class SocketMessageEvents implements MessageEvents {

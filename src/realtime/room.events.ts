@@ -1,7 +1,8 @@
 import type { RoomEvents } from "../rooms/rooms.service.ts";
 import { toRoomView } from "../rooms/rooms.views.ts";
 import type { RoomRecord } from "../store/store.ts";
-import { type ChatServer, roomChannel, userChannel } from "./socket.server.ts";
+import { roomChannel, userChannel } from "./channels.ts";
+import type { ChatServer } from "./socket.server.ts";
 
 /** Puts every member's sockets, on every node, into a new room, then tells them. */
 export class SocketRoomEvents implements RoomEvents {

@@ -4,13 +4,11 @@ import { type DefaultEventsMap, Server, type Socket } from "socket.io";
 import { AuthError, type AuthUser, type TokenVerifier } from "../auth/jwt.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Store } from "../store/store.ts";
+import { roomChannel, userChannel } from "./channels.ts";
 
 export type SocketData = { user: AuthUser };
 export type ChatServer = Server<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
 export type ChatSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
-
-export const userChannel = (userId: string) => `user:${userId}`;
-export const roomChannel = (roomId: string) => `room:${roomId}`;
 
 export type SocketServerDeps = {
   pub: Redis;

@@ -57,6 +57,10 @@ export class Keys {
   seq(roomId: string): string {
     return this.#key("seq", roomId);
   }
+  /** The room's revision counter: every change in the room takes the next value. */
+  rev(roomId: string): string {
+    return this.#key("rev", roomId);
+  }
   idempotency(senderId: string, clientId: string): string {
     return this.#key("idem", senderId, clientId);
   }
@@ -73,6 +77,18 @@ export class Keys {
   /** Accept time of every pending message, to rescue ones whose persist job was never queued. */
   pendingIndex(): string {
     return this.#key("pending-index");
+  }
+  /** Total JSON bytes of pending messages (back-pressure). */
+  pendingBytes(): string {
+    return this.#key("pending-bytes");
+  }
+  /** A room's pending message ops, scored by rev (what sync merges beside pending messages). */
+  pendingOps(roomId: string): string {
+    return this.#key("pending-ops", roomId);
+  }
+  /** Accept time of every pending op ("<room>|<rev>"), for the rescue sweep. */
+  pendingOpsIndex(): string {
+    return this.#key("pending-ops-index");
   }
   /** BullMQ's own keys live under this family. */
   get bullPrefix(): string {

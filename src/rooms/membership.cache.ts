@@ -1,7 +1,8 @@
 import type { Redis } from "ioredis";
+import { notFound } from "../errors.ts";
 import { LuaScript } from "../redis/lua-script.ts";
 import type { Keys } from "../redis/redis.ts";
-import type { Store } from "../store/store.ts";
+import type { MembersStore } from "../store/store.ts";
 
 /** Marks a cached set as loaded even when the room has no members left (no user id is empty). */
 const LOADED_MARKER = "";
@@ -31,10 +32,10 @@ return 1`,
 export class MembershipCache {
   readonly #redis: Redis;
   readonly #keys: Keys;
-  readonly #store: Store;
+  readonly #store: Pick<MembersStore, "listMemberIds">;
   readonly #ttlS: number;
 
-  constructor(redis: Redis, keys: Keys, store: Store, ttlS: number) {
+  constructor(redis: Redis, keys: Keys, store: Pick<MembersStore, "listMemberIds">, ttlS: number) {
     this.#redis = redis;
     this.#keys = keys;
     this.#store = store;
@@ -45,6 +46,11 @@ export class MembershipCache {
     const hit = Number(await isMemberScript.run(this.#redis, [this.#keys.members(roomId)], [userId]));
     if (hit !== -1) return hit === 1;
     return (await this.load(roomId)).includes(userId);
+  }
+
+  /** The one membership check: a non-member gets the same 404 as for a room that does not exist. */
+  async assertMember(roomId: string, userId: string): Promise<void> {
+    if (!(await this.isMember(roomId, userId))) throw notFound("room");
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { AuthUser } from "../auth/jwt.ts";
 import { AppError, notFound, parse } from "../errors.ts";
 import { newId } from "../ids.ts";
-import type { NewMember, NewRoom, RoomRecord, Store } from "../store/store.ts";
+import type { MembersStore, NewMember, NewRoom, RoomRecord, RoomsStore } from "../store/store.ts";
 import type { MembershipCache } from "./membership.cache.ts";
 import { activityCursorSchema, type CreateRoomInput, type ListQuery } from "./rooms.schemas.ts";
 import { type RoomView, toRoomView } from "./rooms.views.ts";
@@ -29,12 +29,17 @@ function decodeCursor(cursor: string): { last_activity_at: string; id: string } 
 }
 
 export class RoomsService {
-  readonly #store: Store;
+  readonly #store: RoomsStore & MembersStore;
   readonly #members: MembershipCache;
   readonly #events: RoomEvents;
   readonly #config: RoomsConfig;
 
-  constructor(store: Store, members: MembershipCache, events: RoomEvents, config: RoomsConfig) {
+  constructor(
+    store: RoomsStore & MembersStore,
+    members: MembershipCache,
+    events: RoomEvents,
+    config: RoomsConfig,
+  ) {
     this.#store = store;
     this.#members = members;
     this.#events = events;
@@ -114,13 +119,8 @@ export class RoomsService {
     };
   }
 
-  /** Non-members get the same 404 as for a room that does not exist. */
-  async assertMember(user: AuthUser, roomId: string): Promise<void> {
-    if (!(await this.#members.isMember(roomId, user.id))) throw notFound("room");
-  }
-
   async get(user: AuthUser, roomId: string): Promise<RoomView> {
-    await this.assertMember(user, roomId);
+    await this.#members.assertMember(roomId, user.id);
     const [room, members] = await Promise.all([this.#store.getRoom(roomId), this.#store.getMembers(roomId)]);
     if (!room) throw notFound("room");
     return toRoomView(room, members.find((m) => m.user_id === user.id) ?? null, members);

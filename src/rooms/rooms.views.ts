@@ -2,7 +2,7 @@ import { type MessageView, toMessageView } from "../messages/messages.views.ts";
 import type { MemberRecord, RoomRecord } from "../store/store.ts";
 
 /** API.md "Room": the record minus storage-only fields, plus the caller's own state. */
-export type RoomView = Omit<RoomRecord, "direct_key" | "last_activity_at" | "last_message"> & {
+export type RoomView = Omit<RoomRecord, "direct_key" | "last_activity_at" | "last_message" | "rev"> & {
   last_message: MessageView | null;
   unread_count: number;
   settings: { muted_until: string | null; pinned: boolean; archived: boolean };

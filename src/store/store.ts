@@ -1,8 +1,13 @@
 /**
- * The storage port. Services depend on this interface only; adapters (`sqlite/`, later
- * `couchbase/`) implement it and are checked by the same contract suite (test/contract).
+ * The storage ports: one small interface per entity group, each method's contract written
+ * beside it. Services depend on the ports they use; adapters (`sqlite/`, later `couchbase/`)
+ * implement them and pass the contract suites in test/contract/. Nothing here needs a
+ * multi-document transaction larger than one message (or one room with its members), so a
+ * document store can implement every method with single-document atomic writes.
+ *
  * Records use the API's snake_case field names so one shape travels from the accept path
- * through Redis and the persist job to the database.
+ * through Redis and the persist job to the database. Every read sees the caller's own earlier
+ * writes (read-your-writes on one connection).
  */
 
 export type RoomType = "direct" | "group";
@@ -22,6 +27,8 @@ export type RoomRecord = {
   direct_key: string | null;
   members_count: number;
   last_seq: number;
+  /** Highest room revision the store has written for this room (messages and their state). */
+  rev: number;
   last_message: MessageRecord | null;
   /** Most recent activity (creation or last persisted message), for list order. */
   last_activity_at: string;
@@ -35,13 +42,20 @@ export type MemberRecord = {
   read_seq: number;
 };
 
+/**
+ * The immutable part of a message: written once (insert-if-absent by id), never changed.
+ * Edits, deletes, reactions, hides and stars are MessageOps applied beside it.
+ */
 export type MessageRecord = {
   id: string;
   room_id: string;
   seq: number;
+  /** The room revision of the message's creation. */
+  rev: number;
   sender_id: string;
   client_id: string;
   type: MessageType;
+  /** The original text; an edit does not change it (see MessageState). */
   text: string | null;
   media_id: string | null;
   reply_to_id: string | null;
@@ -49,7 +63,55 @@ export type MessageRecord = {
   created_at: string;
 };
 
-export type NewRoom = Omit<RoomRecord, "members_count" | "last_seq" | "last_message" | "last_activity_at">;
+type OpBase = {
+  message_id: string;
+  room_id: string;
+  /** The room revision the change was given in Redis when it was accepted. */
+  rev: number;
+  /** When the change was accepted (ISO time). */
+  at: string;
+};
+/**
+ * A change to a message's state. Applied by revision: for each field (the text; a user's
+ * reaction; a user's star) the op with the highest rev wins whatever the order of arrival;
+ * a delete and a hide stick once applied. An op may arrive before its message's record.
+ */
+export type MessageOp =
+  | (OpBase & { kind: "edit"; text: string })
+  /** Delete for everyone, or a rollback: the message becomes a tombstone. */
+  | (OpBase & { kind: "delete" })
+  /** A user's reaction; emoji null removes it. */
+  | (OpBase & { kind: "react"; user_id: string; emoji: string | null })
+  /** Delete for one user: hidden from that user only. */
+  | (OpBase & { kind: "hide"; user_id: string })
+  | (OpBase & { kind: "star"; user_id: string; starred: boolean });
+
+/** The current state of a message, as one viewer sees it. */
+export type MessageState = {
+  message_id: string;
+  /** The edited text and when, or null if never edited. */
+  edit: { text: string; edited_at: string; rev: number } | null;
+  deleted: { at: string; rev: number } | null;
+  /** Reaction counts by emoji, over every user. */
+  reactions: Record<string, number>;
+  my_reaction: string | null;
+  /** Rev of the viewer's reaction row (0 if none): a pending op applies only above it. */
+  my_reaction_rev: number;
+  hidden: boolean;
+  starred: boolean;
+  /** Rev of the viewer's star row (0 if none). */
+  star_rev: number;
+  /** The highest revision of any change to this message (its record's rev if none). */
+  rev: number;
+};
+
+/** One user's reaction row, for overlaying pending reaction ops on stored counts. */
+export type ReactionRow = { user_id: string; emoji: string | null; rev: number };
+
+export type NewRoom = Omit<
+  RoomRecord,
+  "members_count" | "last_seq" | "rev" | "last_message" | "last_activity_at"
+>;
 export type NewMember = Omit<MemberRecord, "room_id" | "read_seq">;
 
 export type RoomForUser = { room: RoomRecord; member: MemberRecord };
@@ -71,32 +133,63 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-export interface Store {
-  /** Throws when the store cannot read, or cannot write after a write failed (readiness). */
-  ping(): Promise<void>;
-  close(): Promise<void>;
-
+export interface RoomsStore {
+  /** Creates a group room and its members in one atomic write. */
   createGroupRoom(room: NewRoom, members: NewMember[]): Promise<RoomRecord>;
-  /** The pair's one direct room: creates it, or returns the existing one (also under races). */
+  /**
+   * The pair's one direct room: creates it with both members, or returns the existing one.
+   * Uniqueness of the pair (`direct_key`) holds under concurrent calls from any process.
+   */
   getOrCreateDirectRoom(room: NewRoom, members: NewMember[]): Promise<{ room: RoomRecord; created: boolean }>;
   getRoom(roomId: string): Promise<RoomRecord | null>;
-  /** Rooms of a user, most recent activity first, strictly after the cursor. */
+  /** Rooms of a user, most recent activity first, strictly after the cursor (keyset paging). */
   listRoomsForUser(userId: string, limit: number, after?: ActivityCursor): Promise<RoomForUser[]>;
+}
+
+export interface MembersStore {
+  /** Members of a room, oldest first. */
   getMembers(roomId: string): Promise<MemberRecord[]>;
   getMember(roomId: string, userId: string): Promise<MemberRecord | null>;
   listMemberIds(roomId: string): Promise<string[]>;
   listRoomIdsForUser(userId: string): Promise<string[]>;
+}
 
+export type InsertResult = { rejected: { message: MessageRecord; reason: string }[] };
+
+export interface MessagesStore {
   /**
-   * Writes new messages; idempotent by id (a replayed batch changes nothing). Advances each
-   * room's last_seq / last_message / activity and the sender's read_seq. Atomic per call;
-   * throws StoreRejectedError when the data can never be written.
+   * Writes message records, each on its own: atomic per message, insert-if-absent by id (a
+   * replay changes nothing, and never overwrites state applied since). A message that can
+   * never be written (its room does not exist, its (room, seq) or (sender, client_id) is
+   * taken by another id) is returned in `rejected`; the others are written. Advances each
+   * room's last_seq / last_message / rev / activity and the sender's read_seq, never
+   * backwards. Throws only for transient failures (StoreUnavailableError).
    */
-  insertMessages(messages: MessageRecord[]): Promise<void>;
+  insertMessages(messages: MessageRecord[]): Promise<InsertResult>;
   getMessage(messageId: string): Promise<MessageRecord | null>;
   /** The message a sender sent with this client_id, if stored: (sender_id, client_id) is unique. */
   getMessageByClientId(senderId: string, clientId: string): Promise<MessageRecord | null>;
   /** Ascending by seq. With afterSeq: the first `limit` after it; otherwise the last `limit` before beforeSeq (or the newest). */
   listMessages(roomId: string, query: HistoryQuery): Promise<MessageRecord[]>;
-  maxSeq(roomId: string): Promise<number>;
+  /** The room's highest stored seq and revision (0 when none): what a lost Redis counter is re-seeded above. */
+  roomCounters(roomId: string): Promise<{ seq: number; rev: number }>;
+}
+
+export interface MessageStateStore {
+  /**
+   * Applies ops idempotently and in any order (see MessageOp): replaying an op, or applying
+   * two ops in either order, gives the same state. Atomic per op. An op whose message record
+   * is not stored yet is kept and takes effect when it is. Advances the room's rev.
+   */
+  applyMessageOps(ops: MessageOp[]): Promise<void>;
+  /** The state of each listed message as `viewerId` sees it; messages without any state get a default entry. */
+  getMessageStates(messages: MessageRecord[], viewerId: string): Promise<Map<string, MessageState>>;
+  /** Every user's reaction row for one message (to overlay pending reaction changes). */
+  getReactions(messageId: string): Promise<ReactionRow[]>;
+}
+
+export interface Store extends RoomsStore, MembersStore, MessagesStore, MessageStateStore {
+  /** Throws when the store cannot read, or cannot write after a write failed (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
 }

@@ -3,29 +3,46 @@ import { DatabaseSync } from "node:sqlite";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PERSIST_QUEUE } from "../../src/messages/persist.queue.ts";
+import { signToken } from "../../src/auth/jwt.ts";
+import { persistQueue } from "../../src/messages/persist.queue.ts";
 import { type Cluster, startCluster } from "../helpers/cluster.ts";
-import { REDIS_URL, token } from "../helpers/env.ts";
+import { REDIS_URL, TEST_SECRET, token } from "../helpers/env.ts";
 import { Client } from "../helpers/http.ts";
-import { connect, nextEvent, waitFor } from "../helpers/socket.ts";
+import { collect, connect, waitFor } from "../helpers/socket.ts";
 
 type MessageBody = { message: { id: string; seq: number } };
+type ErrorBody = { error: { code: string } };
 
 let cluster: Cluster;
 beforeAll(async () => {
-  // Two attempts, 200 ms each against a locked database: persistence fails for good within ~1 s.
+  // Attempts fail after 50 ms against a locked database and are retried at most 100 ms apart:
+  // a 4 s lock makes ~25 failed attempts (the old limit rolled back after 12), and the backlog
+  // bound is 5 messages so back-pressure shows.
   cluster = await startCluster("persist-failure", {
     apis: 1,
     workers: 1,
-    env: { PERSIST_ATTEMPTS: "2", SQLITE_BUSY_TIMEOUT_MS: "200" },
+    env: {
+      SQLITE_BUSY_TIMEOUT_MS: "50",
+      PERSIST_RETRY_BASE_MS: "20",
+      PERSIST_RETRY_MAX_MS: "100",
+      PENDING_MAX_MESSAGES: "5",
+    },
   });
 });
 afterAll(async () => {
   await cluster.stop();
 });
 
-describe("persistence that keeps failing", () => {
-  it("rolls the message back after the last attempt, keeps the job in the failed set, and recovers", async () => {
+async function scrape(base: string): Promise<string> {
+  const res = await fetch(`${base}/metrics`, {
+    headers: { authorization: `Bearer ${signToken(TEST_SECRET, "ops", { admin: true })}` },
+  });
+  return res.text();
+}
+const gauge = (text: string, name: string) => Number(text.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1]);
+
+describe("a store outage longer than any retry limit", () => {
+  it("loses nothing, pushes back when the backlog is full, shows it in metrics, and drains when the store is back", async () => {
     const base = cluster.apis[0]?.base ?? "";
     const alice = new Client(base, token("pf-alice"));
     const room = await alice.call<{ room: { id: string } }>("POST", "/rooms", {
@@ -34,46 +51,64 @@ describe("persistence that keeps failing", () => {
     });
     const roomId = room.body.room.id;
     const bob = await connect(base, token("pf-bob"));
+    const failures = collect(bob, "message:failed");
 
-    // Another process holds the write lock: every write attempt times out (a transient error).
+    // Another process holds the write lock: every write attempt fails (a transient error).
     const locker = new DatabaseSync(path.join(cluster.dataDir, "chat.sqlite"), { timeout: 5000 });
     locker.exec("BEGIN EXCLUSIVE");
-    const failed = nextEvent<{ message_id: string; reason: string }>(bob, "message:failed", 15_000);
-    const sent = await alice.call<MessageBody>("POST", `/rooms/${roomId}/messages`, {
-      client_id: "pf-1",
+    const sent: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await alice.call<MessageBody>("POST", `/rooms/${roomId}/messages`, {
+        client_id: `pf-${i}`,
+        type: "text",
+        text: `kept ${i}`,
+      });
+      expect(res.status).toBe(201);
+      sent.push(res.body.message.id);
+    }
+    // The backlog bound: the next send is pushed back, with Retry-After, and not accepted.
+    const refused = await alice.call<ErrorBody>("POST", `/rooms/${roomId}/messages`, {
+      client_id: "pf-over",
       type: "text",
-      text: "doomed",
+      text: "too many waiting",
     });
-    expect(sent.status).toBe(201);
-    expect(await failed).toMatchObject({ message_id: sent.body.message.id, reason: "persistence_failed" });
-    locker.exec("ROLLBACK");
-    locker.close();
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe("unavailable");
+    expect(refused.headers.get("retry-after")).not.toBeNull();
 
+    await new Promise((r) => setTimeout(r, 4000));
+    // Readable all along (pending), visible as a stuck backlog, never rolled back.
+    const history = await alice.call<{ messages: { id: string }[] }>("GET", `/rooms/${roomId}/messages`);
+    expect(history.body.messages.map((m) => m.id)).toEqual(sent);
+    const metrics = await scrape(base);
+    expect(gauge(metrics, "chat_pending_messages")).toBe(5);
+    expect(gauge(metrics, "chat_pending_oldest_age_seconds")).toBeGreaterThan(3);
     const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const queue = new Queue(PERSIST_QUEUE, { connection, prefix: `${cluster.prefix}:bull` });
+    const queue = new Queue(persistQueue.name, { connection, prefix: `${cluster.prefix}:bull` });
     try {
-      const failedJobs = await queue.getFailed();
-      expect(failedJobs).toHaveLength(1);
-      expect(failedJobs[0]?.attemptsMade).toBe(2);
+      const waiting = await queue.getJobs(["delayed", "active", "waiting"]);
+      expect(Math.max(...waiting.map((j) => j.attemptsMade))).toBeGreaterThan(12);
+      expect(await queue.getFailedCount()).toBe(0);
     } finally {
       await queue.close();
       connection.disconnect();
     }
-    expect((await alice.call("GET", `/messages/${sent.body.message.id}`)).status).toBe(404);
+    expect(failures).toEqual([]);
 
-    // The client drops its copy and sends again with the same client_id: a new message, persisted.
-    const again = await alice.call<MessageBody>("POST", `/rooms/${roomId}/messages`, {
-      client_id: "pf-1",
+    locker.exec("ROLLBACK");
+    locker.close();
+    await waitFor(() => cluster.stored(roomId).count === 5, 15_000, "the backlog drains");
+    expect(cluster.stored(roomId).ids).toEqual(new Set(sent));
+    expect(failures).toEqual([]);
+    expect(gauge(await scrape(base), "chat_pending_messages")).toBe(0);
+    // Accepting again once drained.
+    const after = await alice.call("POST", `/rooms/${roomId}/messages`, {
+      client_id: "pf-over",
       type: "text",
-      text: "doomed",
+      text: "now",
     });
-    expect(again.status).toBe(201);
-    expect(again.body.message.id).not.toBe(sent.body.message.id);
-    await waitFor(
-      () => cluster.stored(roomId).ids.has(again.body.message.id),
-      15_000,
-      "persisted after recovery",
-    );
+    expect(after.status).toBe(201);
+    expect(cluster.workers[0]?.output()).toMatch(/job keeps failing; it will be retried/);
     bob.close();
   });
 });

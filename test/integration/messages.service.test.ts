@@ -3,11 +3,13 @@ import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthUser } from "../../src/auth/jwt.ts";
 import { AcceptRepository } from "../../src/messages/accept.repository.ts";
+import { MessageReader } from "../../src/messages/message.reader.ts";
 import { MessagesService } from "../../src/messages/messages.service.ts";
 import type { MessageView } from "../../src/messages/messages.views.ts";
 import { PendingRepository } from "../../src/messages/pending.repository.ts";
 import { PersistProducer } from "../../src/messages/persist.queue.ts";
 import { PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
+import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { Keys } from "../../src/redis/redis.ts";
 import { MembershipCache } from "../../src/rooms/membership.cache.ts";
@@ -21,25 +23,25 @@ const redis = new Redis(REDIS_URL);
 const queueConn = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
 const sqlite = new SqliteStore(":memory:");
 const pending = new PendingRepository(redis, keys, 3600);
-const persistUseCase = new PersistMessages(
-  sqlite,
+const persistUseCase = new PersistMessages({
+  store: sqlite,
   pending,
-  { messageFailed: () => {} },
-  createLogger("silent", "test"),
-);
+  counters: new RoomCounters(redis, keys, sqlite),
+  events: { messageFailed: () => {} },
+  logger: createLogger("silent", "test"),
+});
 const producer = new PersistProducer(queueConn, keys.bullPrefix, {
   maxDelayMs: 1,
   maxMessages: 50,
-  attempts: 3,
 });
 
-/** Runs once inside the next store.maxSeq call, after the store was read: forces an interleaving. */
+/** Runs once inside the next store.roomCounters call, after the store was read: forces an interleaving. */
 let afterMaxSeqRead: (() => Promise<void>) | undefined;
 const store: Store = new Proxy(sqlite, {
   get(target, prop, receiver) {
-    if (prop === "maxSeq") {
+    if (prop === "roomCounters") {
       return async (roomId: string) => {
-        const value = await target.maxSeq(roomId);
+        const value = await target.roomCounters(roomId);
         const hook = afterMaxSeqRead;
         afterMaxSeqRead = undefined;
         await hook?.();
@@ -54,8 +56,9 @@ const store: Store = new Proxy(sqlite, {
 const service = new MessagesService({
   store,
   members: new MembershipCache(redis, keys, store, 3600),
-  accept: new AcceptRepository(redis, keys),
-  pending,
+  accept: new AcceptRepository(redis, keys, { maxMessages: 1_000_000, maxBytes: 1 << 30 }),
+  counters: new RoomCounters(redis, keys, store),
+  reader: new MessageReader(store, pending),
   persist: producer,
   events: { messageNew: () => {} },
   config: { maxTextChars: 100 },
@@ -90,7 +93,7 @@ const send = (room: string, clientId: string, text = clientId) =>
 async function persist(m: MessageView): Promise<void> {
   const stored = (await pending.get(m.id)) ?? undefined;
   if (!stored) throw new Error("not pending");
-  await persistUseCase.run([stored]);
+  await persistUseCase.run({ messages: [stored], ops: [] });
 }
 
 beforeAll(async () => {
@@ -108,13 +111,14 @@ afterAll(async () => {
 describe("seq re-seed", () => {
   it("never reuses a seq when the newest message is persisted between the store read and the seed", async () => {
     const first = (await send(roomA, "reseed-1")).message;
-    await redis.del(keys.seq(roomA)); // Redis lost the counter while `first` is still pending
+    await redis.del(keys.seq(roomA), keys.rev(roomA)); // Redis lost the counters while `first` is still pending
     // The store is read (it does not have `first` yet), then `first` is persisted and leaves
     // pending before the seed looks at pending: exactly the window the probe hit.
     afterMaxSeqRead = () => persist(first);
     const second = (await send(roomA, "reseed-2")).message;
     expect(afterMaxSeqRead).toBeUndefined(); // the hook ran
     expect(second.seq).toBe(first.seq + 1);
+    expect(second.rev).toBe(first.rev + 1);
     // And the store takes it (the old code's reused seq was refused and rolled back).
     await persist(second);
     expect((await sqlite.getMessage(second.id))?.seq).toBe(first.seq + 1);

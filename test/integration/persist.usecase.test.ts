@@ -4,9 +4,11 @@ import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AcceptRepository } from "../../src/messages/accept.repository.ts";
 import { PendingRepository } from "../../src/messages/pending.repository.ts";
-import { PERSIST_QUEUE, PersistProducer, persistBatchSchema } from "../../src/messages/persist.queue.ts";
+import { PersistProducer, persistBatchSchema, persistQueue } from "../../src/messages/persist.queue.ts";
 import { type FailureEvents, PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
+import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { createLogger } from "../../src/observability/logger.ts";
+import { UNBOUNDED_ATTEMPTS } from "../../src/queues/queue.ts";
 import { Keys } from "../../src/redis/redis.ts";
 import { MembershipCache } from "../../src/rooms/membership.cache.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
@@ -18,11 +20,19 @@ const keys = new Keys(prefix);
 const redis = new Redis(REDIS_URL);
 const store = new SqliteStore(":memory:");
 const pending = new PendingRepository(redis, keys, 3600);
-const accept = new AcceptRepository(redis, keys);
+const accept = new AcceptRepository(redis, keys, { maxMessages: 1_000_000, maxBytes: 1 << 30 });
+const counters = new RoomCounters(redis, keys, store);
 const members = new MembershipCache(redis, keys, store, 3600);
 const failed: { id: string; reason: string }[] = [];
 const events: FailureEvents = { messageFailed: (m, reason) => failed.push({ id: m.id, reason }) };
-const useCase = new PersistMessages(store, pending, events, createLogger("silent", "test"));
+const useCase = new PersistMessages({
+  store,
+  pending,
+  counters,
+  events,
+  logger: createLogger("silent", "test"),
+});
+const run = (messages: MessageRecord[]) => useCase.run({ messages, ops: [] });
 let roomId: string;
 
 beforeAll(async () => {
@@ -64,7 +74,7 @@ async function acceptOne(room: string, clientId: string): Promise<MessageRecord>
       created_at: new Date().toISOString(),
     });
     if (r.kind === "membership_unknown") await members.load(room);
-    else if (r.kind === "seq_missing") await accept.seedSeq(room, () => store.maxSeq(room));
+    else if (r.kind === "counters_missing") await counters.seed(room);
     else if (r.kind === "accepted") return r.message;
     else throw new Error(r.kind);
   }
@@ -74,11 +84,12 @@ describe("accept and persist", () => {
   it("persists a batch, clears pending, and a replay changes nothing", async () => {
     const batch = [await acceptOne(roomId, "a1"), await acceptOne(roomId, "a2")];
     expect(await pending.range(roomId, { limit: 10 })).toHaveLength(2);
-    expect(await useCase.run(batch)).toEqual({ persisted: 2, rejected: 0 });
-    expect(await useCase.run(batch)).toEqual({ persisted: 2, rejected: 0 });
+    expect(await run(batch)).toEqual({ persisted: 2, rejected: 0, ops: 0 });
+    expect(await run(batch)).toEqual({ persisted: 2, rejected: 0, ops: 0 });
     expect(await pending.range(roomId, { limit: 10 })).toEqual([]);
     expect(await pending.get(batch[0]?.id ?? "")).toBeNull();
-    expect(await store.maxSeq(roomId)).toBe(2);
+    expect((await store.roomCounters(roomId)).seq).toBe(2);
+    expect(Number(await redis.get(keys.pendingBytes()))).toBe(0);
   });
 
   it("rolls back only what the store refuses, frees its client_id, and reports message:failed", async () => {
@@ -86,31 +97,36 @@ describe("accept and persist", () => {
     const ghost = ulid();
     await redis.sadd(keys.members(ghost), "", "u1");
     await redis.set(keys.seq(ghost), 0);
+    await redis.set(keys.rev(ghost), 0);
     const good = await acceptOne(roomId, "b1");
     const bad = await acceptOne(ghost, "b2");
-    expect(await useCase.run([good, bad])).toEqual({ persisted: 1, rejected: 1 });
+    expect(await run([good, bad])).toEqual({ persisted: 1, rejected: 1, ops: 0 });
     expect(await store.getMessage(good.id)).not.toBeNull();
     expect(await store.getMessage(bad.id)).toBeNull();
     expect(failed).toEqual([{ id: bad.id, reason: "rejected_by_store" }]);
     expect(await pending.get(bad.id)).toBeNull();
     expect(await redis.get(keys.idempotency("u1", "b2"))).toBeNull();
     expect(await redis.zcard(keys.pendingIndex())).toBe(0);
+    // The rolled-back message is a tombstone with a revision of its own, after its accept rev.
+    const tomb = (await store.getMessageStates([bad], "u1")).get(bad.id);
+    expect(tomb?.deleted?.rev).toBeGreaterThan(bad.rev);
   });
 
-  it("re-seeds a lost seq counter above the store's highest seq", async () => {
-    await redis.del(keys.seq(roomId));
-    const before = await store.maxSeq(roomId);
+  it("re-seeds lost seq and rev counters above the store's highest", async () => {
+    await redis.del(keys.seq(roomId), keys.rev(roomId));
+    const before = await store.roomCounters(roomId);
     const m = await acceptOne(roomId, "after-loss");
-    expect(m.seq).toBe(before + 1);
+    expect(m.seq).toBe(before.seq + 1);
+    expect(m.rev).toBe(before.rev + 1);
   });
 
   it("rescues pending messages older than the threshold", async () => {
     const orphan = await acceptOne(roomId, "orphan");
-    expect(await pending.stale(60_000, 10)).toEqual([]);
+    expect(await pending.stale(60_000, 10)).toEqual({ messages: [], ops: [] });
     const stale = await pending.stale(0, 10);
-    expect(stale.map((m) => m.id)).toContain(orphan.id);
+    expect(stale.messages.map((m) => m.id)).toContain(orphan.id);
     await useCase.run(stale);
-    expect(await pending.stale(0, 10)).toEqual([]);
+    expect(await pending.stale(0, 10)).toEqual({ messages: [], ops: [] });
     expect(await store.getMessage(orphan.id)).not.toBeNull();
   });
 });
@@ -122,9 +138,8 @@ describe("group commit", () => {
     const producer = new PersistProducer(conn, keys.bullPrefix, {
       maxDelayMs: 20,
       maxMessages: 50,
-      attempts: 3,
     });
-    const queue = new Queue(PERSIST_QUEUE, { connection: redis, prefix: keys.bullPrefix });
+    const queue = new Queue(persistQueue.name, { connection: redis, prefix: keys.bullPrefix });
     try {
       const msgs = await Promise.all(Array.from({ length: 120 }, (_, i) => acceptOne(roomId, `gc-${i}`)));
       await Promise.all(msgs.map((m) => producer.enqueue(m)));
@@ -133,7 +148,7 @@ describe("group commit", () => {
       expect(new Set(ids)).toEqual(new Set(msgs.map((m) => m.id)));
       expect(jobs.length).toBeGreaterThanOrEqual(3); // 120 messages, at most 50 a batch
       expect(jobs.length).toBeLessThan(10);
-      expect(jobs[0]?.opts.attempts).toBe(3);
+      expect(jobs[0]?.opts.attempts).toBe(UNBOUNDED_ATTEMPTS);
     } finally {
       await producer.close();
       await queue.close();

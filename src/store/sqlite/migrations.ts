@@ -46,4 +46,38 @@ export const migrations: string[] = [
   `
   CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at TEXT NOT NULL) STRICT;
   `,
+  // 3: room revisions, and message state kept beside the immutable record (applied by rev;
+  // no foreign key to messages: an op may land before its message).
+  `
+  ALTER TABLE messages ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+  UPDATE messages SET rev = seq;
+  ALTER TABLE rooms ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+  UPDATE rooms SET rev = last_seq;
+  CREATE INDEX messages_by_room_rev ON messages (room_id, rev);
+
+  CREATE TABLE message_edits (
+    message_id TEXT PRIMARY KEY, room_id TEXT NOT NULL, rev INTEGER NOT NULL,
+    text TEXT NOT NULL, edited_at TEXT NOT NULL
+  ) STRICT;
+  CREATE TABLE message_deletes (
+    message_id TEXT PRIMARY KEY, room_id TEXT NOT NULL, rev INTEGER NOT NULL, deleted_at TEXT NOT NULL
+  ) STRICT;
+  CREATE TABLE message_reactions (
+    message_id TEXT NOT NULL, user_id TEXT NOT NULL, room_id TEXT NOT NULL, rev INTEGER NOT NULL,
+    emoji TEXT, PRIMARY KEY (message_id, user_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE message_hides (
+    message_id TEXT NOT NULL, user_id TEXT NOT NULL, room_id TEXT NOT NULL, rev INTEGER NOT NULL,
+    hidden_at TEXT NOT NULL, PRIMARY KEY (message_id, user_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE message_stars (
+    message_id TEXT NOT NULL, user_id TEXT NOT NULL, room_id TEXT NOT NULL, rev INTEGER NOT NULL,
+    starred INTEGER NOT NULL, starred_at TEXT NOT NULL, PRIMARY KEY (message_id, user_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX message_edits_by_room_rev ON message_edits (room_id, rev);
+  CREATE INDEX message_deletes_by_room_rev ON message_deletes (room_id, rev);
+  CREATE INDEX message_reactions_by_room_rev ON message_reactions (room_id, rev);
+  CREATE INDEX message_hides_by_user ON message_hides (user_id, room_id, rev);
+  CREATE INDEX message_stars_by_user ON message_stars (user_id, starred, rev);
+  `,
 ];

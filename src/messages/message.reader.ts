@@ -1,0 +1,69 @@
+import type { HistoryQuery, MessageRecord, MessageStateStore, MessagesStore } from "../store/store.ts";
+import { overlayOps } from "./message-state.ts";
+import { type MessageView, toMessageView } from "./messages.views.ts";
+import type { PendingRepository } from "./pending.repository.ts";
+
+/**
+ * The one reader of messages (history, GET /messages/:id, reply checks, later edit checks and
+ * sync): merges what is pending in Redis with the store, and lays pending ops over stored
+ * state. Pending is always read before the store: whatever leaves pending in between was
+ * stored before it left, so it is seen in one of the two reads.
+ */
+export class MessageReader {
+  readonly #store: MessagesStore & MessageStateStore;
+  readonly #pending: PendingRepository;
+
+  constructor(store: MessagesStore & MessageStateStore, pending: PendingRepository) {
+    this.#store = store;
+    this.#pending = pending;
+  }
+
+  /** The immutable record, pending or stored. */
+  async record(messageId: string): Promise<MessageRecord | null> {
+    return (await this.#pending.get(messageId)) ?? (await this.#store.getMessage(messageId));
+  }
+
+  async get(messageId: string, viewerId: string): Promise<MessageView | null> {
+    const record = await this.record(messageId);
+    if (!record) return null;
+    const [view] = await this.views([record], viewerId);
+    return view ?? null;
+  }
+
+  /** Ascending by seq, the same window the store pages by; messages the viewer hid are left out. */
+  async range(
+    roomId: string,
+    q: HistoryQuery,
+    viewerId: string,
+  ): Promise<{ messages: MessageView[]; has_more: boolean }> {
+    const ask: HistoryQuery = { ...q, limit: q.limit + 1 };
+    const pending = await this.#pending.range(roomId, ask);
+    const stored = await this.#store.listMessages(roomId, ask);
+    const bySeq = new Map<number, MessageRecord>();
+    for (const m of [...pending, ...stored]) bySeq.set(m.seq, m);
+    const merged = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+    const page = q.afterSeq !== undefined ? merged.slice(0, q.limit) : merged.slice(-q.limit);
+    const views = await this.views(page, viewerId, true);
+    return { messages: views, has_more: merged.length > q.limit };
+  }
+
+  /** Records to views as `viewerId` sees them: stored state, then pending ops on top. */
+  async views(records: MessageRecord[], viewerId: string, dropHidden = false): Promise<MessageView[]> {
+    if (records.length === 0) return [];
+    const rooms = [...new Set(records.map((m) => m.room_id))];
+    const pendingOps = (await Promise.all(rooms.map((r) => this.#pending.ops(r)))).flat();
+    const states = await this.#store.getMessageStates(records, viewerId);
+    const out: MessageView[] = [];
+    for (const m of records) {
+      let state = states.get(m.id);
+      const ops = pendingOps.filter((op) => op.message_id === m.id);
+      if (state && ops.length > 0) {
+        const rows = ops.some((op) => op.kind === "react") ? await this.#store.getReactions(m.id) : [];
+        state = overlayOps(state, ops, viewerId, rows);
+      }
+      if (dropHidden && state?.hidden) continue;
+      out.push(toMessageView(m, state));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,150 @@
+import type { SQLInputValue } from "node:sqlite";
+import type {
+  ActivityCursor,
+  MemberRecord,
+  MembersStore,
+  NewMember,
+  NewRoom,
+  RoomForUser,
+  RoomRecord,
+  RoomsStore,
+} from "../store.ts";
+import type { SqliteDb } from "./db.ts";
+import { memberFromRow, ROOM_COLUMNS, roomFromRow, str } from "./rows.ts";
+
+/** RoomsStore on SQLite: a room and its members are written in one transaction. */
+export class SqliteRooms implements RoomsStore {
+  readonly #db: SqliteDb;
+  constructor(db: SqliteDb) {
+    this.#db = db;
+  }
+
+  #insertRoom(room: NewRoom): boolean {
+    const res = this.#db
+      .stmt(
+        `INSERT INTO rooms (id, type, name, description, avatar_media_id, created_by, created_at, updated_at,
+         direct_key, last_activity_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (direct_key) DO NOTHING`,
+      )
+      .run(
+        room.id,
+        room.type,
+        room.name,
+        room.description,
+        room.avatar_media_id,
+        room.created_by,
+        room.created_at,
+        room.updated_at,
+        room.direct_key,
+        room.created_at,
+      );
+    return Number(res.changes) === 1;
+  }
+
+  #insertMembers(roomId: string, members: NewMember[]): void {
+    const stmt = this.#db.stmt("INSERT INTO members (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)");
+    for (const m of members) stmt.run(roomId, m.user_id, m.role, m.joined_at);
+  }
+
+  #getRoom(roomId: string): RoomRecord | null {
+    const row = this.#db
+      .stmt(
+        `SELECT ${ROOM_COLUMNS} FROM rooms r LEFT JOIN messages m ON m.id = r.last_message_id WHERE r.id = ?`,
+      )
+      .get(roomId);
+    return row ? roomFromRow(row) : null;
+  }
+
+  async createGroupRoom(room: NewRoom, members: NewMember[]): Promise<RoomRecord> {
+    return this.#db.write(() => {
+      this.#insertRoom(room);
+      this.#insertMembers(room.id, members);
+      const created = this.#getRoom(room.id);
+      if (!created) throw new Error("room vanished inside its own transaction");
+      return created;
+    });
+  }
+
+  async getOrCreateDirectRoom(
+    room: NewRoom,
+    members: NewMember[],
+  ): Promise<{ room: RoomRecord; created: boolean }> {
+    return this.#db.write(() => {
+      const created = this.#insertRoom(room);
+      if (created) this.#insertMembers(room.id, members);
+      const row = this.#db.stmt("SELECT id FROM rooms WHERE direct_key = ?").get(room.direct_key);
+      const existing = row ? this.#getRoom(str(row.id)) : null;
+      if (!existing) throw new Error("direct room vanished inside its own transaction");
+      return { room: existing, created };
+    });
+  }
+
+  async getRoom(roomId: string): Promise<RoomRecord | null> {
+    return this.#db.read(() => this.#getRoom(roomId));
+  }
+
+  async listRoomsForUser(userId: string, limit: number, after?: ActivityCursor): Promise<RoomForUser[]> {
+    const params: SQLInputValue[] = [userId];
+    let where = "";
+    if (after) {
+      where = "AND (r.last_activity_at < ? OR (r.last_activity_at = ? AND r.id < ?))";
+      params.push(after.last_activity_at, after.last_activity_at, after.id);
+    }
+    params.push(limit);
+    const rows = await this.#db.read(() =>
+      this.#db
+        .stmt(
+          `SELECT ${ROOM_COLUMNS}, me.role AS me_role, me.joined_at AS me_joined_at, me.read_seq AS me_read_seq
+       FROM members me JOIN rooms r ON r.id = me.room_id LEFT JOIN messages m ON m.id = r.last_message_id
+       WHERE me.user_id = ? ${where}
+       ORDER BY r.last_activity_at DESC, r.id DESC LIMIT ?`,
+        )
+        .all(...params),
+    );
+    return rows.map((row) => ({
+      room: roomFromRow(row),
+      member: memberFromRow({
+        room_id: row.id,
+        user_id: userId,
+        role: row.me_role,
+        joined_at: row.me_joined_at,
+        read_seq: row.me_read_seq,
+      }),
+    }));
+  }
+}
+
+export class SqliteMembers implements MembersStore {
+  readonly #db: SqliteDb;
+  constructor(db: SqliteDb) {
+    this.#db = db;
+  }
+
+  async getMembers(roomId: string): Promise<MemberRecord[]> {
+    const rows = await this.#db.read(() =>
+      this.#db.stmt("SELECT * FROM members WHERE room_id = ? ORDER BY joined_at, user_id").all(roomId),
+    );
+    return rows.map((r) => memberFromRow(r));
+  }
+
+  async getMember(roomId: string, userId: string): Promise<MemberRecord | null> {
+    const row = await this.#db.read(() =>
+      this.#db.stmt("SELECT * FROM members WHERE room_id = ? AND user_id = ?").get(roomId, userId),
+    );
+    return row ? memberFromRow(row) : null;
+  }
+
+  async listMemberIds(roomId: string): Promise<string[]> {
+    const rows = await this.#db.read(() =>
+      this.#db.stmt("SELECT user_id FROM members WHERE room_id = ?").all(roomId),
+    );
+    return rows.map((r) => str(r.user_id));
+  }
+
+  async listRoomIdsForUser(userId: string): Promise<string[]> {
+    const rows = await this.#db.read(() =>
+      this.#db.stmt("SELECT room_id FROM members WHERE user_id = ?").all(userId),
+    );
+    return rows.map((r) => str(r.room_id));
+  }
+}

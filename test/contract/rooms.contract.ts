@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import type { Store } from "../../src/store/store.ts";
+import { at, members, msg, room, storeFixture } from "./fixtures.ts";
+
+/** RoomsStore and MembersStore: creation, direct-room uniqueness, listing by activity. */
+export function runRoomsContract(adapter: string, makeStore: () => Promise<Store>): void {
+  describe(`${adapter}: Rooms`, () => {
+    const ctx = storeFixture(makeStore);
+
+    it("creates a group with members and reads it back", async () => {
+      const r = await ctx.store.createGroupRoom(room(), members("u1", "u2", "u3"));
+      expect(r).toMatchObject({ type: "group", members_count: 3, last_seq: 0, last_message: null });
+      expect(await ctx.store.getRoom(r.id)).toEqual(r);
+      expect((await ctx.store.getMembers(r.id)).map((m) => [m.user_id, m.role])).toEqual([
+        ["u1", "admin"],
+        ["u2", "member"],
+        ["u3", "member"],
+      ]);
+      expect(await ctx.store.getMember(r.id, "u2")).toMatchObject({ role: "member", read_seq: 0 });
+      expect(await ctx.store.getMember(r.id, "nobody")).toBeNull();
+      expect((await ctx.store.listMemberIds(r.id)).sort()).toEqual(["u1", "u2", "u3"]);
+      expect(await ctx.store.listRoomIdsForUser("u3")).toEqual([r.id]);
+      expect(await ctx.store.getRoom("missing")).toBeNull();
+    });
+
+    it("keeps one direct room per pair, even under concurrent creates", async () => {
+      const attempts = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          ctx.store.getOrCreateDirectRoom(
+            room({ type: "direct", name: null, direct_key: "a|b" }),
+            members("a", "b"),
+          ),
+        ),
+      );
+      const ids = new Set(attempts.map((a) => a.room.id));
+      expect(ids.size).toBe(1);
+      expect(attempts.filter((a) => a.created)).toHaveLength(1);
+      expect(attempts[0]?.room.members_count).toBe(2);
+    });
+
+    it("lists a user's rooms by most recent activity with a keyset cursor", async () => {
+      const rooms = [];
+      for (let i = 0; i < 5; i++)
+        rooms.push(await ctx.store.createGroupRoom(room({ created_at: at(i) }), members("u1")));
+      const [r0] = rooms;
+      if (!r0) throw new Error("no room");
+      // A message makes the oldest room the most recent.
+      await ctx.store.insertMessages([msg(r0.id, 1, { created_at: at(10_000) })]);
+      const first = await ctx.store.listRoomsForUser("u1", 3);
+      expect(first.map((x) => x.room.id)).toEqual([r0.id, rooms[4]?.id, rooms[3]?.id]);
+      const last = first.at(-1)?.room;
+      if (!last) throw new Error("empty page");
+      const second = await ctx.store.listRoomsForUser("u1", 3, {
+        last_activity_at: last.last_activity_at,
+        id: last.id,
+      });
+      expect(second.map((x) => x.room.id)).toEqual([rooms[2]?.id, rooms[1]?.id]);
+      expect(first[0]?.member).toMatchObject({ user_id: "u1", role: "admin" });
+      expect(await ctx.store.listRoomsForUser("stranger", 10)).toEqual([]);
+    });
+  });
+}
