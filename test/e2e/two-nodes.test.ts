@@ -126,9 +126,20 @@ describe("two API processes", () => {
     const restStatuses = replies.filter((r) => r.status !== 0).map((r) => r.status);
     expect(restStatuses.filter((s) => s === 201).length).toBeLessThanOrEqual(1);
     expect(restStatuses.every((s) => s === 200 || s === 201)).toBe(true);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(received).toHaveLength(1);
-    await waitFor(() => cluster.stored(roomId).count === 1, 15_000, "persisted once");
+    // A marker sent after every reply: Redis delivers publishes in order, so once it arrives any
+    // second broadcast of the duplicate would have arrived before it.
+    const marker = await new Client(nodeA, token("dup-alice")).call<MessageBody>(
+      "POST",
+      `/rooms/${roomId}/messages`,
+      {
+        client_id: "marker",
+        type: "text",
+        text: "after",
+      },
+    );
+    await waitFor(() => received.some((m) => m.message.id === marker.body.message.id), 5000, "the marker");
+    expect(received.filter((m) => m.message.client_id === "same")).toHaveLength(1);
+    await waitFor(() => cluster.stored(roomId).count === 2, 15_000, "persisted once, with the marker");
   });
 
   it("keeps seqs unique and increasing for 5 concurrent senders x 200 messages; every receiver gets all", async () => {

@@ -6,6 +6,7 @@ import { AcceptRepository } from "../../src/messages/accept.repository.ts";
 import { MessageReader } from "../../src/messages/message.reader.ts";
 import { MessagesService } from "../../src/messages/messages.service.ts";
 import type { MessageView } from "../../src/messages/messages.views.ts";
+import { MessageOpsRepository } from "../../src/messages/ops.repository.ts";
 import { PendingRepository } from "../../src/messages/pending.repository.ts";
 import { PersistProducer } from "../../src/messages/persist.queue.ts";
 import { PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
@@ -62,6 +63,10 @@ const service = new MessagesService({
   persist: producer,
   events: { messageNew: () => {} },
   config: { maxTextChars: 100 },
+});
+const ops = new MessageOpsRepository(redis, keys, new RoomCounters(redis, keys, store), {
+  maxMessages: 1_000_000,
+  maxBytes: 1 << 30,
 });
 const alice: AuthUser = { id: "alice", name: undefined, admin: false, expiresAt: Date.now() + 3_600_000 };
 let roomA: string;
@@ -154,5 +159,106 @@ describe("rooms nobody can see", () => {
     const ghost = ulid();
     await expect(send(ghost, "ghost-1")).rejects.toMatchObject({ code: "not_found" });
     expect(await redis.keys(`${prefix}:*${ghost}*`)).toEqual([]);
+  });
+});
+
+describe("the one message reader", () => {
+  it("finds a message persisted between the pending read and the store read (pending first)", async () => {
+    const m = (await send(roomA, "race-get")).message;
+    const stored = await pending.get(m.id);
+    if (!stored) throw new Error("not pending");
+    // The pending read happens, then the message is persisted and leaves pending, then the store is read.
+    const racyPending = new Proxy(pending, {
+      get(target, prop, receiver) {
+        if (prop === "get") {
+          return async (id: string) => {
+            const value = await target.get(id);
+            await persistUseCase.run({ messages: [stored], ops: [] });
+            return value;
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const reader = new MessageReader(store, racyPending);
+    expect((await reader.get(m.id, "alice"))?.id).toBe(m.id);
+    expect(await pending.get(m.id)).toBeNull(); // it did leave pending meanwhile
+  });
+
+  it("lays pending ops over the message, pending or stored, until the persist pool applies them", async () => {
+    const m = (await send(roomA, "ops-1", "original")).message;
+    const at = new Date().toISOString();
+    const edit = await ops.accept({ kind: "edit", message_id: m.id, room_id: roomA, at, text: "edited" });
+    const react = await ops.accept({
+      kind: "react",
+      message_id: m.id,
+      room_id: roomA,
+      at,
+      user_id: "bob",
+      emoji: "👍",
+    });
+    if (edit.kind !== "accepted" || react.kind !== "accepted") throw new Error("not accepted");
+    expect(edit.op.rev).toBe(m.rev + 1);
+    expect(react.op.rev).toBe(m.rev + 2);
+    const reader = new MessageReader(store, pending);
+    // The message itself is still pending: the overlay applies to it too.
+    expect(await reader.get(m.id, "alice")).toMatchObject({
+      text: "edited",
+      reactions: { "👍": 1 },
+      rev: react.op.rev,
+    });
+    expect(await reader.get(m.id, "bob")).toMatchObject({ my_reaction: "👍" });
+    // Ops may be persisted before their message: the store keeps them.
+    await persistUseCase.run({ messages: [], ops: await pending.ops(roomA) });
+    expect(await pending.ops(roomA)).toEqual([]);
+    expect(await reader.get(m.id, "alice")).toMatchObject({ text: "edited", reactions: { "👍": 1 } });
+    await persist(m);
+    const history = await reader.range(roomA, { afterSeq: m.seq - 1, limit: 1 }, "bob");
+    expect(history.messages[0]).toMatchObject({ id: m.id, text: "edited", my_reaction: "👍", edited_at: at });
+    // A newer pending op overrides the stored one; an older one (already beaten) changes nothing.
+    await ops.accept({ kind: "react", message_id: m.id, room_id: roomA, at, user_id: "bob", emoji: null });
+    expect(await reader.get(m.id, "bob")).toMatchObject({ reactions: {}, my_reaction: null });
+  });
+
+  it("finds ops whose job was never stored in the rescue sweep", async () => {
+    const m = (await send(roomA, "ops-rescue")).message;
+    await ops.accept({ kind: "delete", message_id: m.id, room_id: roomA, at: new Date().toISOString() });
+    const stale = await pending.stale(0, 100);
+    expect(stale.ops.some((op) => op.message_id === m.id && op.kind === "delete")).toBe(true);
+    await persistUseCase.run(stale);
+    expect((await pending.stale(0, 100)).ops).toEqual([]);
+    expect(await new MessageReader(store, pending).get(m.id, "alice")).toMatchObject({
+      deleted: true,
+      text: null,
+    });
+  });
+});
+
+describe("the send loop", () => {
+  it("re-enqueues a repeat of a message that is still pending (its first job may never have been stored)", async () => {
+    const first = (await send(roomA, "requeue-1")).message;
+    await producer.queue.obliterate({ force: true }); // the API died before the job reached Redis
+    const again = await send(roomA, "requeue-1");
+    expect(again.created).toBe(false);
+    const jobs = await producer.queue.getJobs(["waiting", "delayed", "prioritized"]);
+    const ids = jobs.flatMap((j) => (j.data as { messages: { id: string }[] }).messages.map((m) => m.id));
+    expect(ids).toContain(first.id);
+  });
+
+  it("answers unavailable when the accept keeps asking to re-seed", async () => {
+    const stuck = new MessagesService({
+      store,
+      members: new MembershipCache(redis, keys, store, 3600),
+      accept: { accept: async () => ({ kind: "counters_missing" }) } as unknown as AcceptRepository,
+      counters: { seed: async () => {} } as unknown as RoomCounters,
+      reader: new MessageReader(store, pending),
+      persist: producer,
+      events: { messageNew: () => {} },
+      config: { maxTextChars: 100 },
+    });
+    await expect(
+      stuck.send(alice, roomA, { client_id: "stuck", type: "text", text: "x" }, "rest"),
+    ).rejects.toMatchObject({ code: "unavailable" });
   });
 });
