@@ -6,6 +6,7 @@ import { RoomCounters } from "../src/messages/room-counters.repository.ts";
 import type { Logger } from "../src/observability/logger.ts";
 import { WorkerEvents } from "../src/realtime/emitter.ts";
 import { createRedis, Keys } from "../src/redis/redis.ts";
+import { MembershipCache } from "../src/rooms/membership.cache.ts";
 import { createStore } from "../src/store/store.factory.ts";
 import { type RunningPool, startPool } from "./pool.ts";
 
@@ -19,6 +20,7 @@ export async function startPersistPool(config: Config, logger: Logger): Promise<
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   const store = createStore(config, logger);
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
+  const members = new MembershipCache(redis, keys, store, config.MEMBERSHIP_CACHE_TTL_S);
   const useCase = new PersistMessages({
     store,
     pending,
@@ -33,6 +35,7 @@ export async function startPersistPool(config: Config, logger: Logger): Promise<
       queue: persistQueue,
       handlers: {
         "persist-batch": (batch) => useCase.run(batch),
+        "membership-invalidate": ({ room_id }) => members.invalidate(room_id),
         "pending-rescue": async () => {
           const stale = await pending.stale(config.PENDING_RESCUE_AFTER_S * 1000, config.PENDING_RESCUE_MAX);
           if (stale.messages.length + stale.ops.length === 0) return { rescued: 0 };

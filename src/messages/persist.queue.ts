@@ -1,7 +1,7 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import { newId } from "../ids.ts";
+import { idSchema, newId } from "../ids.ts";
 import { persistBatchSize } from "../observability/metrics.ts";
 import { BACKOFF_TYPE, type QueueDefinition, RETENTION, UNBOUNDED_ATTEMPTS } from "../queues/queue.ts";
 import type { MessageOp, MessageRecord } from "../store/store.ts";
@@ -14,15 +14,16 @@ export const persistBatchSchema = z.strictObject({
 export type PersistBatch = z.infer<typeof persistBatchSchema>;
 
 /**
- * The persist queue: group-committed batches of new messages and message ops, and the
- * periodic sweep that persists pending work whose job was never stored (an API died between
- * accept and enqueue).
+ * The persist queue: group-committed batches of new messages and message ops, the periodic
+ * sweep that persists pending work whose job was never stored (an API died between accept and
+ * enqueue), and the membership-cache invalidation that backs up every membership change.
  */
 export const persistQueue = {
   name: "persist",
   jobs: {
     "persist-batch": persistBatchSchema,
     "pending-rescue": z.strictObject({}),
+    "membership-invalidate": z.strictObject({ room_id: idSchema }),
   },
   jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
 } satisfies QueueDefinition<Record<string, z.ZodType>>;

@@ -52,11 +52,16 @@ export class JobProducer<Jobs extends Record<string, z.ZodType>> {
    * Adds a job. `jobId` makes the add idempotent (BullMQ ignores a second add with the same id
    * while the first is kept): derive it from what the job is about, never with ":".
    */
-  async add<N extends JobName<Jobs>>(name: N, data: JobData<Jobs, N>, jobId?: string): Promise<void> {
+  async add<N extends JobName<Jobs>>(
+    name: N,
+    data: JobData<Jobs, N>,
+    jobId?: string,
+    extra: Pick<JobsOptions, "delay"> = {},
+  ): Promise<void> {
     const schema = this.#def.jobs[name];
     if (!schema) throw new Error(`queue ${this.#def.name} has no job ${name}`);
     schema.parse(data);
-    await this.queue.add(name, data, { ...this.#def.jobOptions, ...(jobId ? { jobId } : {}) });
+    await this.queue.add(name, data, { ...this.#def.jobOptions, ...extra, ...(jobId ? { jobId } : {}) });
   }
 
   async close(): Promise<void> {

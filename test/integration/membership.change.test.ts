@@ -1,0 +1,61 @@
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
+import { newId } from "../../src/ids.ts";
+import { persistQueue } from "../../src/messages/persist.queue.ts";
+import { createLogger } from "../../src/observability/logger.ts";
+import { JobProducer } from "../../src/queues/queue.ts";
+import { Keys } from "../../src/redis/redis.ts";
+import { MembershipCache } from "../../src/rooms/membership.cache.ts";
+import { MembershipChange } from "../../src/rooms/membership-change.ts";
+import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
+
+const prefix = uniquePrefix("mchange");
+const keys = new Keys(prefix);
+const redis = new Redis(REDIS_URL);
+const jobs = new JobProducer(persistQueue, redis, keys.bullPrefix);
+const logger = createLogger("silent", "test");
+afterAll(async () => {
+  await jobs.close();
+  await dropPrefix(prefix);
+  redis.disconnect();
+});
+
+const members = ["a", "b"];
+const cache = new MembershipCache(redis, keys, { listMemberIds: async () => [...members] }, 3600);
+
+describe("a membership change", () => {
+  it("queues a backup invalidation before the commit, so a failed direct invalidation is redone", async () => {
+    const room = newId();
+    await cache.load(room);
+    const failing = Object.assign(Object.create(cache) as MembershipCache, {
+      invalidate: async () => {
+        throw new Error("Connection is closed.");
+      },
+    });
+    const change = new MembershipChange(jobs, failing, logger);
+    await change.run(room, async () => {
+      members.push("c");
+    });
+    expect(await cache.isMember(room, "c")).toBe(false); // stale: the direct invalidation failed
+    const queued = await jobs.queue.getDelayed();
+    const job = queued.find((j) => j.name === "membership-invalidate" && j.data.room_id === room);
+    expect(job).toBeDefined();
+    // What the persist pool's handler does with it:
+    await cache.invalidate(job?.data.room_id);
+    expect(await cache.isMember(room, "c")).toBe(true);
+  });
+
+  it("commits nothing when the backup job cannot be stored", async () => {
+    const broken = {
+      add: async () => Promise.reject(new Error("Connection is closed.")),
+    } as unknown as JobProducer<typeof persistQueue.jobs>;
+    let committed = false;
+    const change = new MembershipChange(broken, cache, logger);
+    await expect(
+      change.run(newId(), async () => {
+        committed = true;
+      }),
+    ).rejects.toThrow();
+    expect(committed).toBe(false);
+  });
+});
