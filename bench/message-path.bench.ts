@@ -14,10 +14,13 @@ import { DatabaseSync } from "node:sqlite";
 import { Redis } from "ioredis";
 import { io as connectIo, type Socket } from "socket.io-client";
 import { z } from "zod";
+import { signToken } from "../src/auth/jwt.ts";
+import { Keys } from "../src/redis/redis.ts";
 import {
   dropPrefix,
   REDIS_URL,
   removeDir,
+  TEST_SECRET,
   tempDir,
   testEnv,
   token,
@@ -331,7 +334,7 @@ async function runFull(): Promise<{
       if (!ack.ok || !ack.message) throw new Error(`ack ${JSON.stringify(ack).slice(0, 120)}`);
       return ack.message;
     };
-    const lag = new LagSampler(redis, `${prefix}:pending:index`);
+    const lag = new LagSampler(redis, new Keys(prefix).pendingIndex());
     lag.start();
 
     // Warm-up (JIT, connections, caches).
@@ -348,12 +351,27 @@ async function runFull(): Promise<{
       redis: await redisPid(redis),
     };
     const cpu: string[] = [];
+    const admin = signToken(TEST_SECRET, "bench-ops", { admin: true });
+    /** Worst event-loop delay p99 of the API processes since the last call (prom-client resets on scrape). */
+    const loopP99 = async () => {
+      const values = await Promise.all(
+        bases.map(async (b) => {
+          const text = await (
+            await fetch(`${b}/metrics`, { headers: { authorization: `Bearer ${admin}` } })
+          ).text();
+          return Number(text.match(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m)?.[1]) * 1000;
+        }),
+      );
+      return Math.max(...values);
+    };
     const phase = async (name: string, run: () => Promise<PhaseResult>) => {
       receivers.reset();
+      await loopP99();
       const { result: r, shares } = await cpuShares(pids, run);
+      const loop = await loopP99();
       cpu.push(`${name}: ${formatShares(shares)}`);
       await sleep(1500); // let the last broadcasts land
-      rows.push(report(name, r, receivers));
+      rows.push({ ...report(name, r, receivers), "loop p99 ms": f1(loop) });
       acked.push(...r.acked);
       for (const m of r.acked) undelivered += MEMBERS - (receivers.deliveries.get(m.id ?? "") ?? 0);
       return r;
@@ -372,10 +390,35 @@ async function runFull(): Promise<{
     await phase(`socket, half rate (${socketRate}/s)`, () =>
       fixedRate(socket, receivers.nodeOf, socketRate, opts.BENCH_SECONDS),
     );
+    // API-side store writes beside max-rate sends: the event loop must not wait on SQLite's lock.
+    let roomsCreated = 0;
+    await phase("socket max rate + room creations", async () => {
+      const end = now() + opts.BENCH_SECONDS * 1000;
+      const creator = (async () => {
+        while (now() < end) {
+          const res = await fetch(`${bases[roomsCreated % 2]}/api/v1/chat/rooms`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${tokens[0]}`, "content-type": "application/json" },
+            body: JSON.stringify({ type: "group", name: "side", member_ids: ["u1", "u2", "u3"] }),
+          });
+          if (res.status === 201) roomsCreated++;
+          await res.text();
+          await sleep(10);
+        }
+      })();
+      const r = await maxRate(socket, receivers.nodeOf, opts.BENCH_SOCKET_CONCURRENCY, opts.BENCH_SECONDS);
+      await creator;
+      return r;
+    });
+    rows[rows.length - 1] = {
+      ...rows[rows.length - 1],
+      phase: `socket max rate + ${roomsCreated} room creations`,
+    };
 
     // Everything acknowledged must reach the store.
     const drainEnd = Date.now() + 60_000;
-    while ((await redis.zcard(`${prefix}:pending:index`)) > 0 && Date.now() < drainEnd) await sleep(100);
+    while ((await redis.zcard(new Keys(prefix).pendingIndex())) > 0 && Date.now() < drainEnd)
+      await sleep(100);
     await sleep(100);
     lag.stop();
     const db = new DatabaseSync(path.join(dataDir, "chat.sqlite"), { readOnly: true });

@@ -1,12 +1,16 @@
 /**
  * The bare relay the benchmark compares against: the same Socket.IO server and Redis adapter,
- * doing only INCR + emit per message. No auth, validation, idempotency or persistence.
+ * doing only INCR + emit per message, and broadcasting the same message body as the full path
+ * (so the ratio measures accept, group commit and persistence, not payload size). No auth,
+ * validation, idempotency or persistence.
  */
 import { createServer } from "node:http";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 import { Server } from "socket.io";
 import { z } from "zod";
+import { newId } from "../src/ids.ts";
+import { toMessageView } from "../src/messages/messages.views.ts";
 
 const env = z
   .object({ PORT: z.coerce.number().int(), REDIS_URL: z.string(), REDIS_PREFIX: z.string() })
@@ -24,7 +28,20 @@ io.on("connection", (socket) => {
   socket.on("message:send", async (payload: unknown, ack: (r: unknown) => void) => {
     const { room_id, text } = sendSchema.parse(payload);
     const seq = await redis.incr(`${env.REDIS_PREFIX}:relay:seq:${room_id}`);
-    const message = { room_id, seq, text };
+    const message = toMessageView({
+      id: newId(),
+      room_id,
+      seq,
+      rev: seq,
+      sender_id: "bench-user-0000",
+      client_id: `relay-${seq}`,
+      type: "text",
+      text,
+      media_id: null,
+      reply_to_id: null,
+      mentions: [],
+      created_at: new Date().toISOString(),
+    });
     io.to(`room:${room_id}`).emit("message:new", { message });
     ack({ ok: true, message });
   });
