@@ -37,6 +37,8 @@ type Batch = {
   resolve: () => void;
   reject: (err: unknown) => void;
   timer: NodeJS.Timeout | undefined;
+  /** The window passed while an add was in flight: flush when it returns. */
+  due: boolean;
 };
 
 /**
@@ -45,6 +47,8 @@ type Batch = {
  * that job is stored, so nothing acknowledged lives only in this process's memory. A fixed
  * window, not "flush when idle": per job the persist pool and Redis pay ~100 µs, so batches
  * of one or two messages would cost more CPU than the window costs latency (bench/README.md).
+ * Batches grow under load: while one add is in flight, the next batch keeps filling and goes
+ * out when that add returns (or when it is full), so a busy process sends fewer, larger jobs.
  */
 export class PersistProducer {
   readonly queue: Queue;
@@ -83,10 +87,15 @@ export class PersistProducer {
       resolve = res;
       reject = rej;
     });
-    const batch: Batch = { messages: new Map(), ops: new Map(), done, resolve, reject, timer: undefined };
-    batch.timer = setTimeout(() => this.#flush(batch), this.#opts.maxDelayMs);
+    const batch: Batch = { messages: new Map(), ops: new Map(), done, resolve, reject, timer: undefined, due: false };
+    batch.timer = setTimeout(() => this.#windowEnded(batch), this.#opts.maxDelayMs);
     this.#current = batch;
     return batch;
+  }
+
+  #windowEnded(batch: Batch): void {
+    if (this.#inFlight.size > 0) batch.due = true;
+    else this.#flush(batch);
   }
 
   #flush(batch: Batch): void {
@@ -98,7 +107,11 @@ export class PersistProducer {
     const p = this.queue
       .add("persist-batch", data, { ...persistQueue.jobOptions, jobId: `b-${newId()}` })
       .then(() => batch.resolve(), batch.reject)
-      .finally(() => this.#inFlight.delete(p));
+      .finally(() => {
+        this.#inFlight.delete(p);
+        const next = this.#current;
+        if (next?.due && this.#inFlight.size === 0) this.#flush(next);
+      });
     this.#inFlight.add(p);
   }
 

@@ -176,14 +176,14 @@ export class SqliteDb {
 
   /** Runs `fn` inside a savepoint of the current transaction; a throw undoes only its writes. */
   savepoint<T>(fn: () => T): T {
-    this.#db.exec("SAVEPOINT one");
+    this.stmt("SAVEPOINT one").run();
     try {
       const out = fn();
-      this.#db.exec("RELEASE one");
+      this.stmt("RELEASE one").run();
       return out;
     } catch (err) {
-      this.#db.exec("ROLLBACK TO one");
-      this.#db.exec("RELEASE one");
+      this.stmt("ROLLBACK TO one").run();
+      this.stmt("RELEASE one").run();
       throw classify(err);
     }
   }
