@@ -8,8 +8,11 @@ import { z } from "zod";
 export const wellFormedText = () =>
   z.string().refine((s) => s.isWellFormed(), "must be well-formed Unicode (no unpaired surrogates)");
 
-/** Whitespace, controls and invisible format characters (zero-width space and joiners, word joiner, BOM...). */
-const INVISIBLE = /[\p{White_Space}\p{Cc}\p{Default_Ignorable_Code_Point}]/gu;
+/**
+ * Whitespace, controls, format characters and other invisibles (zero-width space and joiners,
+ * word joiner, BOM, Hangul fillers, the blank Braille pattern...).
+ */
+const INVISIBLE = /[\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/gu;
 
 /** True when nothing of the text would be visible. */
 export function isBlank(text: string): boolean {

@@ -20,6 +20,7 @@ function clientError(err: unknown): AppError | undefined {
   if ("expose" in err && (err as { expose: unknown }).expose === false) return undefined;
   const type = "type" in err ? (err as { type: unknown }).type : undefined;
   if (type === "entity.parse.failed") return new AppError("invalid_request", "body is not valid JSON");
+  if (type === "encoding.invalid") return new AppError("invalid_request", "body is not valid UTF-8");
   if (err instanceof URIError) return new AppError("invalid_request", "path is not valid percent-encoding");
   const known = CLIENT_STATUS[status] ?? CLIENT_STATUS[400];
   return known && new AppError(known.code, known.message);

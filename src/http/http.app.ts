@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import cors from "cors";
 import express, { type Express, type RequestHandler, type Router } from "express";
 import helmet from "helmet";
@@ -33,6 +34,20 @@ const requireJsonBody: RequestHandler = (req, _res, next) => {
   next();
 };
 
+/**
+ * The JSON parser would replace invalid UTF-8 (a lone surrogate's bytes included) with U+FFFD
+ * and store the changed text; refuse it instead, as the text rules refuse lone surrogates.
+ */
+function rejectInvalidUtf8(_req: unknown, _res: unknown, buf: Buffer): void {
+  if (!isUtf8(buf)) {
+    throw Object.assign(new Error("body is not valid UTF-8"), {
+      status: 400,
+      expose: true,
+      type: "encoding.invalid",
+    });
+  }
+}
+
 export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
@@ -57,7 +72,15 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     );
   }
   for (const r of deps.root) app.use(r);
-  app.use("/api/v1/chat", requireJsonBody, express.json({ limit: "64kb" }), deps.authenticate, ...deps.chat);
+  // Authenticate before reading a body: an anonymous client cannot make the server parse or
+  // inflate anything.
+  app.use(
+    "/api/v1/chat",
+    deps.authenticate,
+    requireJsonBody,
+    express.json({ limit: "64kb", verify: rejectInvalidUtf8 }),
+    ...deps.chat,
+  );
   app.use((_req, _res, next) => next(new AppError("not_found", "no such endpoint")));
   app.use(errorHandler(deps.logger));
   return app;

@@ -6,32 +6,42 @@ import { parseMessageJson } from "./accept.repository.ts";
 import { messageOpSchema } from "./messages.schemas.ts";
 
 /**
- * Clears persisted messages and ops in one command, starts each message's idempotency window
- * (its key has no expiry while pending), and gives back the messages' bytes to the backlog.
- * Idempotent: a second clear of the same batch changes nothing.
- * KEYS: pending index, pending bytes, ops index, then per message its room zset, its key and
- * its idempotency key, then per op its room's op zset.
- * ARGV: idempotency ttl, message count, then per message id, seq; then per op rev, index member.
+ * Clears persisted (or rolled back) messages and ops in one command, starts each message's
+ * idempotency window (its key has no expiry while pending), gives back the messages' bytes to
+ * the backlog, and raises each room's counter floor to what left pending (room-counters uses
+ * it so a re-seed racing this clear cannot hand out these seqs or revs again). Idempotent.
+ * KEYS: pending index, pending bytes, ops index; per message its room zset, its key, its
+ * idempotency key; per op its room's op zset; per room its counter floor.
+ * ARGV: idempotency ttl, #messages, #ops; per message id, seq; per op rev, index member;
+ * per room its highest seq, highest rev.
  */
 const clearScript = new LuaScript(
   "variable",
-  `local n = tonumber(ARGV[2])
-for k = 1, n do
-  local id, seq = ARGV[1 + 2 * k], ARGV[2 + 2 * k]
-  local key = KEYS[3 + 3 * k - 1]
+  `local n, m = tonumber(ARGV[2]), tonumber(ARGV[3])
+local a, k = 3, 3
+for i = 1, n do
+  local id, seq = ARGV[a + 1], ARGV[a + 2]
+  local key = KEYS[k + 2]
   local bytes = redis.call('STRLEN', key)
-  redis.call('ZREMRANGEBYSCORE', KEYS[3 + 3 * k - 2], seq, seq)
+  redis.call('ZREMRANGEBYSCORE', KEYS[k + 1], seq, seq)
   redis.call('DEL', key)
-  redis.call('EXPIRE', KEYS[3 + 3 * k], ARGV[1])
+  redis.call('EXPIRE', KEYS[k + 3], ARGV[1])
   redis.call('ZREM', KEYS[1], id)
   if bytes > 0 then redis.call('DECRBY', KEYS[2], bytes) end
+  a, k = a + 2, k + 3
 end
-local base = 3 + 3 * n
-local a = 2 + 2 * n
-for j = 1, #KEYS - base do
-  local rev, member = ARGV[a + 2 * j - 1], ARGV[a + 2 * j]
-  redis.call('ZREMRANGEBYSCORE', KEYS[base + j], rev, rev)
+for i = 1, m do
+  local rev, member = ARGV[a + 1], ARGV[a + 2]
+  redis.call('ZREMRANGEBYSCORE', KEYS[k + 1], rev, rev)
   redis.call('ZREM', KEYS[3], member)
+  a, k = a + 2, k + 1
+end
+while k < #KEYS do
+  local floor = KEYS[k + 1]
+  local seq, rev = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  if seq > tonumber(redis.call('HGET', floor, 'seq') or '0') then redis.call('HSET', floor, 'seq', seq) end
+  if rev > tonumber(redis.call('HGET', floor, 'rev') or '0') then redis.call('HSET', floor, 'rev', rev) end
+  a, k = a + 2, k + 1
 end
 return n`,
 );
@@ -130,14 +140,25 @@ export class PendingRepository {
     if (messages.length === 0 && ops.length === 0) return;
     const k = this.#keys;
     const keys = [k.pendingIndex(), k.pendingBytes(), k.pendingOpsIndex()];
-    const args: (string | number)[] = [this.#idemTtlS, messages.length];
+    const args: (string | number)[] = [this.#idemTtlS, messages.length, ops.length];
+    const floors = new Map<string, { seq: number; rev: number }>();
+    const raise = (roomId: string, seq: number, rev: number) => {
+      const f = floors.get(roomId) ?? { seq: 0, rev: 0 };
+      floors.set(roomId, { seq: Math.max(f.seq, seq), rev: Math.max(f.rev, rev) });
+    };
     for (const m of messages) {
       keys.push(k.pendingRoom(m.room_id), k.pendingMessage(m.id), k.idempotency(m.sender_id, m.client_id));
       args.push(m.id, m.seq);
+      raise(m.room_id, m.seq, m.rev);
     }
     for (const op of ops) {
       keys.push(k.pendingOps(op.room_id));
       args.push(op.rev, opIndexMember(op));
+      raise(op.room_id, 0, op.rev);
+    }
+    for (const [roomId, f] of floors) {
+      keys.push(k.counterFloor(roomId));
+      args.push(f.seq, f.rev);
     }
     await clearScript.run(this.#redis, keys, args);
   }

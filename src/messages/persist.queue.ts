@@ -87,7 +87,15 @@ export class PersistProducer {
       resolve = res;
       reject = rej;
     });
-    const batch: Batch = { messages: new Map(), ops: new Map(), done, resolve, reject, timer: undefined, due: false };
+    const batch: Batch = {
+      messages: new Map(),
+      ops: new Map(),
+      done,
+      resolve,
+      reject,
+      timer: undefined,
+      due: false,
+    };
     batch.timer = setTimeout(() => this.#windowEnded(batch), this.#opts.maxDelayMs);
     this.#current = batch;
     return batch;

@@ -2,14 +2,32 @@ import type { Redis } from "ioredis";
 import { LuaScript } from "../redis/lua-script.ts";
 import type { Keys } from "../redis/redis.ts";
 import type { MessagesStore } from "../store/store.ts";
-import { parseMessageJson } from "./accept.repository.ts";
 
-/** Sets each missing counter (seq, rev) to the given floor; counters that exist are left alone. */
+/**
+ * Sets each missing counter (seq, rev) above everything the room has: the store's highest (read
+ * just before, ARGV), what is pending now, and the floor of what left pending since (raised by
+ * the pending clear in the same step as it leaves). Counters that exist are left alone.
+ * KEYS: seq, rev, floor, pending room zset, pending ops zset. ARGV: store seq, store rev.
+ */
 const seedScript = new LuaScript(
-  2,
-  `redis.call('SET', KEYS[1], ARGV[1], 'NX')
-redis.call('SET', KEYS[2], ARGV[2], 'NX')
-return 1`,
+  5,
+  `local seq, rev = tonumber(ARGV[1]), tonumber(ARGV[2])
+local floorSeq = tonumber(redis.call('HGET', KEYS[3], 'seq') or '0')
+local floorRev = tonumber(redis.call('HGET', KEYS[3], 'rev') or '0')
+if floorSeq > seq then seq = floorSeq end
+if floorRev > rev then rev = floorRev end
+local top = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+if top[2] then
+  if tonumber(top[2]) > seq then seq = tonumber(top[2]) end
+  -- The accept script appends rev last: ...,"rev":N}
+  local r = tonumber(string.match(top[1], '"rev":(%d+)}$') or '0')
+  if r > rev then rev = r end
+end
+local op = redis.call('ZREVRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+if op[2] and tonumber(op[2]) > rev then rev = tonumber(op[2]) end
+redis.call('SET', KEYS[1], seq, 'NX')
+redis.call('SET', KEYS[2], rev, 'NX')
+return {seq, rev}`,
 );
 
 /** The next ARGV[1] revisions of a room, or -1 if its counter is missing (re-seed first). */
@@ -35,24 +53,17 @@ export class RoomCounters {
   }
 
   /**
-   * Pending is read before the store: a message or op that leaves pending in between was
-   * stored before it left (the persist worker clears pending only after its commit), so one
-   * of the two reads sees it. The other order could miss it and hand out its seq or rev again.
+   * The store is read first, then one script takes the max of that, what is pending, and the
+   * floor of what left pending meanwhile (see seedScript). Whatever the interleaving with
+   * other nodes accepting, persisting and re-seeding, no seq or rev is handed out twice.
    */
   async seed(roomId: string): Promise<void> {
     const k = this.#keys;
-    const [topMessage, topOp] = await Promise.all([
-      this.#redis.zrevrange(k.pendingRoom(roomId), 0, 0),
-      this.#redis.zrevrange(k.pendingOps(roomId), 0, 0, "WITHSCORES"),
-    ]);
-    const newest = topMessage[0] ? parseMessageJson(topMessage[0]) : undefined;
-    const pendingSeq = newest?.seq ?? 0;
-    const pendingRev = Math.max(newest?.rev ?? 0, Number(topOp[1] ?? 0));
     const stored = await this.#store.roomCounters(roomId);
     await seedScript.run(
       this.#redis,
-      [k.seq(roomId), k.rev(roomId)],
-      [Math.max(pendingSeq, stored.seq), Math.max(pendingRev, stored.rev)],
+      [k.seq(roomId), k.rev(roomId), k.counterFloor(roomId), k.pendingRoom(roomId), k.pendingOps(roomId)],
+      [stored.seq, stored.rev],
     );
   }
 

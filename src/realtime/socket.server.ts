@@ -21,6 +21,16 @@ export type SocketServerDeps = {
   corsOrigins: string[] | "*";
 };
 
+/** Same-origin pages (the host they were served from) and configured origins may connect. */
+function originAllowed(origin: string, allowed: string[] | "*", host: string | undefined): boolean {
+  if (allowed === "*" || allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
 /** Longest setTimeout Node accepts; tokens living longer are re-armed. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -40,6 +50,12 @@ export function createSocketServer(deps: SocketServerDeps): ChatServer {
     // The same cap as a REST body: a larger packet closes the connection (engine.io's default is 1 MB).
     maxHttpBufferSize: 64 * 1024,
     ...(cors ? { cors: { origin: deps.corsOrigins } } : {}),
+    // Browsers send Origin on WebSocket upgrades too, and CORS does not cover them: a page on
+    // another origin is refused here. Clients that are not browsers send no Origin.
+    allowRequest: (req, callback) => {
+      const origin = req.headers.origin;
+      callback(null, origin === undefined || originAllowed(origin, deps.corsOrigins, req.headers.host));
+    },
   });
 
   io.use((socket, next) => {

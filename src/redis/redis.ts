@@ -57,6 +57,13 @@ export class Keys {
   seq(roomId: string): string {
     return this.#key("seq", roomId);
   }
+  /**
+   * The highest seq and rev of the room's work that has left pending (hash: seq, rev): a
+   * re-seed never goes below it, even when the store read it relies on is a moment old.
+   */
+  counterFloor(roomId: string): string {
+    return this.#key("floor", roomId);
+  }
   /** The room's revision counter: every change in the room takes the next value. */
   rev(roomId: string): string {
     return this.#key("rev", roomId);

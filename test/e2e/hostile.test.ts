@@ -2,7 +2,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { renameSync, rmSync } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
-import type { Socket } from "socket.io-client";
+import { io, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/ids.ts";
 import { Keys } from "../../src/redis/redis.ts";
@@ -61,6 +61,24 @@ async function countKeys(): Promise<number> {
     n += found.length;
   } while (cursor !== "0");
   return n;
+}
+
+/** A browser-like client: sends an Origin header with the handshake. */
+function connectFrom(transport: "websocket" | "polling", origin: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = io(base, {
+      auth: { token: token("origin-user") },
+      transports: [transport],
+      extraHeaders: { origin },
+      reconnection: false,
+      forceNew: true,
+    });
+    socket.once("connect", () => resolve(socket));
+    socket.once("connect_error", (err) => {
+      socket.close();
+      reject(err);
+    });
+  });
 }
 
 async function raw(pathAndQuery: string, init: RequestInit = {}): Promise<Response> {
@@ -247,7 +265,7 @@ describe("a client's malformed request is a 4xx, never a 500 with a stack (defec
     const roomId = await group("h-alice", []);
     const empty = await as("h-alice").call<ErrorBody>("GET", `/rooms/${roomId}/messages?before_seq=`);
     expect(empty.status).toBe(400);
-    for (const text of ["\u200b\u200c\u200d", "\u2060 \ufeff", " \u00ad "]) {
+    for (const text of ["\u200b\u200c\u200d", "\u2060 \ufeff", " \u00ad ", "\u2800", "\ufff9", "\u3164"]) {
       const res = await as("h-alice").call<ErrorBody>("POST", `/rooms/${roomId}/messages`, {
         client_id: `inv-${text.length}`,
         type: "text",
@@ -294,6 +312,31 @@ describe("a client's malformed request is a 4xx, never a 500 with a stack (defec
     expect(log().slice(mark)).not.toMatch(/secret|words/);
   });
 
+  it("refuses a body that is not valid UTF-8 instead of storing replacement characters", async () => {
+    const roomId = await group("u8-alice", []);
+    const head = Buffer.from('{"client_id":"u8","type":"text","text":"A');
+    const tail = Buffer.from('B"}');
+    const res = await raw(`/api/v1/chat/rooms/${roomId}/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token("u8-alice")}`, "content-type": "application/json" },
+      body: Buffer.concat([head, Buffer.from([0xed, 0xa0, 0x80, 0xff]), tail]),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as ErrorBody).error.message).toMatch(/UTF-8/);
+    expect((await as("u8-alice").call("GET", `/rooms/${roomId}/messages`)).body).toMatchObject({
+      messages: [],
+    });
+  });
+
+  it("authenticates before reading a body", async () => {
+    const res = await raw("/api/v1/chat/rooms", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
+    expect(res.status).toBe(401);
+  });
+
   it("sets security headers and answers CORS preflights from allowed origins without a token", async () => {
     const res = await raw("/api/v1/chat/rooms");
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
@@ -323,6 +366,12 @@ describe("a client's malformed request is a 4xx, never a 500 with a stack (defec
       headers: { origin: "https://evil.example" },
     });
     expect(pollEvil.headers.get("access-control-allow-origin")).toBeNull();
+    // WebSocket upgrades are not covered by CORS: a page from another origin is refused outright.
+    for (const transport of TRANSPORTS) {
+      await expect(connectFrom(transport, "https://evil.example")).rejects.toThrow();
+      const ok = await connectFrom(transport, "https://app.example.com");
+      ok.close();
+    }
   });
 });
 

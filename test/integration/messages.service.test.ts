@@ -130,6 +130,28 @@ describe("seq re-seed", () => {
   });
 });
 
+describe("seq re-seed under repeated counter loss", () => {
+  it("never reuses a seq when another node re-seeds, accepts, persists and loses the counter again in between", async () => {
+    const first = (await send(roomB, "again-1")).message;
+    await persist(first);
+    await redis.del(keys.seq(roomB), keys.rev(roomB));
+    let other: MessageView | undefined;
+    // Our store read sees `first` as the newest; before our seed runs, another node re-seeds,
+    // accepts the next message, persists it (it leaves pending), and the counter is lost again.
+    afterMaxSeqRead = async () => {
+      other = (await send(roomB, "again-other")).message;
+      await persist(other);
+      await redis.del(keys.seq(roomB), keys.rev(roomB));
+    };
+    const mine = (await send(roomB, "again-mine")).message;
+    expect(other?.seq).toBe(first.seq + 1);
+    expect(mine.seq).toBe(first.seq + 2);
+    expect(mine.rev).toBeGreaterThan(other?.rev ?? 0);
+    await persist(mine);
+    expect((await sqlite.getMessage(mine.id))?.seq).toBe(first.seq + 2);
+  });
+});
+
 describe("client_id after the idempotency window", () => {
   it("answers the original message from the store once Redis forgot the key, and 409 in another room", async () => {
     const first = await send(roomA, "reuse-1", "hello");

@@ -27,6 +27,7 @@ const builders: Record<string, string[]> = {
   membersGen: roomIds.map((r) => keys.membersGen(r)),
   seq: roomIds.map((r) => keys.seq(r)),
   rev: roomIds.map((r) => keys.rev(r)),
+  counterFloor: roomIds.map((r) => keys.counterFloor(r)),
   pendingBytes: [keys.pendingBytes()],
   pendingOps: roomIds.map((r) => keys.pendingOps(r)),
   pendingOpsIndex: [keys.pendingOpsIndex()],
