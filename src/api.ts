@@ -69,6 +69,7 @@ export async function startApi(config: Config): Promise<Api> {
   const persist = new PersistProducer(queueConn, keys.bullPrefix, {
     maxDelayMs: config.PERSIST_BATCH_MS,
     maxMessages: config.PERSIST_BATCH_MAX,
+    minIntervalMs: config.PERSIST_JOB_INTERVAL_MS,
   });
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
   watchBacklog(pending);

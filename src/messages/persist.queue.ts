@@ -28,7 +28,13 @@ export const persistQueue = {
   jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
 
-export type GroupCommitOptions = { maxDelayMs: number; maxMessages: number };
+export type GroupCommitOptions = {
+  /** How long the first message of a batch waits for others. */
+  maxDelayMs: number;
+  maxMessages: number;
+  /** Least time between two jobs of this process: under load, batches grow to fill it. */
+  minIntervalMs: number;
+};
 
 type Batch = {
   messages: Map<string, MessageRecord>;
@@ -47,14 +53,18 @@ type Batch = {
  * that job is stored, so nothing acknowledged lives only in this process's memory. A fixed
  * window, not "flush when idle": per job the persist pool and Redis pay ~100 µs, so batches
  * of one or two messages would cost more CPU than the window costs latency (bench/README.md).
- * Batches grow under load: while one add is in flight, the next batch keeps filling and goes
- * out when that add returns (or when it is full), so a busy process sends fewer, larger jobs.
+ * Batches grow under load: a batch goes out no sooner than `minIntervalMs` after the previous
+ * one, and not while an add is in flight (unless it is full), so a busy process sends at most
+ * ~1000/minIntervalMs jobs a second however many messages it accepts, while a lone message
+ * after a quiet spell still waits only `maxDelayMs`. The persist pool's and Redis' cost is per
+ * job, so this is what keeps durability cheap at high rates (bench/README.md).
  */
 export class PersistProducer {
   readonly queue: Queue;
   readonly #opts: GroupCommitOptions;
   #current: Batch | undefined;
   readonly #inFlight = new Set<Promise<void>>();
+  #lastFlushAt = 0;
 
   constructor(connection: Redis, prefix: string, opts: GroupCommitOptions) {
     this.queue = new Queue(persistQueue.name, { connection, prefix });
@@ -96,7 +106,8 @@ export class PersistProducer {
       timer: undefined,
       due: false,
     };
-    batch.timer = setTimeout(() => this.#windowEnded(batch), this.#opts.maxDelayMs);
+    const wait = Math.max(this.#opts.maxDelayMs, this.#lastFlushAt + this.#opts.minIntervalMs - Date.now());
+    batch.timer = setTimeout(() => this.#windowEnded(batch), wait);
     this.#current = batch;
     return batch;
   }
@@ -109,6 +120,7 @@ export class PersistProducer {
   #flush(batch: Batch): void {
     if (this.#current !== batch) return; // already gone out (full before its timer fired)
     this.#current = undefined;
+    this.#lastFlushAt = Date.now();
     clearTimeout(batch.timer);
     const data: PersistBatch = { messages: [...batch.messages.values()], ops: [...batch.ops.values()] };
     persistBatchSize.observe(data.messages.length + data.ops.length);

@@ -34,6 +34,7 @@ const persistUseCase = new PersistMessages({
 const producer = new PersistProducer(queueConn, keys.bullPrefix, {
   maxDelayMs: 1,
   maxMessages: 50,
+  minIntervalMs: 0,
 });
 
 /** Runs once inside the next store.roomCounters call, after the store was read: forces an interleaving. */

@@ -138,6 +138,7 @@ describe("group commit", () => {
     const producer = new PersistProducer(conn, keys.bullPrefix, {
       maxDelayMs: 20,
       maxMessages: 50,
+      minIntervalMs: 0,
     });
     const queue = new Queue(persistQueue.name, { connection: redis, prefix: keys.bullPrefix });
     try {
