@@ -1,20 +1,4 @@
-import type { MessageOp, MessageRecord, MessageState, ReactionRow } from "../store/store.ts";
-
-/** A message nobody changed yet. */
-export function initialState(m: MessageRecord): MessageState {
-  return {
-    message_id: m.id,
-    edit: null,
-    deleted: null,
-    reactions: {},
-    my_reaction: null,
-    my_reaction_rev: 0,
-    hidden: false,
-    starred: false,
-    star_rev: 0,
-    rev: m.rev,
-  };
-}
+import type { MessageOp, MessageState, ReactionRow } from "../store/store.ts";
 
 /**
  * Applies pending ops of one message to its stored state, with the store's rules (store.ts

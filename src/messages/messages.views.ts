@@ -1,5 +1,4 @@
-import type { MessageRecord, MessageState } from "../store/store.ts";
-import { initialState } from "./message-state.ts";
+import { initialMessageState, type MessageRecord, type MessageState } from "../store/store.ts";
 
 export type MessageView = Omit<MessageRecord, never> & {
   media: null;
@@ -16,7 +15,7 @@ export type MessageView = Omit<MessageRecord, never> & {
  * state laid over it; a tombstone keeps its identity and loses its content. `rev` is the
  * room revision of the message's latest change.
  */
-export function toMessageView(m: MessageRecord, state: MessageState = initialState(m)): MessageView {
+export function toMessageView(m: MessageRecord, state: MessageState = initialMessageState(m)): MessageView {
   const deleted = state.deleted !== null;
   return {
     ...m,

@@ -105,6 +105,22 @@ export type MessageState = {
   rev: number;
 };
 
+/** The state of a message nobody changed yet. */
+export function initialMessageState(m: Pick<MessageRecord, "id" | "rev">): MessageState {
+  return {
+    message_id: m.id,
+    edit: null,
+    deleted: null,
+    reactions: {},
+    my_reaction: null,
+    my_reaction_rev: 0,
+    hidden: false,
+    starred: false,
+    star_rev: 0,
+    rev: m.rev,
+  };
+}
+
 /** One user's reaction row, for overlaying pending reaction ops on stored counts. */
 export type ReactionRow = { user_id: string; emoji: string | null; rev: number };
 

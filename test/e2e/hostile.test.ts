@@ -2,7 +2,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { renameSync, rmSync } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { io, type Socket } from "socket.io-client";
+import type { Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/ids.ts";
 import { Keys } from "../../src/redis/redis.ts";
@@ -64,22 +64,8 @@ async function countKeys(): Promise<number> {
 }
 
 /** A browser-like client: sends an Origin header with the handshake. */
-function connectFrom(transport: "websocket" | "polling", origin: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = io(base, {
-      auth: { token: token("origin-user") },
-      transports: [transport],
-      extraHeaders: { origin },
-      reconnection: false,
-      forceNew: true,
-    });
-    socket.once("connect", () => resolve(socket));
-    socket.once("connect_error", (err) => {
-      socket.close();
-      reject(err);
-    });
-  });
-}
+const connectFrom = (transport: "websocket" | "polling", origin: string) =>
+  connect(base, token("origin-user"), transport, { origin });
 
 async function raw(pathAndQuery: string, init: RequestInit = {}): Promise<Response> {
   return fetch(`${base}${pathAndQuery}`, init);

@@ -13,11 +13,14 @@ export function connect(
   base: string,
   token: string,
   transport: Transport | "default" = "websocket",
+  /** Headers a browser would add, such as its `origin`. */
+  extraHeaders?: Record<string, string>,
 ): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = io(base, {
       auth: { token },
       ...(transport === "default" ? {} : { transports: [transport] }),
+      ...(extraHeaders ? { extraHeaders } : {}),
       reconnection: false,
       forceNew: true,
     });

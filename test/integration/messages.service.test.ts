@@ -16,6 +16,7 @@ import { Keys } from "../../src/redis/redis.ts";
 import { MembershipCache } from "../../src/rooms/membership.cache.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { Store } from "../../src/store/store.ts";
+import { room as newRoom } from "../contract/fixtures.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
 
 const prefix = uniquePrefix("msgsvc");
@@ -76,17 +77,7 @@ let roomB: string;
 async function group(): Promise<string> {
   const now = new Date().toISOString();
   const room = await sqlite.createGroupRoom(
-    {
-      id: ulid(),
-      type: "group",
-      name: "g",
-      description: null,
-      avatar_media_id: null,
-      created_by: "alice",
-      created_at: now,
-      updated_at: now,
-      direct_key: null,
-    },
+    newRoom({ created_by: "alice", created_at: now, updated_at: now }),
     [{ user_id: "alice", role: "admin", joined_at: now }],
   );
   return room.id;

@@ -13,6 +13,7 @@ import { Keys } from "../../src/redis/redis.ts";
 import { MembershipCache } from "../../src/rooms/membership.cache.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { MessageRecord } from "../../src/store/store.ts";
+import { room as newRoom } from "../contract/fixtures.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
 
 const prefix = uniquePrefix("persist");
@@ -37,20 +38,9 @@ let roomId: string;
 
 beforeAll(async () => {
   const now = new Date().toISOString();
-  const room = await store.createGroupRoom(
-    {
-      id: ulid(),
-      type: "group",
-      name: "p",
-      description: null,
-      avatar_media_id: null,
-      created_by: "u1",
-      created_at: now,
-      updated_at: now,
-      direct_key: null,
-    },
-    [{ user_id: "u1", role: "admin", joined_at: now }],
-  );
+  const room = await store.createGroupRoom(newRoom({ created_by: "u1", created_at: now, updated_at: now }), [
+    { user_id: "u1", role: "admin", joined_at: now },
+  ]);
   roomId = room.id;
 });
 afterAll(async () => {

@@ -2,10 +2,10 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { ulid } from "ulid";
 import { afterAll, describe, expect, it } from "vitest";
 import { SqliteStore, StoreMissingError } from "../../src/store/sqlite/sqlite.store.ts";
-import { type NewRoom, StoreUnavailableError } from "../../src/store/store.ts";
+import { StoreUnavailableError } from "../../src/store/store.ts";
+import { room } from "../contract/fixtures.ts";
 import { removeDir, tempDir } from "../helpers/env.ts";
 
 const dir = tempDir("sqlite-fail");
@@ -14,17 +14,7 @@ let n = 0;
 const file = () => path.join(dir, `f${n++}.sqlite`);
 
 const now = new Date().toISOString();
-const group = (): NewRoom => ({
-  id: ulid(),
-  type: "group",
-  name: "g",
-  description: null,
-  avatar_media_id: null,
-  created_by: "u1",
-  created_at: now,
-  updated_at: now,
-  direct_key: null,
-});
+const group = () => room({ created_at: now, updated_at: now });
 const create = (s: SqliteStore) =>
   s.createGroupRoom(group(), [{ user_id: "u1", role: "admin", joined_at: now }]);
 

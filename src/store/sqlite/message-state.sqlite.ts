@@ -1,4 +1,11 @@
-import type { MessageOp, MessageRecord, MessageState, MessageStateStore, ReactionRow } from "../store.ts";
+import {
+  initialMessageState,
+  type MessageOp,
+  type MessageRecord,
+  type MessageState,
+  type MessageStateStore,
+  type ReactionRow,
+} from "../store.ts";
 import type { SqliteDb } from "./db.ts";
 import { num, type Row, str, strOrNull } from "./rows.ts";
 
@@ -72,20 +79,7 @@ export class SqliteMessageState implements MessageStateStore {
 
   async getMessageStates(messages: MessageRecord[], viewerId: string): Promise<Map<string, MessageState>> {
     const states = new Map<string, MessageState>();
-    for (const m of messages) {
-      states.set(m.id, {
-        message_id: m.id,
-        edit: null,
-        deleted: null,
-        reactions: {},
-        my_reaction: null,
-        my_reaction_rev: 0,
-        hidden: false,
-        starred: false,
-        star_rev: 0,
-        rev: m.rev,
-      });
-    }
+    for (const m of messages) states.set(m.id, initialMessageState(m));
     if (messages.length === 0) return states;
     const ids = JSON.stringify(messages.map((m) => m.id));
     const db = this.#db;
