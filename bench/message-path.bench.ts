@@ -352,17 +352,27 @@ async function runFull(): Promise<{
     };
     const cpu: string[] = [];
     const admin = signToken(TEST_SECRET, "bench-ops", { admin: true });
-    /** Worst event-loop delay p99 of the API processes since the last call (prom-client resets on scrape). */
-    const loopP99 = async () => {
-      const values = await Promise.all(
-        bases.map(async (b) => {
-          const text = await (
-            await fetch(`${b}/metrics`, { headers: { authorization: `Bearer ${admin}` } })
-          ).text();
-          return Number(text.match(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m)?.[1]) * 1000;
-        }),
+    const scrape = () =>
+      Promise.all(
+        bases.map(async (b) =>
+          (await fetch(`${b}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text(),
+        ),
       );
-      return Math.max(...values);
+    const metric = (texts: string[], name: string) =>
+      texts.map((t) => Number(t.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1] ?? Number.NaN));
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    let batches = { items: 0, jobs: 0 };
+    /**
+     * Worst event-loop delay p99 of the API processes since the last call (prom-client resets
+     * it on scrape), and the persist jobs and batched items since the last call.
+     */
+    const loopP99 = async () => {
+      const texts = await scrape();
+      const items = sum(metric(texts, "chat_persist_batch_size_sum"));
+      const jobs = sum(metric(texts, "chat_persist_batch_size_count"));
+      const delta = { items: items - batches.items, jobs: jobs - batches.jobs };
+      batches = { items, jobs };
+      return { p99: Math.max(...metric(texts, "nodejs_eventloop_lag_p99_seconds")) * 1000, ...delta };
     };
     const phase = async (name: string, run: () => Promise<PhaseResult>) => {
       receivers.reset();
@@ -371,7 +381,12 @@ async function runFull(): Promise<{
       const loop = await loopP99();
       cpu.push(`${name}: ${formatShares(shares)}`);
       await sleep(1500); // let the last broadcasts land
-      rows.push({ ...report(name, r, receivers), "loop p99 ms": f1(loop) });
+      rows.push({
+        ...report(name, r, receivers),
+        "loop p99 ms": f1(loop.p99),
+        "jobs/s": (loop.jobs / r.seconds).toFixed(0),
+        "msgs/job": (loop.items / Math.max(1, loop.jobs)).toFixed(1),
+      });
       acked.push(...r.acked);
       for (const m of r.acked) undelivered += MEMBERS - (receivers.deliveries.get(m.id ?? "") ?? 0);
       return r;
