@@ -8,8 +8,10 @@ import { createHttpApp } from "./http/http.app.ts";
 import { metricsRoutes } from "./http/metrics.routes.ts";
 import { AcceptRepository } from "./messages/accept.repository.ts";
 import { MessageReader } from "./messages/message.reader.ts";
+import { MessageOpsService } from "./messages/message-ops.service.ts";
 import { messagesRoutes } from "./messages/messages.routes.ts";
 import { MessagesService } from "./messages/messages.service.ts";
+import { MessageOpsRepository } from "./messages/ops.repository.ts";
 import { PendingRepository } from "./messages/pending.repository.ts";
 import { PersistProducer } from "./messages/persist.queue.ts";
 import { RoomCounters } from "./messages/room-counters.repository.ts";
@@ -73,17 +75,31 @@ export async function startApi(config: Config): Promise<Api> {
   });
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
   watchBacklog(pending);
+  const reader = new MessageReader(store, pending);
+  const counters = new RoomCounters(redis, keys, store);
+  const backlog = { maxMessages: config.PENDING_MAX_MESSAGES, maxBytes: config.PENDING_MAX_BYTES };
+  const messageEvents = new SocketMessageEvents(io);
+  const messageOps = new MessageOpsService({
+    store,
+    members,
+    reader,
+    ops: new MessageOpsRepository(redis, keys, counters, backlog),
+    persist,
+    events: messageEvents,
+    config: {
+      editWindowS: config.EDIT_WINDOW_S,
+      deleteWindowS: config.DELETE_WINDOW_S,
+      maxTextChars: config.MESSAGE_MAX_CHARS,
+    },
+  });
   const messages = new MessagesService({
     store,
     members,
-    accept: new AcceptRepository(redis, keys, {
-      maxMessages: config.PENDING_MAX_MESSAGES,
-      maxBytes: config.PENDING_MAX_BYTES,
-    }),
-    counters: new RoomCounters(redis, keys, store),
-    reader: new MessageReader(store, pending),
+    accept: new AcceptRepository(redis, keys, backlog),
+    counters,
+    reader,
     persist,
-    events: new SocketMessageEvents(io),
+    events: messageEvents,
     config: { maxTextChars: config.MESSAGE_MAX_CHARS },
   });
   registerSocketHandlers(io, { messages, logger });
@@ -96,7 +112,7 @@ export async function startApi(config: Config): Promise<Api> {
     trustProxy: config.TRUST_PROXY,
     corsOrigins: config.CORS_ORIGINS,
     root: [healthRoutes([redis, queueConn], store), metricsRoutes(auth)],
-    chat: [roomsRoutes(rooms), messagesRoutes(messages)],
+    chat: [roomsRoutes(rooms), messagesRoutes(messages, messageOps)],
     authenticate: auth,
   });
   server.on("request", app);

@@ -31,6 +31,8 @@ const envSchema = z.object({
   GROUP_MAX_MEMBERS: int(1024, 2),
   MESSAGE_MAX_CHARS: int(5000, 1),
   IDEMPOTENCY_TTL_S: int(600, 60),
+  EDIT_WINDOW_S: int(900, 0),
+  DELETE_WINDOW_S: int(172_800, 0),
   MEMBERSHIP_CACHE_TTL_S: int(3600, 1),
   PERSIST_BATCH_MS: int(5, 0),
   PERSIST_BATCH_MAX: int(500, 1),

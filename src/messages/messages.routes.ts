@@ -2,10 +2,18 @@ import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
 import { roomParamsSchema } from "../rooms/rooms.schemas.ts";
-import { historyQuerySchema, messageParamsSchema, sendMessageSchema } from "./messages.schemas.ts";
+import type { MessageOpsService } from "./message-ops.service.ts";
+import {
+  deleteMessageQuerySchema,
+  editMessageSchema,
+  historyQuerySchema,
+  messageParamsSchema,
+  reactionSchema,
+  sendMessageSchema,
+} from "./messages.schemas.ts";
 import type { MessagesService } from "./messages.service.ts";
 
-export function messagesRoutes(messages: MessagesService): Router {
+export function messagesRoutes(messages: MessagesService, ops: MessageOpsService): Router {
   const router = Router();
 
   router.post("/rooms/:room_id/messages", async (req, res) => {
@@ -23,6 +31,31 @@ export function messagesRoutes(messages: MessagesService): Router {
   router.get("/messages/:message_id", async (req, res) => {
     const { message_id } = parse(messageParamsSchema, req.params);
     res.json({ message: await messages.get(currentUser(req), message_id) });
+  });
+
+  router.patch("/messages/:message_id", async (req, res) => {
+    const { message_id } = parse(messageParamsSchema, req.params);
+    const { text } = parse(editMessageSchema, req.body);
+    res.json({ message: await ops.edit(currentUser(req), message_id, text) });
+  });
+
+  router.delete("/messages/:message_id", async (req, res) => {
+    const { message_id } = parse(messageParamsSchema, req.params);
+    const query = parse(deleteMessageQuerySchema, req.query);
+    await ops.delete(currentUser(req), message_id, query.for);
+    res.status(204).end();
+  });
+
+  router.put("/messages/:message_id/reaction", async (req, res) => {
+    const { message_id } = parse(messageParamsSchema, req.params);
+    const { emoji } = parse(reactionSchema, req.body);
+    res.json({ message: await ops.react(currentUser(req), message_id, emoji) });
+  });
+
+  router.delete("/messages/:message_id/reaction", async (req, res) => {
+    const { message_id } = parse(messageParamsSchema, req.params);
+    await ops.react(currentUser(req), message_id, null);
+    res.status(204).end();
   });
 
   return router;

@@ -35,6 +35,26 @@ export type HistoryQueryInput = z.infer<typeof historyQuerySchema>;
 
 export const messageParamsSchema = z.object({ message_id: idSchema });
 
+/** REST 12. */
+export const editMessageSchema = z.strictObject({ text: wellFormedText() });
+
+/** REST 13: `for` is required (API.md settled details). */
+export const deleteMessageQuerySchema = z.object({ for: z.enum(["me", "everyone"]) });
+
+/**
+ * One emoji (a grapheme of emoji code points: skin tones, ZWJ sequences, flags, keycaps);
+ * letters and plain digits are not reactions.
+ */
+const EMOJI = /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\u200d|\ufe0f|\u20e3)+$/u;
+const HAS_PICTOGRAPH = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3/u;
+export const reactionSchema = z.strictObject({
+  emoji: z
+    .string()
+    .min(1)
+    .max(32)
+    .refine((e) => EMOJI.test(e) && HAS_PICTOGRAPH.test(e), "must be an emoji"),
+});
+
 /** A stored message as it travels through Redis and persist jobs; parsed again on every read. */
 export const messageRecordSchema = z.strictObject({
   id: idSchema,

@@ -1,10 +1,11 @@
+import type { MessageUpdateEvents } from "../messages/message-ops.service.ts";
 import type { MessageEvents } from "../messages/messages.service.ts";
 import type { MessageView } from "../messages/messages.views.ts";
-import { roomChannel } from "./channels.ts";
+import { roomChannel, userChannel } from "./channels.ts";
 import type { ChatServer } from "./socket.server.ts";
 
 /** Optimistic broadcast: every socket in the room, on every node, the sender's own included. */
-export class SocketMessageEvents implements MessageEvents {
+export class SocketMessageEvents implements MessageEvents, MessageUpdateEvents {
   readonly #io: ChatServer;
   constructor(io: ChatServer) {
     this.#io = io;
@@ -12,5 +13,13 @@ export class SocketMessageEvents implements MessageEvents {
 
   messageNew(message: MessageView): void {
     this.#io.to(roomChannel(message.room_id)).emit("message:new", { message });
+  }
+
+  messageUpdated(message: MessageView): void {
+    this.#io.to(roomChannel(message.room_id)).emit("message:updated", { message });
+  }
+
+  messageUpdatedFor(userId: string, message: MessageView): void {
+    this.#io.to(userChannel(userId)).emit("message:updated", { message });
   }
 }

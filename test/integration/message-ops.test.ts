@@ -1,0 +1,232 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AuthUser } from "../../src/auth/jwt.ts";
+import { AcceptRepository } from "../../src/messages/accept.repository.ts";
+import { MessageReader } from "../../src/messages/message.reader.ts";
+import { MessageOpsService } from "../../src/messages/message-ops.service.ts";
+import { MessagesService } from "../../src/messages/messages.service.ts";
+import type { MessageView } from "../../src/messages/messages.views.ts";
+import { MessageOpsRepository } from "../../src/messages/ops.repository.ts";
+import { PendingRepository } from "../../src/messages/pending.repository.ts";
+import { PersistProducer } from "../../src/messages/persist.queue.ts";
+import { PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
+import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
+import { createLogger } from "../../src/observability/logger.ts";
+import { Keys } from "../../src/redis/redis.ts";
+import { MembershipCache } from "../../src/rooms/membership.cache.ts";
+import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
+import { room as newRoom } from "../contract/fixtures.ts";
+import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
+
+const prefix = uniquePrefix("msgops");
+const keys = new Keys(prefix);
+const redis = new Redis(REDIS_URL);
+const queueConn = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+const store = new SqliteStore(":memory:");
+const pending = new PendingRepository(redis, keys, 3600);
+const counters = new RoomCounters(redis, keys, store);
+const backlog = { maxMessages: 1_000_000, maxBytes: 1 << 30 };
+const producer = new PersistProducer(queueConn, keys.bullPrefix, {
+  maxDelayMs: 1,
+  maxMessages: 50,
+  minIntervalMs: 0,
+});
+const members = new MembershipCache(redis, keys, store, 3600);
+const reader = new MessageReader(store, pending);
+const persistUseCase = new PersistMessages({
+  store,
+  pending,
+  counters,
+  events: { messageFailed: () => {} },
+  logger: createLogger("silent", "test"),
+});
+const updates: { to: string; message: MessageView }[] = [];
+let clock = Date.now();
+const ops = new MessageOpsService({
+  store,
+  members,
+  reader,
+  ops: new MessageOpsRepository(redis, keys, counters, backlog),
+  persist: producer,
+  events: {
+    messageUpdated: (message) => updates.push({ to: "room", message }),
+    messageUpdatedFor: (userId, message) => updates.push({ to: userId, message }),
+  },
+  config: { editWindowS: 900, deleteWindowS: 172_800, maxTextChars: 100 },
+  now: () => clock,
+});
+const messages = new MessagesService({
+  store,
+  members,
+  accept: new AcceptRepository(redis, keys, backlog),
+  counters,
+  reader,
+  persist: producer,
+  events: { messageNew: () => {} },
+  config: { maxTextChars: 100 },
+});
+const user = (id: string): AuthUser => ({
+  id,
+  name: undefined,
+  admin: false,
+  expiresAt: Date.now() + 3_600_000,
+});
+const [alice, bob, carol, mallory] = ["alice", "bob", "carol", "mallory"].map(user) as [
+  AuthUser,
+  AuthUser,
+  AuthUser,
+  AuthUser,
+];
+let groupId: string;
+let directId: string;
+let n = 0;
+const send = async (from: AuthUser, roomId: string, text = "hello") =>
+  (await messages.send(from, roomId, { client_id: `c${n++}`, type: "text", text }, "rest")).message;
+
+/** What the persist pool does: store every pending message and op of the room. */
+async function persistAll(roomId: string): Promise<void> {
+  const msgs = await pending.range(roomId, { afterSeq: 0, limit: 1000 });
+  await persistUseCase.run({ messages: msgs, ops: await pending.ops(roomId) });
+}
+
+beforeAll(async () => {
+  const now = new Date().toISOString();
+  groupId = (
+    await store.createGroupRoom(newRoom({ created_by: "alice", created_at: now }), [
+      { user_id: "alice", role: "admin", joined_at: now },
+      { user_id: "bob", role: "member", joined_at: now },
+      { user_id: "carol", role: "member", joined_at: now },
+    ])
+  ).id;
+  directId = (
+    await store.getOrCreateDirectRoom(newRoom({ type: "direct", name: null, direct_key: "bob|carol" }), [
+      { user_id: "bob", role: "member", joined_at: now },
+      { user_id: "carol", role: "member", joined_at: now },
+    ])
+  ).room.id;
+});
+afterAll(async () => {
+  await producer.close();
+  await dropPrefix(prefix);
+  redis.disconnect();
+  queueConn.disconnect();
+  await store.close();
+});
+
+describe("edit", () => {
+  it("lets the sender edit within the window, on a message still pending, and announces it", async () => {
+    clock = Date.now();
+    const m = await send(bob, groupId, "first");
+    const edited = await ops.edit(bob, m.id, "second");
+    expect(edited).toMatchObject({ id: m.id, text: "second", edited_at: new Date(clock).toISOString() });
+    expect(updates.at(-1)).toMatchObject({ to: "room", message: { id: m.id, text: "second" } });
+    expect((await reader.get(m.id, "carol"))?.text).toBe("second");
+    await persistAll(groupId);
+    expect((await reader.get(m.id, "carol"))?.text).toBe("second");
+    expect((await store.getMessage(m.id))?.text).toBe("first"); // the record keeps the original
+  });
+
+  it("refuses another member (403), a non-member (404), and bad text (400), changing nothing", async () => {
+    const m = await send(bob, groupId, "mine");
+    await expect(ops.edit(carol, m.id, "theirs")).rejects.toMatchObject({ code: "forbidden" });
+    await expect(ops.edit(alice, m.id, "admin")).rejects.toMatchObject({ code: "forbidden" });
+    await expect(ops.edit(mallory, m.id, "x")).rejects.toMatchObject({ code: "not_found" });
+    await expect(ops.edit(bob, m.id, "\u200b")).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(ops.edit(bob, m.id, "x".repeat(101))).rejects.toMatchObject({ code: "invalid_request" });
+    expect((await reader.get(m.id, "bob"))?.text).toBe("mine");
+    expect(await pending.ops(groupId)).toEqual([]);
+  });
+
+  it("closes exactly at the window's end", async () => {
+    const m = await send(bob, groupId, "timed");
+    const sentAt = Date.parse(m.created_at);
+    clock = sentAt + 900_000;
+    await expect(ops.edit(bob, m.id, "at the edge")).resolves.toMatchObject({ text: "at the edge" });
+    clock = sentAt + 900_001;
+    await expect(ops.edit(bob, m.id, "too late")).rejects.toMatchObject({ code: "forbidden" });
+    clock = Date.now();
+  });
+});
+
+describe("delete", () => {
+  it("for everyone by the sender within the window leaves a tombstone everywhere", async () => {
+    clock = Date.now();
+    const m = await send(bob, groupId, "oops");
+    await ops.delete(bob, m.id, "everyone");
+    expect(updates.at(-1)).toMatchObject({ to: "room", message: { id: m.id, deleted: true, text: null } });
+    for (const viewer of ["alice", "bob", "carol"]) {
+      expect(await reader.get(m.id, viewer)).toMatchObject({ deleted: true, text: null, reactions: {} });
+    }
+    await expect(ops.edit(bob, m.id, "revive")).rejects.toMatchObject({ code: "forbidden" });
+    await expect(ops.react(carol, m.id, "👍")).rejects.toMatchObject({ code: "forbidden" });
+  });
+
+  it("closes the sender's window at 48 h, while a group admin may delete any time", async () => {
+    const m = await send(bob, groupId, "old");
+    clock = Date.parse(m.created_at) + 172_800_001;
+    await expect(ops.delete(bob, m.id, "everyone")).rejects.toMatchObject({ code: "forbidden" });
+    await expect(ops.delete(carol, m.id, "everyone")).rejects.toMatchObject({ code: "forbidden" });
+    await ops.delete(alice, m.id, "everyone");
+    expect((await reader.get(m.id, "bob"))?.deleted).toBe(true);
+    clock = Date.now();
+  });
+
+  it("has no admins in a direct room: only the sender deletes for everyone", async () => {
+    const m = await send(bob, directId, "direct");
+    await expect(ops.delete(carol, m.id, "everyone")).rejects.toMatchObject({ code: "forbidden" });
+    await ops.delete(bob, m.id, "everyone");
+  });
+
+  it("for me hides it from the caller only, and tells only the caller's devices", async () => {
+    const m = await send(bob, groupId, "private");
+    await ops.delete(carol, m.id, "me");
+    expect(updates.at(-1)).toMatchObject({ to: "carol", message: { id: m.id, deleted: true } });
+    const carolSees = await reader.range(groupId, { afterSeq: m.seq - 1, limit: 5 }, "carol");
+    expect(carolSees.messages.map((x) => x.id)).not.toContain(m.id);
+    expect((await reader.range(groupId, { afterSeq: m.seq - 1, limit: 5 }, "bob")).messages[0]?.id).toBe(
+      m.id,
+    );
+    await expect(ops.edit(bob, m.id, "still mine")).resolves.toMatchObject({ text: "still mine" });
+    await expect(ops.react(carol, m.id, "👍")).rejects.toMatchObject({ code: "not_found" });
+  });
+});
+
+describe("reactions", () => {
+  it("keeps one per user, replaces, counts, and removes", async () => {
+    const m = await send(bob, groupId, "react to me");
+    await ops.react(alice, m.id, "👍");
+    await ops.react(carol, m.id, "👍");
+    const replaced = await ops.react(alice, m.id, "❤️");
+    expect(replaced).toMatchObject({ reactions: { "👍": 1, "❤️": 1 }, my_reaction: "❤️" });
+    // The broadcast carries counts, not the actor's own reaction.
+    expect(updates.at(-1)).toMatchObject({
+      to: "room",
+      message: { reactions: { "👍": 1, "❤️": 1 }, my_reaction: null },
+    });
+    await persistAll(groupId);
+    await ops.react(carol, m.id, null);
+    expect(await reader.get(m.id, "carol")).toMatchObject({ reactions: { "❤️": 1 }, my_reaction: null });
+    await persistAll(groupId);
+    expect(await reader.get(m.id, "alice")).toMatchObject({ reactions: { "❤️": 1 }, my_reaction: "❤️" });
+    await expect(ops.react(mallory, m.id, "👍")).rejects.toMatchObject({ code: "not_found" });
+  });
+});
+
+describe("operations commute (invariant 5)", () => {
+  it("ends in the same state whichever order the persist jobs run in", async () => {
+    clock = Date.now();
+    const m = await send(bob, groupId, "v1");
+    await ops.edit(bob, m.id, "v2");
+    await ops.react(carol, m.id, "🎉");
+    await ops.edit(bob, m.id, "v3");
+    await ops.react(carol, m.id, "👍");
+    const before = await reader.get(m.id, "carol");
+    // Apply the ops newest first, then the message record last.
+    const pendingOps = await pending.ops(groupId);
+    for (const op of [...pendingOps].reverse()) await persistUseCase.run({ messages: [], ops: [op] });
+    await persistAll(groupId);
+    const after = await reader.get(m.id, "carol");
+    expect(after).toMatchObject({ text: "v3", reactions: { "👍": 1 }, my_reaction: "👍" });
+    expect(after).toEqual(before);
+  });
+});
