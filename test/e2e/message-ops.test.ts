@@ -1,0 +1,142 @@
+import type { Socket } from "socket.io-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newId } from "../../src/ids.ts";
+import { type Cluster, startCluster } from "../helpers/cluster.ts";
+import { token } from "../helpers/env.ts";
+import { Client } from "../helpers/http.ts";
+import { startWorkerProcess } from "../helpers/processes.ts";
+import { collect, connect, nextEvent, waitFor } from "../helpers/socket.ts";
+
+type Message = {
+  id: string;
+  text: string | null;
+  deleted: boolean;
+  reactions: Record<string, number>;
+  edited_at: string | null;
+};
+type MessageBody = { message: Message };
+type ErrorBody = { error: { code: string } };
+
+let cluster: Cluster;
+let nodeA: string;
+let nodeB: string;
+const sockets: Socket[] = [];
+const on = (base: string, user: string) => new Client(base, token(user));
+
+beforeAll(async () => {
+  // No persist worker at first: every op below lands on a message whose job has not run.
+  cluster = await startCluster("msg-ops", { apis: 2, workers: 0 });
+  [nodeA, nodeB] = cluster.apis.map((a) => a.base) as [string, string];
+});
+afterAll(async () => {
+  for (const s of sockets) s.close();
+  await cluster.stop();
+});
+
+async function group(creator: string, members: string[]): Promise<string> {
+  const res = await on(nodeA, creator).call<{ room: { id: string } }>("POST", "/rooms", {
+    type: "group",
+    name: "ops",
+    member_ids: members,
+  });
+  return res.body.room.id;
+}
+
+describe("message ops across two nodes, before and after persistence", () => {
+  it("edits, reacts and deletes on node A, seen on node B's reads and sockets, and the same after the persist pool runs", async () => {
+    const roomId = await group("o-alice", ["o-bob", "o-carol"]);
+    const carol = await connect(nodeB, token("o-carol"));
+    sockets.push(carol);
+    const updates = collect<MessageBody>(carol, "message:updated");
+    const sent = await on(nodeA, "o-bob").call<MessageBody>("POST", `/rooms/${roomId}/messages`, {
+      client_id: "e1",
+      type: "text",
+      text: "draft",
+    });
+    const id = sent.body.message.id;
+    const edit = await on(nodeA, "o-bob").call<MessageBody>("PATCH", `/messages/${id}`, { text: "final" });
+    expect(edit.status).toBe(200);
+    expect(edit.body.message).toMatchObject({ text: "final" });
+    expect(edit.body.message.edited_at).not.toBeNull();
+    const react = await on(nodeB, "o-carol").call<MessageBody>("PUT", `/messages/${id}/reaction`, {
+      emoji: "👍",
+    });
+    expect(react.status).toBe(200);
+    expect(react.body.message.reactions).toEqual({ "👍": 1 });
+    await waitFor(() => updates.length >= 2, 5000, "two message:updated on node B");
+    expect(updates.map((u) => u.message.text)).toEqual(["final", "final"]);
+
+    const onB = await on(nodeB, "o-alice").call<MessageBody>("GET", `/messages/${id}`);
+    expect(onB.body.message).toMatchObject({ text: "final", reactions: { "👍": 1 } });
+
+    // The persist pool starts now; the end state does not change.
+    cluster.workers.push(startWorkerProcess(cluster.env));
+    await waitFor(() => cluster.stored(roomId).count === 1, 20_000, "persisted");
+    await waitFor(
+      async () =>
+        (await on(nodeA, "o-alice").call<{ messages: unknown[] }>("GET", `/rooms/${roomId}/messages`))
+          .status === 200,
+      5000,
+    );
+    const after = await on(nodeA, "o-alice").call<{ messages: Message[] }>(
+      "GET",
+      `/rooms/${roomId}/messages`,
+    );
+    expect(after.body.messages[0]).toMatchObject({ id, text: "final", reactions: { "👍": 1 } });
+
+    const tombstone = nextEvent<MessageBody>(carol, "message:updated");
+    const del = await on(nodeB, "o-bob").call("DELETE", `/messages/${id}?for=everyone`);
+    expect(del.status).toBe(204);
+    const tomb = await tombstone;
+    expect(tomb.message).toMatchObject({ id, deleted: true, text: null });
+    const read = await on(nodeA, "o-carol").call<MessageBody>("GET", `/messages/${id}`);
+    expect(read.body.message).toMatchObject({ deleted: true, text: null, reactions: {} });
+  });
+
+  it("answers the contract's status codes for bad input", async () => {
+    const roomId = await group("s-alice", ["s-bob"]);
+    const m = await on(nodeA, "s-alice").call<MessageBody>("POST", `/rooms/${roomId}/messages`, {
+      client_id: "s1",
+      type: "text",
+      text: "x",
+    });
+    const id = m.body.message.id;
+    const alice = on(nodeA, "s-alice");
+    expect((await alice.call<ErrorBody>("DELETE", `/messages/${id}`)).status).toBe(400); // `for` is required
+    expect((await alice.call("DELETE", `/messages/${id}?for=all`)).status).toBe(400);
+    expect((await alice.call("PUT", `/messages/${id}/reaction`, { emoji: "a" })).status).toBe(400);
+    expect((await alice.call("PUT", `/messages/${id}/reaction`, { emoji: "👍", extra: 1 })).status).toBe(400);
+    expect((await alice.call("PATCH", `/messages/${id}`, { text: "" })).status).toBe(400);
+    expect((await alice.call("PATCH", `/messages/${id}`, {})).status).toBe(400);
+    expect((await alice.call("PATCH", `/messages/${newId()}`, { text: "y" })).status).toBe(404);
+    expect((await alice.call("DELETE", `/messages/${id}/reaction`)).status).toBe(204);
+  });
+});
+
+describe("BOLA: other rooms' messages", () => {
+  it("answers 404 to a non-member and 403 to a member who may not, and changes nothing", async () => {
+    const roomId = await group("b-alice", ["b-bob"]);
+    const m = await on(nodeA, "b-alice").call<MessageBody>("POST", `/rooms/${roomId}/messages`, {
+      client_id: "b1",
+      type: "text",
+      text: "original",
+    });
+    const id = m.body.message.id;
+    const cases: [string, string, string, unknown, number][] = [
+      ["mallory", "PATCH", `/messages/${id}`, { text: "pwned" }, 404],
+      ["mallory", "DELETE", `/messages/${id}?for=everyone`, undefined, 404],
+      ["mallory", "DELETE", `/messages/${id}?for=me`, undefined, 404],
+      ["mallory", "PUT", `/messages/${id}/reaction`, { emoji: "👎" }, 404],
+      ["mallory", "DELETE", `/messages/${id}/reaction`, undefined, 404],
+      ["mallory", "GET", `/messages/${id}`, undefined, 404],
+      ["b-bob", "PATCH", `/messages/${id}`, { text: "pwned" }, 403],
+      ["b-bob", "DELETE", `/messages/${id}?for=everyone`, undefined, 403],
+    ];
+    for (const [user, method, path, body, status] of cases) {
+      const res = await on(nodeB, user).call(method, path, body);
+      expect(res.status, `${user} ${method} ${path}`).toBe(status);
+    }
+    const seen = await on(nodeA, "b-alice").call<MessageBody>("GET", `/messages/${id}`);
+    expect(seen.body.message).toMatchObject({ text: "original", deleted: false, reactions: {} });
+  });
+});
