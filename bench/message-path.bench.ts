@@ -269,7 +269,8 @@ async function runFull(): Promise<{
 }> {
   const prefix = uniquePrefix("bench");
   const dataDir = tempDir("bench");
-  const env = testEnv(prefix, dataDir, { LOG_LEVEL: "warn" });
+  // The default send limit (20/s per user) stays on: it is part of the path being measured.
+  const env = testEnv(prefix, dataDir, { LOG_LEVEL: "warn", SEND_RATE_PER_S: "20" });
   const procs: Proc[] = [startWorkerProcess(env)];
   const apis = await Promise.all([startApiProcess(env), startApiProcess(env)]);
   procs.push(...apis);

@@ -17,10 +17,12 @@ import { PersistProducer } from "./messages/persist.queue.ts";
 import { RoomCounters } from "./messages/room-counters.repository.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { watchBacklog } from "./observability/metrics.ts";
+import { RateLimits } from "./rate-limits/rate-limits.ts";
 import { SocketMessageEvents } from "./realtime/message.events.ts";
 import { SocketRoomEvents } from "./realtime/room.events.ts";
 import { registerSocketHandlers } from "./realtime/socket.handlers.ts";
 import { type ChatServer, createSocketServer } from "./realtime/socket.server.ts";
+import { Typing } from "./realtime/typing.ts";
 import { checkDurability, createRedis, Keys } from "./redis/redis.ts";
 import { MembershipCache } from "./rooms/membership.cache.ts";
 import { roomsRoutes } from "./rooms/rooms.routes.ts";
@@ -64,9 +66,19 @@ export async function startApi(config: Config): Promise<Api> {
     corsOrigins: config.CORS_ORIGINS,
   });
   const members = new MembershipCache(redis, keys, store, config.MEMBERSHIP_CACHE_TTL_S);
-  const rooms = new RoomsService(store, members, new SocketRoomEvents(io), {
-    maxGroupMembers: config.GROUP_MAX_MEMBERS,
+  const limits = new RateLimits(redis, keys, {
+    sendPerS: config.SEND_RATE_PER_S,
+    messageOpsPerS: config.MESSAGE_OPS_RATE_PER_S,
+    roomCreatesPerMin: config.ROOM_CREATES_PER_MIN,
+    typingPerS: config.TYPING_RATE_PER_S,
   });
+  const rooms = new RoomsService(
+    store,
+    members,
+    new SocketRoomEvents(io),
+    { maxGroupMembers: config.GROUP_MAX_MEMBERS },
+    limits,
+  );
 
   const persist = new PersistProducer(queueConn, keys.bullPrefix, {
     maxDelayMs: config.PERSIST_BATCH_MS,
@@ -91,6 +103,7 @@ export async function startApi(config: Config): Promise<Api> {
       deleteWindowS: config.DELETE_WINDOW_S,
       maxTextChars: config.MESSAGE_MAX_CHARS,
     },
+    limits,
   });
   const messages = new MessagesService({
     store,
@@ -101,8 +114,13 @@ export async function startApi(config: Config): Promise<Api> {
     persist,
     events: messageEvents,
     config: { maxTextChars: config.MESSAGE_MAX_CHARS },
+    limits,
   });
-  registerSocketHandlers(io, { messages, logger });
+  const typing = new Typing(io, members, limits, {
+    expireMs: config.TYPING_EXPIRE_MS,
+    throttleMs: Math.min(2000, Math.floor(config.TYPING_EXPIRE_MS / 3)),
+  });
+  registerSocketHandlers(io, { messages, typing, logger });
 
   let closing: Promise<void> | undefined;
   const auth = authenticate(verifier);

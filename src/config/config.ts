@@ -32,6 +32,13 @@ const envSchema = z.object({
   MESSAGE_MAX_CHARS: int(5000, 1),
   IDEMPOTENCY_TTL_S: int(600, 60),
   EDIT_WINDOW_S: int(900, 0),
+  /** Per-user rate limits (shared by every node): 0 turns the send limit off. */
+  SEND_RATE_PER_S: int(20, 0),
+  MESSAGE_OPS_RATE_PER_S: int(10, 1),
+  ROOM_CREATES_PER_MIN: int(30, 1),
+  TYPING_RATE_PER_S: int(5, 1),
+  /** A typing indicator ends by itself this long after the last typing:start. */
+  TYPING_EXPIRE_MS: int(6000, 100),
   DELETE_WINDOW_S: int(172_800, 0),
   MEMBERSHIP_CACHE_TTL_S: int(3600, 1),
   PERSIST_BATCH_MS: int(5, 0),

@@ -1,5 +1,6 @@
 import type { AuthUser } from "../auth/jwt.ts";
 import { AppError, notFound } from "../errors.ts";
+import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
 import type { MembersStore, MessageRecord, RoomsStore } from "../store/store.ts";
 import { isBlank } from "../text.ts";
@@ -37,6 +38,7 @@ export class MessageOpsService {
   readonly #events: MessageUpdateEvents;
   readonly #config: MessageOpsConfig;
   readonly #now: () => number;
+  readonly #limits: Pick<RateLimits, "consume"> | undefined;
 
   constructor(deps: {
     store: RoomsStore & MembersStore;
@@ -48,6 +50,7 @@ export class MessageOpsService {
     config: MessageOpsConfig;
     /** The clock the windows are measured with (tests move it). */
     now?: () => number;
+    limits?: Pick<RateLimits, "consume">;
   }) {
     this.#store = deps.store;
     this.#members = deps.members;
@@ -57,6 +60,7 @@ export class MessageOpsService {
     this.#events = deps.events;
     this.#config = deps.config;
     this.#now = deps.now ?? Date.now;
+    this.#limits = deps.limits;
   }
 
   async edit(user: AuthUser, messageId: string, text: string): Promise<MessageView> {
@@ -109,6 +113,7 @@ export class MessageOpsService {
 
   /** The message, if the caller may see it (member of its room, not hidden for them): else 404. */
   async #visible(user: AuthUser, messageId: string): Promise<{ record: MessageRecord; view: MessageView }> {
+    await this.#limits?.consume("message_op", user.id);
     const record = await this.#reader.record(messageId);
     if (!record || !(await this.#members.isMember(record.room_id, user.id))) throw notFound("message");
     const [view] = await this.#reader.views([record], user.id, true);

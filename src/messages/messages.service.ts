@@ -2,6 +2,7 @@ import type { AuthUser } from "../auth/jwt.ts";
 import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { messagesAccepted } from "../observability/metrics.ts";
+import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
 import type { MessageRecord, MessagesStore } from "../store/store.ts";
 import { isBlank } from "../text.ts";
@@ -32,6 +33,7 @@ export class MessagesService {
   readonly #persist: PersistProducer;
   readonly #events: MessageEvents;
   readonly #config: MessagesConfig;
+  readonly #limits: Pick<RateLimits, "consume"> | undefined;
 
   constructor(deps: {
     store: Pick<MessagesStore, "getMessage" | "getMessageByClientId">;
@@ -42,6 +44,7 @@ export class MessagesService {
     persist: PersistProducer;
     events: MessageEvents;
     config: MessagesConfig;
+    limits?: Pick<RateLimits, "consume">;
   }) {
     this.#store = deps.store;
     this.#members = deps.members;
@@ -51,6 +54,7 @@ export class MessagesService {
     this.#persist = deps.persist;
     this.#events = deps.events;
     this.#config = deps.config;
+    this.#limits = deps.limits;
   }
 
   /**
@@ -64,6 +68,7 @@ export class MessagesService {
     input: SendMessageInput,
     transport: Transport,
   ): Promise<{ message: MessageView; created: boolean }> {
+    await this.#limits?.consume("send", user.id);
     const text = input.text;
     if (isBlank(text)) throw new AppError("invalid_request", "text must not be empty");
     const chars = [...text].length;

@@ -1,9 +1,13 @@
-import type { AuthUser } from "../auth/jwt.ts";
+import { z } from "zod";
 import { AppError, parse, toAppError } from "../errors.ts";
+import { idSchema } from "../ids.ts";
 import { socketSendSchema } from "../messages/messages.schemas.ts";
 import type { MessagesService } from "../messages/messages.service.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ChatServer, ChatSocket } from "./socket.server.ts";
+import type { Typing } from "./typing.ts";
+
+const typingSchema = z.strictObject({ room_id: idSchema });
 
 type Ack = (reply: unknown) => void;
 
@@ -13,7 +17,7 @@ function splitAck(args: unknown[]): { reply: Ack; payloads: unknown[] } {
   if (typeof last === "function") return { reply: last as Ack, payloads: args.slice(0, -1) };
   return { reply: () => {}, payloads: args };
 }
-type Handler = (user: AuthUser, payload: unknown) => Promise<Record<string, unknown>>;
+type Handler = (socket: ChatSocket, payload: unknown) => Promise<Record<string, unknown>>;
 
 /**
  * Client-to-server events. Each payload is parsed by the same zod schema family as REST and
@@ -21,13 +25,23 @@ type Handler = (user: AuthUser, payload: unknown) => Promise<Record<string, unkn
  */
 export function registerSocketHandlers(
   io: ChatServer,
-  deps: { messages: MessagesService; logger: Logger },
+  deps: { messages: MessagesService; typing: Typing; logger: Logger },
 ): void {
   const handlers: Record<string, Handler> = {
-    "message:send": async (user, payload) => {
+    "message:send": async (socket, payload) => {
       const { room_id, ...input } = parse(socketSendSchema, payload);
-      const { message } = await deps.messages.send(user, room_id, input, "socket");
+      const { message } = await deps.messages.send(socket.data.user, room_id, input, "socket");
       return { message };
+    },
+    "typing:start": async (socket, payload) => {
+      const { room_id } = parse(typingSchema, payload);
+      await deps.typing.start(socket.id, socket.data.user, room_id);
+      return {};
+    },
+    "typing:stop": async (socket, payload) => {
+      const { room_id } = parse(typingSchema, payload);
+      await deps.typing.stop(socket.id, socket.data.user, room_id);
+      return {};
     },
   };
 
@@ -39,7 +53,7 @@ export function registerSocketHandlers(
           if (payloads.length !== 1) {
             throw new AppError("invalid_request", "expected exactly one payload object (then the ack)");
           }
-          reply({ ok: true, ...(await handler(socket.data.user, payloads[0])) });
+          reply({ ok: true, ...(await handler(socket, payloads[0])) });
         } catch (err) {
           const appError = toAppError(err);
           if (appError.code === "internal") deps.logger.error({ err, event }, "socket handler failed");
@@ -47,6 +61,7 @@ export function registerSocketHandlers(
         }
       });
     }
+    socket.on("disconnect", () => deps.typing.disconnected(socket.id));
     // Unknown events get an error through their ack, if they carry one; otherwise nothing.
     socket.onAny((event: unknown, ...args: unknown[]) => {
       if (typeof event === "string" && Object.hasOwn(handlers, event)) return;

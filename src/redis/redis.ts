@@ -97,6 +97,14 @@ export class Keys {
   pendingOpsIndex(): string {
     return this.#key("pending-ops-index");
   }
+  /**
+   * rate-limiter-flexible appends `:<user id>` to this: one family per budget (`rl-send`...),
+   * so the user id is the family's only part.
+   */
+  rateLimitPrefix(budget: string): string {
+    if (!/^[a-z_-]+$/.test(budget)) throw new Error(`invalid rate-limit budget ${budget}`);
+    return this.#key(`rl-${budget}`);
+  }
   /** BullMQ's own keys live under this family. */
   get bullPrefix(): string {
     return this.#key("bull");

@@ -1,6 +1,7 @@
 import type { AuthUser } from "../auth/jwt.ts";
 import { AppError, notFound, parse } from "../errors.ts";
 import { newId } from "../ids.ts";
+import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MembersStore, NewMember, NewRoom, RoomRecord, RoomsStore } from "../store/store.ts";
 import type { MembershipCache } from "./membership.cache.ts";
 import { activityCursorSchema, type CreateRoomInput, type ListQuery } from "./rooms.schemas.ts";
@@ -12,6 +13,7 @@ export interface RoomEvents {
 }
 
 export type RoomsConfig = { maxGroupMembers: number };
+type Limits = Pick<RateLimits, "consume">;
 
 function encodeCursor(room: RoomRecord): string {
   return Buffer.from(JSON.stringify({ a: room.last_activity_at, i: room.id })).toString("base64url");
@@ -33,20 +35,24 @@ export class RoomsService {
   readonly #members: MembershipCache;
   readonly #events: RoomEvents;
   readonly #config: RoomsConfig;
+  readonly #limits: Limits | undefined;
 
   constructor(
     store: RoomsStore & MembersStore,
     members: MembershipCache,
     events: RoomEvents,
     config: RoomsConfig,
+    limits?: Limits,
   ) {
     this.#store = store;
     this.#members = members;
     this.#events = events;
     this.#config = config;
+    this.#limits = limits;
   }
 
   async create(user: AuthUser, input: CreateRoomInput): Promise<{ room: RoomView; created: boolean }> {
+    await this.#limits?.consume("room_create", user.id);
     const now = new Date().toISOString();
     const base = {
       id: newId(),

@@ -51,7 +51,13 @@ async function stopRedis(): Promise<void> {
 beforeAll(async () => {
   port = await freePort();
   await startRedis();
-  cluster = await startCluster("outage", { apis: 1, workers: 1, redisUrl: `redis://127.0.0.1:${port}` });
+  // The send limit on: its Redis calls must fail as fast (503) as the accept's do.
+  cluster = await startCluster("outage", {
+    apis: 1,
+    workers: 1,
+    redisUrl: `redis://127.0.0.1:${port}`,
+    env: { SEND_RATE_PER_S: "1000" },
+  });
 });
 afterAll(async () => {
   await cluster.stop().catch(() => undefined);

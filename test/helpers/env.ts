@@ -30,6 +30,10 @@ export function testEnv(
     LOG_LEVEL: "warn",
     HOST: "127.0.0.1",
     PORT: "0",
+    // Tests send bursts from one user; the rate-limit tests set their own budgets.
+    SEND_RATE_PER_S: "0",
+    ROOM_CREATES_PER_MIN: "1000000",
+    MESSAGE_OPS_RATE_PER_S: "1000",
     ...extra,
   };
 }
