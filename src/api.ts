@@ -25,8 +25,10 @@ import { type ChatServer, createSocketServer } from "./realtime/socket.server.ts
 import { Typing } from "./realtime/typing.ts";
 import { checkDurability, createRedis, Keys } from "./redis/redis.ts";
 import { MembershipCache } from "./rooms/membership.cache.ts";
+import { ReceiptsService } from "./rooms/receipts.service.ts";
 import { roomsRoutes } from "./rooms/rooms.routes.ts";
 import { RoomsService } from "./rooms/rooms.service.ts";
+import { UnreadCounter } from "./rooms/unread.ts";
 import { createStore } from "./store/store.factory.ts";
 
 export type Api = {
@@ -72,13 +74,18 @@ export async function startApi(config: Config): Promise<Api> {
     roomCreatesPerMin: config.ROOM_CREATES_PER_MIN,
     typingPerS: config.TYPING_RATE_PER_S,
   });
-  const rooms = new RoomsService(
+  const roomEvents = new SocketRoomEvents(io);
+  const counters = new RoomCounters(redis, keys, store);
+  const rooms = new RoomsService({
     store,
     members,
-    new SocketRoomEvents(io),
-    { maxGroupMembers: config.GROUP_MAX_MEMBERS },
+    events: roomEvents,
+    config: { maxGroupMembers: config.GROUP_MAX_MEMBERS },
+    unread: new UnreadCounter(redis, keys, store),
+    counters,
     limits,
-  );
+  });
+  const receipts = new ReceiptsService({ store, members, counters, redis, keys, events: roomEvents });
 
   const persist = new PersistProducer(queueConn, keys.bullPrefix, {
     maxDelayMs: config.PERSIST_BATCH_MS,
@@ -88,7 +95,6 @@ export async function startApi(config: Config): Promise<Api> {
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
   watchBacklog(pending);
   const reader = new MessageReader(store, pending);
-  const counters = new RoomCounters(redis, keys, store);
   const backlog = { maxMessages: config.PENDING_MAX_MESSAGES, maxBytes: config.PENDING_MAX_BYTES };
   const messageEvents = new SocketMessageEvents(io);
   const messageOps = new MessageOpsService({
@@ -120,7 +126,7 @@ export async function startApi(config: Config): Promise<Api> {
     expireMs: config.TYPING_EXPIRE_MS,
     throttleMs: Math.min(2000, Math.floor(config.TYPING_EXPIRE_MS / 3)),
   });
-  registerSocketHandlers(io, { messages, typing, logger });
+  registerSocketHandlers(io, { messages, receipts, typing, logger });
 
   let closing: Promise<void> | undefined;
   const auth = authenticate(verifier);
@@ -130,7 +136,7 @@ export async function startApi(config: Config): Promise<Api> {
     trustProxy: config.TRUST_PROXY,
     corsOrigins: config.CORS_ORIGINS,
     root: [healthRoutes([redis, queueConn], store), metricsRoutes(auth)],
-    chat: [roomsRoutes(rooms), messagesRoutes(messages, messageOps)],
+    chat: [roomsRoutes(rooms, receipts), messagesRoutes(messages, messageOps)],
     authenticate: auth,
   });
   server.on("request", app);

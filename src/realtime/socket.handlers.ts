@@ -4,6 +4,8 @@ import { idSchema } from "../ids.ts";
 import { socketSendSchema } from "../messages/messages.schemas.ts";
 import type { MessagesService } from "../messages/messages.service.ts";
 import type { Logger } from "../observability/logger.ts";
+import type { ReceiptsService } from "../rooms/receipts.service.ts";
+import { socketReceiptSchema } from "../rooms/rooms.schemas.ts";
 import type { ChatServer, ChatSocket } from "./socket.server.ts";
 import type { Typing } from "./typing.ts";
 
@@ -25,13 +27,23 @@ type Handler = (socket: ChatSocket, payload: unknown) => Promise<Record<string, 
  */
 export function registerSocketHandlers(
   io: ChatServer,
-  deps: { messages: MessagesService; typing: Typing; logger: Logger },
+  deps: { messages: MessagesService; receipts: ReceiptsService; typing: Typing; logger: Logger },
 ): void {
   const handlers: Record<string, Handler> = {
     "message:send": async (socket, payload) => {
       const { room_id, ...input } = parse(socketSendSchema, payload);
       const { message } = await deps.messages.send(socket.data.user, room_id, input, "socket");
       return { message };
+    },
+    "message:read": async (socket, payload) => {
+      const { room_id, seq } = parse(socketReceiptSchema, payload);
+      await deps.receipts.mark(socket.data.user, room_id, "read", seq);
+      return {};
+    },
+    "message:delivered": async (socket, payload) => {
+      const { room_id, seq } = parse(socketReceiptSchema, payload);
+      await deps.receipts.mark(socket.data.user, room_id, "delivered", seq);
+      return {};
     },
     "typing:start": async (socket, payload) => {
       const { room_id } = parse(typingSchema, payload);

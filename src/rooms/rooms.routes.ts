@@ -1,10 +1,17 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
-import { createRoomSchema, listQuerySchema, roomParamsSchema } from "./rooms.schemas.ts";
+import type { ReceiptsService } from "./receipts.service.ts";
+import {
+  createRoomSchema,
+  listQuerySchema,
+  receiptSchema,
+  roomParamsSchema,
+  settingsSchema,
+} from "./rooms.schemas.ts";
 import type { RoomsService } from "./rooms.service.ts";
 
-export function roomsRoutes(rooms: RoomsService): Router {
+export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService): Router {
   const router = Router();
 
   router.post("/rooms", async (req, res) => {
@@ -19,6 +26,26 @@ export function roomsRoutes(rooms: RoomsService): Router {
   router.get("/rooms/:room_id", async (req, res) => {
     const { room_id } = parse(roomParamsSchema, req.params);
     res.json({ room: await rooms.get(currentUser(req), room_id) });
+  });
+
+  router.put("/rooms/:room_id/settings", async (req, res) => {
+    const { room_id } = parse(roomParamsSchema, req.params);
+    res.json({
+      room: await rooms.updateSettings(currentUser(req), room_id, parse(settingsSchema, req.body)),
+    });
+  });
+
+  for (const kind of ["read", "delivered"] as const) {
+    router.post(`/rooms/:room_id/${kind}`, async (req, res) => {
+      const { room_id } = parse(roomParamsSchema, req.params);
+      const { seq } = parse(receiptSchema, req.body);
+      await receipts.mark(currentUser(req), room_id, kind, seq);
+      res.status(204).end();
+    });
+  }
+
+  router.get("/unread", async (req, res) => {
+    res.json(await rooms.unread(currentUser(req)));
   });
 
   return router;

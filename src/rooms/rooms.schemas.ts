@@ -26,3 +26,18 @@ export const listQuerySchema = z.object({
 export type ListQuery = z.infer<typeof listQuerySchema>;
 
 export const activityCursorSchema = z.object({ a: z.iso.datetime(), i: idSchema });
+
+/** REST 8: partial; `muted_until` null unmutes. */
+export const settingsSchema = z
+  .strictObject({
+    muted_until: z.iso.datetime().nullable().optional(),
+    pinned: z.boolean().optional(),
+    archived: z.boolean().optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, "give at least one of muted_until, pinned, archived");
+export type SettingsInput = z.infer<typeof settingsSchema>;
+
+/** REST 16–17 and socket message:read / message:delivered. */
+const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const receiptSchema = z.strictObject({ seq });
+export const socketReceiptSchema = z.strictObject({ room_id: idSchema, seq });

@@ -1,11 +1,18 @@
 import type { AuthUser } from "../auth/jwt.ts";
 import { AppError, notFound, parse } from "../errors.ts";
 import { newId } from "../ids.ts";
+import type { RoomCounters } from "../messages/room-counters.repository.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MembersStore, NewMember, NewRoom, RoomRecord, RoomsStore } from "../store/store.ts";
 import type { MembershipCache } from "./membership.cache.ts";
-import { activityCursorSchema, type CreateRoomInput, type ListQuery } from "./rooms.schemas.ts";
+import {
+  activityCursorSchema,
+  type CreateRoomInput,
+  type ListQuery,
+  type SettingsInput,
+} from "./rooms.schemas.ts";
 import { type RoomView, toRoomView } from "./rooms.views.ts";
+import type { UnreadCounter } from "./unread.ts";
 
 /** Realtime side effects of room changes; the API process implements it with Socket.IO. */
 export interface RoomEvents {
@@ -36,19 +43,25 @@ export class RoomsService {
   readonly #events: RoomEvents;
   readonly #config: RoomsConfig;
   readonly #limits: Limits | undefined;
+  readonly #unread: UnreadCounter;
+  readonly #counters: RoomCounters;
 
-  constructor(
-    store: RoomsStore & MembersStore,
-    members: MembershipCache,
-    events: RoomEvents,
-    config: RoomsConfig,
-    limits?: Limits,
-  ) {
-    this.#store = store;
-    this.#members = members;
-    this.#events = events;
-    this.#config = config;
-    this.#limits = limits;
+  constructor(deps: {
+    store: RoomsStore & MembersStore;
+    members: MembershipCache;
+    events: RoomEvents;
+    config: RoomsConfig;
+    unread: UnreadCounter;
+    counters: RoomCounters;
+    limits?: Limits;
+  }) {
+    this.#store = deps.store;
+    this.#members = deps.members;
+    this.#events = deps.events;
+    this.#config = deps.config;
+    this.#limits = deps.limits;
+    this.#unread = deps.unread;
+    this.#counters = deps.counters;
   }
 
   async create(user: AuthUser, input: CreateRoomInput): Promise<{ room: RoomView; created: boolean }> {
@@ -119,16 +132,49 @@ export class RoomsService {
     const rows = await this.#store.listRoomsForUser(user.id, query.limit + 1, after);
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
+    const unread = await this.#unread.of(page.map((r) => ({ member: r.member, last_seq: r.room.last_seq })));
     return {
-      rooms: page.map((r) => toRoomView(r.room, r.member)),
+      rooms: page.map((r) => toRoomView(r.room, r.member, undefined, unread.get(r.room.id))),
       next_cursor: rows.length > query.limit && last ? encodeCursor(last.room) : null,
     };
   }
 
   async get(user: AuthUser, roomId: string): Promise<RoomView> {
     await this.#members.assertMember(roomId, user.id);
+    return this.#view(user, roomId);
+  }
+
+  async #view(user: AuthUser, roomId: string): Promise<RoomView> {
     const [room, members] = await Promise.all([this.#store.getRoom(roomId), this.#store.getMembers(roomId)]);
-    if (!room) throw notFound("room");
-    return toRoomView(room, members.find((m) => m.user_id === user.id) ?? null, members);
+    const me = members.find((m) => m.user_id === user.id);
+    if (!room || !me) throw notFound("room");
+    const unread = await this.#unread.of([{ member: me, last_seq: room.last_seq }]);
+    return toRoomView(room, me, members, unread.get(roomId));
+  }
+
+  /** The caller's own settings for a room (partial: fields left out stay as they are). */
+  async updateSettings(user: AuthUser, roomId: string, input: SettingsInput): Promise<RoomView> {
+    await this.#members.assertMember(roomId, user.id);
+    const [rev] = await this.#counters.takeRevs(roomId, 1);
+    const updated = await this.#store.updateSettings(roomId, user.id, { ...input, rev: rev ?? 0 });
+    if (!updated) throw notFound("room");
+    return this.#view(user, roomId);
+  }
+
+  /** Unread per room (above 0 only) and the total, which leaves muted rooms out (API 18). */
+  async unread(user: AuthUser): Promise<{ total: number; rooms: Record<string, number> }> {
+    const memberships = await this.#store.listMemberships(user.id);
+    const counts = await this.#unread.of(memberships);
+    const now = Date.now();
+    const rooms: Record<string, number> = {};
+    let total = 0;
+    for (const { member } of memberships) {
+      const n = counts.get(member.room_id)?.unread ?? 0;
+      if (n === 0) continue;
+      rooms[member.room_id] = n;
+      const muted = member.muted_until !== null && Date.parse(member.muted_until) > now;
+      if (!muted) total += n;
+    }
+    return { total, rooms };
   }
 }

@@ -9,11 +9,15 @@ export type RoomView = Omit<RoomRecord, "direct_key" | "last_activity_at" | "las
   members?: { user_id: string; role: MemberRecord["role"]; joined_at: string }[];
 };
 
-/** The caller's view of a room; unread derives from last_seq and the caller's read seq (never a counter). */
+/**
+ * The caller's view of a room. `unread` comes from UnreadCounter (derived from the room's last
+ * seq and the caller's read watermark, never a counter), with the live last seq beside it.
+ */
 export function toRoomView(
   room: RoomRecord,
   viewer: MemberRecord | null,
   members?: MemberRecord[],
+  unread?: { unread: number; last_seq: number },
 ): RoomView {
   return {
     id: room.id,
@@ -25,10 +29,14 @@ export function toRoomView(
     created_at: room.created_at,
     updated_at: room.updated_at,
     members_count: room.members_count,
-    last_seq: room.last_seq,
+    last_seq: Math.max(room.last_seq, unread?.last_seq ?? 0),
     last_message: room.last_message ? toMessageView(room.last_message) : null,
-    unread_count: Math.max(0, room.last_seq - (viewer?.read_seq ?? 0)),
-    settings: { muted_until: null, pinned: false, archived: false },
+    unread_count: unread?.unread ?? Math.max(0, room.last_seq - (viewer?.read_seq ?? 0)),
+    settings: {
+      muted_until: viewer?.muted_until ?? null,
+      pinned: viewer?.pinned ?? false,
+      archived: viewer?.archived ?? false,
+    },
     ...(members
       ? { members: members.map((m) => ({ user_id: m.user_id, role: m.role, joined_at: m.joined_at })) }
       : {}),

@@ -39,7 +39,30 @@ export type MemberRecord = {
   user_id: string;
   role: MemberRole;
   joined_at: string;
+  /** Read watermark: every message up to this seq is read (sending implies reading). */
   read_seq: number;
+  read_at: string | null;
+  /** Delivered watermark, never below the read one. */
+  delivered_seq: number;
+  delivered_at: string | null;
+  /** The member's own settings for the room. */
+  muted_until: string | null;
+  pinned: boolean;
+  archived: boolean;
+};
+
+export type ReceiptChange = {
+  read_seq?: number | undefined;
+  delivered_seq?: number | undefined;
+  at: string;
+  /** The room revision of this change (sync reads receipts by it). */
+  rev: number;
+};
+export type SettingsChange = {
+  muted_until?: string | null | undefined;
+  pinned?: boolean | undefined;
+  archived?: boolean | undefined;
+  rev: number;
 };
 
 /**
@@ -128,7 +151,7 @@ export type NewRoom = Omit<
   RoomRecord,
   "members_count" | "last_seq" | "rev" | "last_message" | "last_activity_at"
 >;
-export type NewMember = Omit<MemberRecord, "room_id" | "read_seq">;
+export type NewMember = Pick<MemberRecord, "user_id" | "role" | "joined_at">;
 
 export type RoomForUser = { room: RoomRecord; member: MemberRecord };
 export type ActivityCursor = { last_activity_at: string; id: string };
@@ -168,6 +191,15 @@ export interface MembersStore {
   getMember(roomId: string, userId: string): Promise<MemberRecord | null>;
   listMemberIds(roomId: string): Promise<string[]>;
   listRoomIdsForUser(userId: string): Promise<string[]>;
+  /** Every membership of a user, with its watermarks and settings, and the room's stored last seq (unread counts). */
+  listMemberships(userId: string): Promise<{ member: MemberRecord; last_seq: number }[]>;
+  /**
+   * Moves a member's watermarks up, never down (a lower seq changes nothing); a read moves the
+   * delivered watermark with it. Atomic per member. Null when the user is not a member.
+   */
+  updateReceipts(roomId: string, userId: string, change: ReceiptChange): Promise<MemberRecord | null>;
+  /** Changes the fields given, leaves the others. Null when the user is not a member. */
+  updateSettings(roomId: string, userId: string, change: SettingsChange): Promise<MemberRecord | null>;
 }
 
 export type InsertResult = { rejected: { message: MessageRecord; reason: string }[] };
@@ -189,6 +221,8 @@ export interface MessagesStore {
   listMessages(roomId: string, query: HistoryQuery): Promise<MessageRecord[]>;
   /** The room's highest stored seq and revision (0 when none): what a lost Redis counter is re-seeded above. */
   roomCounters(roomId: string): Promise<{ seq: number; rev: number }>;
+  /** Per room, how many `system` messages have a seq above the given one (they never count as unread). */
+  countSystemMessagesAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number>>;
 }
 
 export interface MessageStateStore {

@@ -58,5 +58,42 @@ export function runRoomsContract(adapter: string, makeStore: () => Promise<Store
       expect(first[0]?.member).toMatchObject({ user_id: "u1", role: "admin" });
       expect(await ctx.store.listRoomsForUser("stranger", 10)).toEqual([]);
     });
+
+    it("moves receipt watermarks up only, a read moving delivery with it", async () => {
+      const r = await ctx.store.createGroupRoom(room(), members("u1", "u2"));
+      const up = (change: { read_seq?: number; delivered_seq?: number }, rev: number) =>
+        ctx.store.updateReceipts(r.id, "u2", { ...change, at: at(rev), rev });
+      expect(await up({ delivered_seq: 3 }, 1)).toMatchObject({ read_seq: 0, delivered_seq: 3 });
+      expect(await up({ read_seq: 5 }, 2)).toMatchObject({ read_seq: 5, delivered_seq: 5, read_at: at(2) });
+      expect(await up({ read_seq: 4, delivered_seq: 2 }, 3)).toMatchObject({
+        read_seq: 5,
+        delivered_seq: 5,
+        read_at: at(2),
+      });
+      expect(await ctx.store.updateReceipts(r.id, "stranger", { read_seq: 1, at: at(4), rev: 4 })).toBeNull();
+    });
+
+    it("changes only the settings given, and lists a user's memberships with the room's last seq", async () => {
+      const r = await ctx.store.createGroupRoom(room(), members("u1", "u2"));
+      await ctx.store.updateSettings(r.id, "u2", { pinned: true, rev: 1 });
+      const muted = await ctx.store.updateSettings(r.id, "u2", { muted_until: at(99), rev: 2 });
+      expect(muted).toMatchObject({ pinned: true, archived: false, muted_until: at(99) });
+      expect(await ctx.store.updateSettings(r.id, "u2", { muted_until: null, rev: 3 })).toMatchObject({
+        pinned: true,
+        muted_until: null,
+      });
+      expect((await ctx.store.getMember(r.id, "u1"))?.pinned).toBe(false);
+      await ctx.store.insertMessages([msg(r.id, 1), msg(r.id, 2, { type: "system" }), msg(r.id, 3)]);
+      const mine = await ctx.store.listMemberships("u2");
+      expect(mine).toEqual([
+        { member: expect.objectContaining({ room_id: r.id, pinned: true }), last_seq: 3 },
+      ]);
+      const counts = await ctx.store.countSystemMessagesAfter([
+        { room_id: r.id, seq: 0 },
+        { room_id: "other", seq: 0 },
+      ]);
+      expect(counts.get(r.id)).toBe(1);
+      expect((await ctx.store.countSystemMessagesAfter([{ room_id: r.id, seq: 2 }])).get(r.id) ?? 0).toBe(0);
+    });
   });
 }

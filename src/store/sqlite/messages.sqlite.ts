@@ -31,15 +31,18 @@ export class SqliteMessages implements MessagesStore {
        WHERE id = ? AND last_seq < ?`,
     );
     const advanceRev = db.stmt("UPDATE rooms SET rev = max(rev, ?) WHERE id = ?");
+    // Sending implies reading (and delivery) up to one's own message.
     const advanceReader = db.stmt(
-      "UPDATE members SET read_seq = ? WHERE room_id = ? AND user_id = ? AND read_seq < ?",
+      `UPDATE members SET read_seq = ?1, read_at = ?5, delivered_seq = max(delivered_seq, ?1),
+         delivered_at = CASE WHEN delivered_seq < ?1 THEN ?5 ELSE delivered_at END
+       WHERE room_id = ?2 AND user_id = ?3 AND read_seq < ?4`,
     );
     const roomExists = db.stmt("SELECT 1 AS ok FROM rooms WHERE id = ?");
     return db.write(() => {
       const rejected: InsertResult["rejected"] = [];
       // One room and one reader update per batch, not per message.
       const newestByRoom = new Map<string, MessageRecord>();
-      const readerSeq = new Map<string, { room: string; user: string; seq: number }>();
+      const readerSeq = new Map<string, { room: string; user: string; seq: number; at: string }>();
       for (const m of messages) {
         if (!roomExists.get(m.room_id)) {
           rejected.push({ message: m, reason: "room does not exist" });
@@ -75,13 +78,13 @@ export class SqliteMessages implements MessagesStore {
         if (!newest || newest.seq < m.seq) newestByRoom.set(m.room_id, m);
         const key = `${m.room_id}|${m.sender_id}`;
         if ((readerSeq.get(key)?.seq ?? 0) < m.seq)
-          readerSeq.set(key, { room: m.room_id, user: m.sender_id, seq: m.seq });
+          readerSeq.set(key, { room: m.room_id, user: m.sender_id, seq: m.seq, at: m.created_at });
       }
       for (const m of newestByRoom.values()) {
         advanceRoom.run(m.seq, m.id, m.created_at, m.room_id, m.seq);
         advanceRev.run(m.rev, m.room_id);
       }
-      for (const r of readerSeq.values()) advanceReader.run(r.seq, r.room, r.user, r.seq);
+      for (const r of readerSeq.values()) advanceReader.run(r.seq, r.room, r.user, r.seq, r.at);
       return { rejected };
     });
   }
@@ -124,6 +127,24 @@ export class SqliteMessages implements MessagesStore {
         .all(roomId, before, q.limit),
     );
     return rows.map(messageFromRow).reverse();
+  }
+
+  async countSystemMessagesAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    if (after.length === 0) return counts;
+    const rows = await this.#db.read(() =>
+      this.#db
+        .stmt(
+          `SELECT a.room_id AS room_id, count(m.id) AS n
+           FROM (SELECT json_extract(value, '$.room_id') AS room_id, json_extract(value, '$.seq') AS seq
+                 FROM json_each(?)) a
+           JOIN messages m ON m.room_id = a.room_id AND m.type = 'system' AND m.seq > a.seq
+           GROUP BY a.room_id`,
+        )
+        .all(JSON.stringify(after)),
+    );
+    for (const r of rows) counts.set(String(r.room_id), num(r.n));
+    return counts;
   }
 
   async roomCounters(roomId: string): Promise<{ seq: number; rev: number }> {

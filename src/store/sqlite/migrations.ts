@@ -80,4 +80,18 @@ export const migrations: string[] = [
   CREATE INDEX message_hides_by_user ON message_hides (user_id, room_id, rev);
   CREATE INDEX message_stars_by_user ON message_stars (user_id, starred, rev);
   `,
+  // 4: receipts and per-member settings beside the member row (no per-message rows: a
+  // 1,024-member group reads by watermark), and an index to discount system messages.
+  `
+  ALTER TABLE members ADD COLUMN read_at TEXT;
+  ALTER TABLE members ADD COLUMN delivered_seq INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE members ADD COLUMN delivered_at TEXT;
+  ALTER TABLE members ADD COLUMN receipt_rev INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE members ADD COLUMN muted_until TEXT;
+  ALTER TABLE members ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE members ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE members ADD COLUMN settings_rev INTEGER NOT NULL DEFAULT 0;
+  UPDATE members SET delivered_seq = read_seq;
+  CREATE INDEX messages_system ON messages (room_id, seq) WHERE type = 'system';
+  `,
 ];

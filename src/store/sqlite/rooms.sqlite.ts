@@ -5,9 +5,11 @@ import type {
   MembersStore,
   NewMember,
   NewRoom,
+  ReceiptChange,
   RoomForUser,
   RoomRecord,
   RoomsStore,
+  SettingsChange,
 } from "../store.ts";
 import type { SqliteDb } from "./db.ts";
 import { memberFromRow, ROOM_COLUMNS, roomFromRow, str } from "./rows.ts";
@@ -94,7 +96,9 @@ export class SqliteRooms implements RoomsStore {
     const rows = await this.#db.read(() =>
       this.#db
         .stmt(
-          `SELECT ${ROOM_COLUMNS}, me.role AS me_role, me.joined_at AS me_joined_at, me.read_seq AS me_read_seq
+          `SELECT ${ROOM_COLUMNS}, me.role AS me_role, me.joined_at AS me_joined_at, me.read_seq AS me_read_seq,
+         me.read_at AS me_read_at, me.delivered_seq AS me_delivered_seq, me.delivered_at AS me_delivered_at,
+         me.muted_until AS me_muted_until, me.pinned AS me_pinned, me.archived AS me_archived
        FROM members me JOIN rooms r ON r.id = me.room_id LEFT JOIN messages m ON m.id = r.last_message_id
        WHERE me.user_id = ? ${where}
        ORDER BY r.last_activity_at DESC, r.id DESC LIMIT ?`,
@@ -109,6 +113,12 @@ export class SqliteRooms implements RoomsStore {
         role: row.me_role,
         joined_at: row.me_joined_at,
         read_seq: row.me_read_seq,
+        read_at: row.me_read_at,
+        delivered_seq: row.me_delivered_seq,
+        delivered_at: row.me_delivered_at,
+        muted_until: row.me_muted_until,
+        pinned: row.me_pinned,
+        archived: row.me_archived,
       }),
     }));
   }
@@ -139,6 +149,64 @@ export class SqliteMembers implements MembersStore {
       this.#db.stmt("SELECT user_id FROM members WHERE room_id = ?").all(roomId),
     );
     return rows.map((r) => str(r.user_id));
+  }
+
+  async listMemberships(userId: string): Promise<{ member: MemberRecord; last_seq: number }[]> {
+    const rows = await this.#db.read(() =>
+      this.#db
+        .stmt(
+          "SELECT me.*, r.last_seq AS room_last_seq FROM members me JOIN rooms r ON r.id = me.room_id WHERE me.user_id = ?",
+        )
+        .all(userId),
+    );
+    return rows.map((r) => ({ member: memberFromRow(r), last_seq: Number(r.room_last_seq) }));
+  }
+
+  async updateReceipts(roomId: string, userId: string, change: ReceiptChange): Promise<MemberRecord | null> {
+    const db = this.#db;
+    return db.write(() => {
+      if (change.read_seq !== undefined) {
+        db.stmt(
+          `UPDATE members SET read_seq = ?1, read_at = ?2, receipt_rev = max(receipt_rev, ?3)
+           WHERE room_id = ?4 AND user_id = ?5 AND read_seq < ?1`,
+        ).run(change.read_seq, change.at, change.rev, roomId, userId);
+      }
+      // Reading implies delivery.
+      const delivered = Math.max(change.read_seq ?? 0, change.delivered_seq ?? 0);
+      if (delivered > 0) {
+        db.stmt(
+          `UPDATE members SET delivered_seq = ?1, delivered_at = ?2, receipt_rev = max(receipt_rev, ?3)
+           WHERE room_id = ?4 AND user_id = ?5 AND delivered_seq < ?1`,
+        ).run(delivered, change.at, change.rev, roomId, userId);
+      }
+      const row = db.stmt("SELECT * FROM members WHERE room_id = ? AND user_id = ?").get(roomId, userId);
+      return row ? memberFromRow(row) : null;
+    });
+  }
+
+  async updateSettings(roomId: string, userId: string, change: SettingsChange): Promise<MemberRecord | null> {
+    const db = this.#db;
+    return db.write(() => {
+      const sets: string[] = [];
+      const params: SQLInputValue[] = [];
+      if (change.muted_until !== undefined) {
+        sets.push("muted_until = ?");
+        params.push(change.muted_until);
+      }
+      if (change.pinned !== undefined) {
+        sets.push("pinned = ?");
+        params.push(change.pinned ? 1 : 0);
+      }
+      if (change.archived !== undefined) {
+        sets.push("archived = ?");
+        params.push(change.archived ? 1 : 0);
+      }
+      sets.push("settings_rev = max(settings_rev, ?)");
+      params.push(change.rev, roomId, userId);
+      db.stmt(`UPDATE members SET ${sets.join(", ")} WHERE room_id = ? AND user_id = ?`).run(...params);
+      const row = db.stmt("SELECT * FROM members WHERE room_id = ? AND user_id = ?").get(roomId, userId);
+      return row ? memberFromRow(row) : null;
+    });
   }
 
   async listRoomIdsForUser(userId: string): Promise<string[]> {

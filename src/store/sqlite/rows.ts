@@ -77,5 +77,11 @@ export function memberFromRow(row: Row): MemberRecord {
     role: row.role === "admin" ? "admin" : "member",
     joined_at: str(row.joined_at),
     read_seq: num(row.read_seq),
+    read_at: strOrNull(row.read_at),
+    delivered_seq: num(row.delivered_seq),
+    delivered_at: strOrNull(row.delivered_at),
+    muted_until: strOrNull(row.muted_until),
+    pinned: num(row.pinned) === 1,
+    archived: num(row.archived) === 1,
   };
 }

@@ -9,8 +9,10 @@ import type {
   NewMember,
   NewRoom,
   ReactionRow,
+  ReceiptChange,
   RoomForUser,
   RoomRecord,
+  SettingsChange,
   Store,
 } from "../store.ts";
 import { SqliteDb, type SqliteStoreOptions } from "./db.ts";
@@ -71,6 +73,15 @@ export class SqliteStore implements Store {
   listRoomIdsForUser(userId: string): Promise<string[]> {
     return this.#members.listRoomIdsForUser(userId);
   }
+  listMemberships(userId: string): Promise<{ member: MemberRecord; last_seq: number }[]> {
+    return this.#members.listMemberships(userId);
+  }
+  updateReceipts(roomId: string, userId: string, change: ReceiptChange): Promise<MemberRecord | null> {
+    return this.#members.updateReceipts(roomId, userId, change);
+  }
+  updateSettings(roomId: string, userId: string, change: SettingsChange): Promise<MemberRecord | null> {
+    return this.#members.updateSettings(roomId, userId, change);
+  }
 
   insertMessages(messages: MessageRecord[]): Promise<InsertResult> {
     return this.#messages.insertMessages(messages);
@@ -86,6 +97,9 @@ export class SqliteStore implements Store {
   }
   roomCounters(roomId: string): Promise<{ seq: number; rev: number }> {
     return this.#messages.roomCounters(roomId);
+  }
+  countSystemMessagesAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number>> {
+    return this.#messages.countSystemMessagesAfter(after);
   }
 
   applyMessageOps(ops: MessageOp[]): Promise<void> {

@@ -1,0 +1,74 @@
+import type { Redis } from "ioredis";
+import type { AuthUser } from "../auth/jwt.ts";
+import { notFound } from "../errors.ts";
+import type { RoomCounters } from "../messages/room-counters.repository.ts";
+import type { Keys } from "../redis/redis.ts";
+import type { MembersStore, RoomsStore } from "../store/store.ts";
+import type { MembershipCache } from "./membership.cache.ts";
+
+export type ReceiptUpdate = { room_id: string; user_id: string; read_seq: number; delivered_seq: number };
+
+/** Realtime side of receipts: `receipt:updated` to the room (the member's own devices included). */
+export interface ReceiptEvents {
+  receiptUpdated(update: ReceiptUpdate): void;
+}
+
+/**
+ * Read and delivered watermarks (API 16–17): one row per member, never one per message, so a
+ * 1,024-member group reading a message costs 1,024 small updates, and message info is derived
+ * from watermarks. Monotonic: a lower seq changes nothing; a seq above the room's last is
+ * clamped to it. Each move takes a room revision (sync reads receipts by it).
+ */
+export class ReceiptsService {
+  readonly #store: MembersStore & Pick<RoomsStore, "getRoom">;
+  readonly #members: MembershipCache;
+  readonly #counters: RoomCounters;
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+  readonly #events: ReceiptEvents;
+
+  constructor(deps: {
+    store: MembersStore & Pick<RoomsStore, "getRoom">;
+    members: MembershipCache;
+    counters: RoomCounters;
+    redis: Redis;
+    keys: Keys;
+    events: ReceiptEvents;
+  }) {
+    this.#store = deps.store;
+    this.#members = deps.members;
+    this.#counters = deps.counters;
+    this.#redis = deps.redis;
+    this.#keys = deps.keys;
+    this.#events = deps.events;
+  }
+
+  async mark(user: AuthUser, roomId: string, kind: "read" | "delivered", seq: number): Promise<void> {
+    await this.#members.assertMember(roomId, user.id);
+    const before = await this.#store.getMember(roomId, user.id);
+    if (!before) throw notFound("room");
+    const target = Math.min(seq, await this.#lastSeq(roomId));
+    const current = kind === "read" ? before.read_seq : before.delivered_seq;
+    if (target <= current) return; // monotonic: nothing moves, nothing is announced
+    const [rev] = await this.#counters.takeRevs(roomId, 1);
+    const after = await this.#store.updateReceipts(roomId, user.id, {
+      ...(kind === "read" ? { read_seq: target } : { delivered_seq: target }),
+      at: new Date().toISOString(),
+      rev: rev ?? 0,
+    });
+    if (!after) throw notFound("room");
+    this.#events.receiptUpdated({
+      room_id: roomId,
+      user_id: user.id,
+      read_seq: after.read_seq,
+      delivered_seq: after.delivered_seq,
+    });
+  }
+
+  /** The room's last seq: the Redis counter (accepted messages included), else the store's. */
+  async #lastSeq(roomId: string): Promise<number> {
+    const counter = await this.#redis.get(this.#keys.seq(roomId));
+    if (counter !== null) return Number(counter);
+    return (await this.#store.getRoom(roomId))?.last_seq ?? 0;
+  }
+}
