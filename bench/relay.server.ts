@@ -40,6 +40,7 @@ io.on("connection", (socket) => {
       media_id: null,
       reply_to_id: null,
       mentions: [],
+      system: null,
       created_at: new Date().toISOString(),
     });
     io.to(`room:${room_id}`).emit("message:new", { message });

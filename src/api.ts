@@ -13,10 +13,11 @@ import { messagesRoutes } from "./messages/messages.routes.ts";
 import { MessagesService } from "./messages/messages.service.ts";
 import { MessageOpsRepository } from "./messages/ops.repository.ts";
 import { PendingRepository } from "./messages/pending.repository.ts";
-import { PersistProducer } from "./messages/persist.queue.ts";
+import { PersistProducer, persistQueue } from "./messages/persist.queue.ts";
 import { RoomCounters } from "./messages/room-counters.repository.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { watchBacklog } from "./observability/metrics.ts";
+import { JobProducer } from "./queues/queue.ts";
 import { RateLimits } from "./rate-limits/rate-limits.ts";
 import { SocketMessageEvents } from "./realtime/message.events.ts";
 import { SocketRoomEvents } from "./realtime/room.events.ts";
@@ -24,7 +25,9 @@ import { registerSocketHandlers } from "./realtime/socket.handlers.ts";
 import { type ChatServer, createSocketServer } from "./realtime/socket.server.ts";
 import { Typing } from "./realtime/typing.ts";
 import { checkDurability, createRedis, Keys } from "./redis/redis.ts";
+import { GroupsService } from "./rooms/groups.service.ts";
 import { MembershipCache } from "./rooms/membership.cache.ts";
+import { MembershipChange } from "./rooms/membership-change.ts";
 import { ReceiptsService } from "./rooms/receipts.service.ts";
 import { roomsRoutes } from "./rooms/rooms.routes.ts";
 import { RoomsService } from "./rooms/rooms.service.ts";
@@ -72,9 +75,10 @@ export async function startApi(config: Config): Promise<Api> {
     sendPerS: config.SEND_RATE_PER_S,
     messageOpsPerS: config.MESSAGE_OPS_RATE_PER_S,
     roomCreatesPerMin: config.ROOM_CREATES_PER_MIN,
+    memberAddsPerMin: config.MEMBER_ADDS_PER_MIN,
     typingPerS: config.TYPING_RATE_PER_S,
   });
-  const roomEvents = new SocketRoomEvents(io);
+  const roomEvents = new SocketRoomEvents(io, pub);
   const counters = new RoomCounters(redis, keys, store);
   const rooms = new RoomsService({
     store,
@@ -126,6 +130,18 @@ export async function startApi(config: Config): Promise<Api> {
     expireMs: config.TYPING_EXPIRE_MS,
     throttleMs: Math.min(2000, Math.floor(config.TYPING_EXPIRE_MS / 3)),
   });
+  const membershipJobs = new JobProducer(persistQueue, queueConn, keys.bullPrefix);
+  const groups = new GroupsService({
+    store,
+    members,
+    change: new MembershipChange(membershipJobs, members, logger),
+    counters,
+    messages,
+    events: roomEvents,
+    view: (user, roomId) => rooms.get(user, roomId),
+    config: { maxGroupMembers: config.GROUP_MAX_MEMBERS },
+    limits,
+  });
   registerSocketHandlers(io, { messages, receipts, typing, logger });
 
   let closing: Promise<void> | undefined;
@@ -136,7 +152,7 @@ export async function startApi(config: Config): Promise<Api> {
     trustProxy: config.TRUST_PROXY,
     corsOrigins: config.CORS_ORIGINS,
     root: [healthRoutes([redis, queueConn], store), metricsRoutes(auth)],
-    chat: [roomsRoutes(rooms, receipts), messagesRoutes(messages, messageOps)],
+    chat: [roomsRoutes(rooms, receipts, groups), messagesRoutes(messages, messageOps)],
     authenticate: auth,
   });
   server.on("request", app);
@@ -169,6 +185,7 @@ export async function startApi(config: Config): Promise<Api> {
         server.closeIdleConnections();
         await stopped;
         await persist.close();
+        await membershipJobs.close();
         await Promise.allSettled([redis.quit(), pub.quit(), sub.quit(), queueConn.quit()]);
         await store.close();
       })();

@@ -36,6 +36,7 @@ const envSchema = z.object({
   SEND_RATE_PER_S: int(20, 0),
   MESSAGE_OPS_RATE_PER_S: int(10, 1),
   ROOM_CREATES_PER_MIN: int(30, 1),
+  MEMBER_ADDS_PER_MIN: int(60, 1),
   TYPING_RATE_PER_S: int(5, 1),
   /** A typing indicator ends by itself this long after the last typing:start. */
   TYPING_EXPIRE_MS: int(6000, 100),

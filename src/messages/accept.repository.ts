@@ -17,11 +17,14 @@ const acceptScript = new LuaScript(
   8,
   `-- KEYS: members, idempotency, seq, rev, pending room zset, pending message, pending index, pending bytes
 -- ARGV: sender, json-without-seq-and-rev, message id, now ms, pending msg key prefix,
---       max pending messages, max pending bytes, mentions...
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {1} end
-for i = 8, #ARGV do
-  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 0 then return {2, ARGV[i]} end
+--       max pending messages, max pending bytes, "system" or "", mentions...
+-- A system message tells of a membership change the service has just made: no member checks.
+if ARGV[8] ~= 'system' then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+  if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {1} end
+  for i = 9, #ARGV do
+    if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 0 then return {2, ARGV[i]} end
+  end
 end
 local existing = redis.call('GET', KEYS[2])
 if existing then
@@ -94,6 +97,7 @@ export class AcceptRepository {
         k.pendingMessagePrefix,
         this.#backlog.maxMessages,
         this.#backlog.maxBytes,
+        message.type === "system" ? "system" : "",
         ...message.mentions,
       ],
     )) as [number, (string | number)?, (string | number)?];

@@ -55,6 +55,30 @@ export const reactionSchema = z.strictObject({
     .refine((e) => EMOJI.test(e) && HAS_PICTOGRAPH.test(e), "must be an emoji"),
 });
 
+const systemEventSchema = z.discriminatedUnion("event", [
+  z.strictObject({
+    event: z.literal("members_added"),
+    actor_id: userIdSchema,
+    user_ids: z.array(userIdSchema),
+  }),
+  z.strictObject({
+    event: z.literal("members_removed"),
+    actor_id: userIdSchema,
+    user_ids: z.array(userIdSchema),
+  }),
+  z.strictObject({
+    event: z.literal("role_changed"),
+    actor_id: userIdSchema,
+    user_ids: z.array(userIdSchema),
+    role: z.enum(["admin", "member"]),
+  }),
+  z.strictObject({
+    event: z.literal("room_updated"),
+    actor_id: userIdSchema,
+    fields: z.array(z.enum(["name", "description", "avatar_media_id"])),
+  }),
+]);
+
 /** A stored message as it travels through Redis and persist jobs; parsed again on every read. */
 export const messageRecordSchema = z.strictObject({
   id: idSchema,
@@ -68,6 +92,7 @@ export const messageRecordSchema = z.strictObject({
   media_id: z.string().nullable(),
   reply_to_id: idSchema.nullable(),
   mentions: z.array(userIdSchema),
+  system: systemEventSchema.nullable(),
   created_at: z.iso.datetime(),
 });
 const _recordExact: Exact<z.infer<typeof messageRecordSchema>, MessageRecord> = true;

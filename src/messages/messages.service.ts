@@ -4,7 +4,7 @@ import { newId } from "../ids.ts";
 import { messagesAccepted } from "../observability/metrics.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
-import type { MessageRecord, MessagesStore } from "../store/store.ts";
+import type { MessageRecord, MessagesStore, SystemEvent } from "../store/store.ts";
 import { isBlank } from "../text.ts";
 import type { AcceptRepository, Unsequenced } from "./accept.repository.ts";
 import type { MessageReader } from "./message.reader.ts";
@@ -90,6 +90,7 @@ export class MessagesService {
       media_id: null,
       reply_to_id: input.reply_to_id ?? null,
       mentions,
+      system: null,
       created_at: new Date().toISOString(),
     };
 
@@ -145,6 +146,44 @@ export class MessagesService {
       }
     }
     throw new AppError("unavailable", "could not accept the message; retry", undefined, 1);
+  }
+
+  /**
+   * A `system` message telling what just happened in the room: sequenced, broadcast and
+   * persisted like any message, without membership checks (the change was checked and made).
+   */
+  async postSystem(roomId: string, event: SystemEvent): Promise<MessageView> {
+    const draft: Unsequenced = {
+      id: newId(),
+      room_id: roomId,
+      sender_id: event.actor_id,
+      client_id: `sys-${newId()}`,
+      type: "system",
+      text: null,
+      media_id: null,
+      reply_to_id: null,
+      mentions: [],
+      system: event,
+      created_at: new Date().toISOString(),
+    };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const result = await this.#accept.accept(draft);
+      if (result.kind === "counters_missing") {
+        await this.#counters.seed(roomId);
+        continue;
+      }
+      if (result.kind !== "accepted") break;
+      const view = toMessageView(result.message);
+      this.#events.messageNew(view);
+      await this.#persist.enqueue(result.message);
+      return view;
+    }
+    throw new AppError(
+      "unavailable",
+      "could not record the change in the room's history; retry",
+      undefined,
+      2,
+    );
   }
 
   /** A repeat found in the store: the first message again, to a sender who may still see the room. */

@@ -4,7 +4,7 @@ import { AppError } from "../errors.ts";
 import type { Keys } from "../redis/redis.ts";
 
 /** What a user can do too often; each has its own budget. */
-export type RateLimited = "send" | "message_op" | "room_create" | "typing";
+export type RateLimited = "send" | "message_op" | "room_create" | "member_add" | "typing";
 
 export type RateLimitConfig = {
   /** Messages per second per user, with a burst of as many again over 10 s; 0 turns it off. */
@@ -13,6 +13,8 @@ export type RateLimitConfig = {
   messageOpsPerS: number;
   /** Rooms created per minute per user. */
   roomCreatesPerMin: number;
+  /** Member additions (requests) per minute per user. */
+  memberAddsPerMin: number;
   /** typing:start per second per user (each socket is also throttled silently). */
   typingPerS: number;
 };
@@ -43,6 +45,7 @@ export class RateLimits {
     }
     this.#limiters.set("message_op", make("message_op", config.messageOpsPerS, 1));
     this.#limiters.set("room_create", make("room_create", config.roomCreatesPerMin, 60));
+    this.#limiters.set("member_add", make("member_add", config.memberAddsPerMin, 60));
     this.#limiters.set("typing", make("typing", config.typingPerS, 1));
   }
 

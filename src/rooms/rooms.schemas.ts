@@ -41,3 +41,26 @@ export type SettingsInput = z.infer<typeof settingsSchema>;
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const receiptSchema = z.strictObject({ seq });
 export const socketReceiptSchema = z.strictObject({ room_id: idSchema, seq });
+
+/** REST 4 (admins): at least one field; description and avatar may be cleared with null. */
+export const groupUpdateSchema = z
+  .strictObject({
+    name: wellFormedText()
+      .trim()
+      .min(1)
+      .max(100)
+      .refine((s) => !isBlank(s), "must not be blank")
+      .optional(),
+    description: wellFormedText().max(1000).nullable().optional(),
+    // A media id; that it is the caller's uploaded image is checked once media exist (issue 9).
+    avatar_media_id: idSchema.nullable().optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, "give at least one of name, description, avatar_media_id");
+export type GroupUpdateInput = z.infer<typeof groupUpdateSchema>;
+
+/** REST 5. */
+export const addMembersSchema = z.strictObject({ user_ids: z.array(userIdSchema).min(1).max(1024) });
+/** REST 6–7 path. */
+export const memberParamsSchema = z.object({ room_id: idSchema, user_id: userIdSchema });
+/** REST 7. */
+export const roleSchema = z.strictObject({ role: z.enum(["admin", "member"]) });

@@ -83,8 +83,17 @@ export type MessageRecord = {
   media_id: string | null;
   reply_to_id: string | null;
   mentions: string[];
+  /** For `system` messages: what happened in the room (clients render it in their language). */
+  system: SystemEvent | null;
   created_at: string;
 };
+
+/** The story a `system` message tells. `actor_id` did it; for a leave, actor and user are the same. */
+export type SystemEvent =
+  | { event: "members_added"; actor_id: string; user_ids: string[] }
+  | { event: "members_removed"; actor_id: string; user_ids: string[] }
+  | { event: "role_changed"; actor_id: string; user_ids: string[]; role: MemberRole }
+  | { event: "room_updated"; actor_id: string; fields: ("name" | "description" | "avatar_media_id")[] };
 
 type OpBase = {
   message_id: string;
@@ -183,7 +192,17 @@ export interface RoomsStore {
   getRoom(roomId: string): Promise<RoomRecord | null>;
   /** Rooms of a user, most recent activity first, strictly after the cursor (keyset paging). */
   listRoomsForUser(userId: string, limit: number, after?: ActivityCursor): Promise<RoomForUser[]>;
+  /** Changes the fields given (and updated_at, rev). Null when the room does not exist. */
+  updateRoom(roomId: string, change: RoomChange): Promise<RoomRecord | null>;
 }
+
+export type RoomChange = {
+  name?: string | undefined;
+  description?: string | null | undefined;
+  avatar_media_id?: string | null | undefined;
+  updated_at: string;
+  rev: number;
+};
 
 export interface MembersStore {
   /** Members of a room, oldest first. */
@@ -200,6 +219,36 @@ export interface MembersStore {
   updateReceipts(roomId: string, userId: string, change: ReceiptChange): Promise<MemberRecord | null>;
   /** Changes the fields given, leaves the others. Null when the user is not a member. */
   updateSettings(roomId: string, userId: string, change: SettingsChange): Promise<MemberRecord | null>;
+  /**
+   * Adds members in one atomic write unless the room would then hold more than `maxMembers`
+   * (checked inside the write, so concurrent adds cannot pass the cap together). Users
+   * already in the room are left as they are. Returns who was added, or "full".
+   */
+  addMembers(
+    roomId: string,
+    members: NewMember[],
+    maxMembers: number,
+    rev: number,
+  ): Promise<string[] | "full">;
+  /**
+   * Removes a member, atomically promoting the longest-standing remaining member when the last
+   * admin goes. Returns whether someone was removed and who was promoted.
+   */
+  removeMember(
+    roomId: string,
+    userId: string,
+    rev: number,
+  ): Promise<{ removed: boolean; promoted: string | null }>;
+  /**
+   * Sets a member's role. Refuses ("last_admin") to demote the room's only admin. Null when the
+   * user is not a member.
+   */
+  setRole(
+    roomId: string,
+    userId: string,
+    role: MemberRole,
+    rev: number,
+  ): Promise<MemberRecord | "last_admin" | null>;
 }
 
 export type InsertResult = { rejected: { message: MessageRecord; reason: string }[] };

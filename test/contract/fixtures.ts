@@ -41,6 +41,7 @@ export const msg = (roomId: string, seq: number, over: Partial<MessageRecord> = 
   media_id: null,
   reply_to_id: null,
   mentions: [],
+  system: null,
   created_at: at(seq * 1000),
   ...over,
 });

@@ -33,6 +33,7 @@ export function testEnv(
     // Tests send bursts from one user; the rate-limit tests set their own budgets.
     SEND_RATE_PER_S: "0",
     ROOM_CREATES_PER_MIN: "1000000",
+    MEMBER_ADDS_PER_MIN: "1000000",
     MESSAGE_OPS_RATE_PER_S: "1000",
     ...extra,
   };

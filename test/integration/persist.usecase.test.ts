@@ -61,6 +61,7 @@ async function acceptOne(room: string, clientId: string): Promise<MessageRecord>
       media_id: null,
       reply_to_id: null,
       mentions: [],
+      system: null,
       created_at: new Date().toISOString(),
     });
     if (r.kind === "membership_unknown") await members.load(room);

@@ -31,7 +31,7 @@ const builders: Record<string, string[]> = {
   pendingBytes: [keys.pendingBytes()],
   // rate-limiter-flexible appends ":<user id>" to each prefix; each budget is a family.
   ...Object.fromEntries(
-    ["send", "send-burst", "message_op", "room_create", "typing"].map((b) => [
+    ["send", "send-burst", "message_op", "room_create", "member_add", "typing"].map((b) => [
       `rateLimitPrefix(${b})`,
       hostileUserIds.map((u) => `${keys.rateLimitPrefix(b)}:${u}`),
     ]),

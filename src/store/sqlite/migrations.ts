@@ -94,4 +94,8 @@ export const migrations: string[] = [
   UPDATE members SET delivered_seq = read_seq;
   CREATE INDEX messages_system ON messages (room_id, seq) WHERE type = 'system';
   `,
+  // 5: what a system message tells (JSON), for clients to render.
+  `
+  ALTER TABLE messages ADD COLUMN system TEXT;
+  `,
 ];

@@ -2,10 +2,12 @@ import type { SQLInputValue } from "node:sqlite";
 import type {
   ActivityCursor,
   MemberRecord,
+  MemberRole,
   MembersStore,
   NewMember,
   NewRoom,
   ReceiptChange,
+  RoomChange,
   RoomForUser,
   RoomRecord,
   RoomsStore,
@@ -85,6 +87,22 @@ export class SqliteRooms implements RoomsStore {
     return this.#db.read(() => this.#getRoom(roomId));
   }
 
+  async updateRoom(roomId: string, change: RoomChange): Promise<RoomRecord | null> {
+    const db = this.#db;
+    return db.write(() => {
+      const sets = ["updated_at = ?", "rev = max(rev, ?)"];
+      const params: SQLInputValue[] = [change.updated_at, change.rev];
+      for (const field of ["name", "description", "avatar_media_id"] as const) {
+        if (change[field] !== undefined) {
+          sets.push(`${field} = ?`);
+          params.push(change[field]);
+        }
+      }
+      db.stmt(`UPDATE rooms SET ${sets.join(", ")} WHERE id = ?`).run(...params, roomId);
+      return this.#getRoom(roomId);
+    });
+  }
+
   async listRoomsForUser(userId: string, limit: number, after?: ActivityCursor): Promise<RoomForUser[]> {
     const params: SQLInputValue[] = [userId];
     let where = "";
@@ -128,6 +146,80 @@ export class SqliteMembers implements MembersStore {
   readonly #db: SqliteDb;
   constructor(db: SqliteDb) {
     this.#db = db;
+  }
+
+  async addMembers(
+    roomId: string,
+    members: NewMember[],
+    maxMembers: number,
+    rev: number,
+  ): Promise<string[] | "full"> {
+    const db = this.#db;
+    return db.write(() => {
+      const have = new Set(
+        db
+          .stmt("SELECT user_id FROM members WHERE room_id = ?")
+          .all(roomId)
+          .map((r) => str(r.user_id)),
+      );
+      const fresh = members.filter((m) => !have.has(m.user_id));
+      if (have.size + fresh.length > maxMembers) return "full";
+      const insert = db.stmt("INSERT INTO members (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)");
+      for (const m of fresh) insert.run(roomId, m.user_id, m.role, m.joined_at);
+      if (fresh.length > 0) db.stmt("UPDATE rooms SET rev = max(rev, ?) WHERE id = ?").run(rev, roomId);
+      return fresh.map((m) => m.user_id);
+    });
+  }
+
+  async removeMember(
+    roomId: string,
+    userId: string,
+    rev: number,
+  ): Promise<{ removed: boolean; promoted: string | null }> {
+    const db = this.#db;
+    return db.write(() => {
+      const removed =
+        Number(
+          db.stmt("DELETE FROM members WHERE room_id = ? AND user_id = ?").run(roomId, userId).changes,
+        ) === 1;
+      if (!removed) return { removed, promoted: null };
+      db.stmt("UPDATE rooms SET rev = max(rev, ?) WHERE id = ?").run(rev, roomId);
+      const admins = db
+        .stmt("SELECT count(*) AS n FROM members WHERE room_id = ? AND role = 'admin'")
+        .get(roomId);
+      const isGroup = db.stmt("SELECT 1 AS ok FROM rooms WHERE id = ? AND type = 'group'").get(roomId);
+      if (!isGroup || Number(admins?.n ?? 0) > 0) return { removed, promoted: null };
+      const next = db
+        .stmt("SELECT user_id FROM members WHERE room_id = ? ORDER BY joined_at, user_id LIMIT 1")
+        .get(roomId);
+      if (!next) return { removed, promoted: null };
+      const promoted = str(next.user_id);
+      db.stmt("UPDATE members SET role = 'admin' WHERE room_id = ? AND user_id = ?").run(roomId, promoted);
+      return { removed, promoted };
+    });
+  }
+
+  async setRole(
+    roomId: string,
+    userId: string,
+    role: MemberRole,
+    rev: number,
+  ): Promise<MemberRecord | "last_admin" | null> {
+    const db = this.#db;
+    return db.write(() => {
+      const member = db.stmt("SELECT * FROM members WHERE room_id = ? AND user_id = ?").get(roomId, userId);
+      if (!member) return null;
+      if (role === "member" && member.role === "admin") {
+        const admins = db
+          .stmt("SELECT count(*) AS n FROM members WHERE room_id = ? AND role = 'admin'")
+          .get(roomId);
+        if (Number(admins?.n ?? 0) <= 1) return "last_admin";
+      }
+      db.stmt("UPDATE members SET role = ? WHERE room_id = ? AND user_id = ?").run(role, roomId, userId);
+      db.stmt("UPDATE rooms SET rev = max(rev, ?) WHERE id = ?").run(rev, roomId);
+      const row = db.stmt("SELECT * FROM members WHERE room_id = ? AND user_id = ?").get(roomId, userId);
+      return row ? memberFromRow(row) : null;
+    });
   }
 
   async getMembers(roomId: string): Promise<MemberRecord[]> {

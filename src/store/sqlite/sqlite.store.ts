@@ -3,6 +3,7 @@ import type {
   HistoryQuery,
   InsertResult,
   MemberRecord,
+  MemberRole,
   MessageOp,
   MessageRecord,
   MessageState,
@@ -10,6 +11,7 @@ import type {
   NewRoom,
   ReactionRow,
   ReceiptChange,
+  RoomChange,
   RoomForUser,
   RoomRecord,
   SettingsChange,
@@ -61,6 +63,32 @@ export class SqliteStore implements Store {
     return this.#rooms.listRoomsForUser(userId, limit, after);
   }
 
+  updateRoom(roomId: string, change: RoomChange): Promise<RoomRecord | null> {
+    return this.#rooms.updateRoom(roomId, change);
+  }
+  addMembers(
+    roomId: string,
+    members: NewMember[],
+    maxMembers: number,
+    rev: number,
+  ): Promise<string[] | "full"> {
+    return this.#members.addMembers(roomId, members, maxMembers, rev);
+  }
+  removeMember(
+    roomId: string,
+    userId: string,
+    rev: number,
+  ): Promise<{ removed: boolean; promoted: string | null }> {
+    return this.#members.removeMember(roomId, userId, rev);
+  }
+  setRole(
+    roomId: string,
+    userId: string,
+    role: MemberRole,
+    rev: number,
+  ): Promise<MemberRecord | "last_admin" | null> {
+    return this.#members.setRole(roomId, userId, role, rev);
+  }
   getMembers(roomId: string): Promise<MemberRecord[]> {
     return this.#members.getMembers(roomId);
   }

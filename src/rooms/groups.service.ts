@@ -1,0 +1,179 @@
+import type { AuthUser } from "../auth/jwt.ts";
+import { AppError, notFound } from "../errors.ts";
+import type { MessagesService } from "../messages/messages.service.ts";
+import type { RoomCounters } from "../messages/room-counters.repository.ts";
+import type { RateLimits } from "../rate-limits/rate-limits.ts";
+import type { MemberRole, MembersStore, RoomRecord, RoomsStore } from "../store/store.ts";
+import type { MembershipCache } from "./membership.cache.ts";
+import type { MembershipChange } from "./membership-change.ts";
+import type { GroupUpdateInput } from "./rooms.schemas.ts";
+import { type RoomView, toRoomView } from "./rooms.views.ts";
+
+/** Realtime side of group changes: socket moves on every node, and the room events. */
+export interface GroupEvents {
+  /** Puts the users' sockets, on every node, into the room; resolves once that is ordered before anything sent after. */
+  joinRoom(userIds: string[], roomId: string): Promise<void>;
+  /** Takes the users' sockets, on every node, out of the room, ordered the same way. */
+  leaveRoom(userIds: string[], roomId: string): Promise<void>;
+  roomUpdated(room: RoomRecord): void;
+  membersAdded(roomId: string, userIds: string[]): void;
+  /** To the room and to the removed users (no longer in it). */
+  membersRemoved(roomId: string, userIds: string[]): void;
+}
+
+export type GroupsConfig = { maxGroupMembers: number };
+
+/**
+ * Group administration (API 4–7). Only admins rename, describe, set the avatar, add, remove,
+ * promote and demote; any member may leave; when the last admin leaves, the longest-standing
+ * member becomes admin (in the same store write). Every change gets a room revision and a
+ * `system` message, so history tells the story. Sockets move before that message is taken,
+ * so a removed member receives nothing sent after the removal, and an added member receives
+ * everything from the message that announces them. An added member reads the whole history;
+ * a member who left or was removed reads nothing (the room answers 404).
+ */
+export class GroupsService {
+  readonly #store: RoomsStore & MembersStore;
+  readonly #members: MembershipCache;
+  readonly #change: MembershipChange;
+  readonly #counters: RoomCounters;
+  readonly #messages: Pick<MessagesService, "postSystem">;
+  readonly #events: GroupEvents;
+  readonly #view: (user: AuthUser, roomId: string) => Promise<RoomView>;
+  readonly #config: GroupsConfig;
+  readonly #limits: Pick<RateLimits, "consume"> | undefined;
+
+  constructor(deps: {
+    store: RoomsStore & MembersStore;
+    members: MembershipCache;
+    change: MembershipChange;
+    counters: RoomCounters;
+    messages: Pick<MessagesService, "postSystem">;
+    events: GroupEvents;
+    /** The caller's view of the room (RoomsService.get). */
+    view: (user: AuthUser, roomId: string) => Promise<RoomView>;
+    config: GroupsConfig;
+    limits?: Pick<RateLimits, "consume">;
+  }) {
+    this.#store = deps.store;
+    this.#members = deps.members;
+    this.#change = deps.change;
+    this.#counters = deps.counters;
+    this.#messages = deps.messages;
+    this.#events = deps.events;
+    this.#view = deps.view;
+    this.#config = deps.config;
+    this.#limits = deps.limits;
+  }
+
+  async update(user: AuthUser, roomId: string, input: GroupUpdateInput): Promise<RoomView> {
+    await this.#assertAdmin(user, roomId);
+    const rev = await this.#rev(roomId);
+    const room = await this.#store.updateRoom(roomId, {
+      ...input,
+      updated_at: new Date().toISOString(),
+      rev,
+    });
+    if (!room) throw notFound("room");
+    const fields = (["name", "description", "avatar_media_id"] as const).filter(
+      (f) => input[f] !== undefined,
+    );
+    await this.#messages.postSystem(roomId, { event: "room_updated", actor_id: user.id, fields });
+    this.#events.roomUpdated(room);
+    return this.#view(user, roomId);
+  }
+
+  async addMembers(user: AuthUser, roomId: string, userIds: string[]): Promise<RoomView> {
+    await this.#limits?.consume("member_add", user.id);
+    await this.#assertAdmin(user, roomId);
+    const now = new Date().toISOString();
+    const rev = await this.#rev(roomId);
+    const wanted = [...new Set(userIds)].map((id) => ({
+      user_id: id,
+      role: "member" as const,
+      joined_at: now,
+    }));
+    const added = await this.#change.run(roomId, () =>
+      this.#store.addMembers(roomId, wanted, this.#config.maxGroupMembers, rev),
+    );
+    if (added === "full") {
+      throw new AppError("invalid_request", `a group holds at most ${this.#config.maxGroupMembers} members`, {
+        max_members: this.#config.maxGroupMembers,
+      });
+    }
+    if (added.length > 0) {
+      await this.#events.joinRoom(added, roomId);
+      await this.#messages.postSystem(roomId, { event: "members_added", actor_id: user.id, user_ids: added });
+      this.#events.membersAdded(roomId, added);
+    }
+    return this.#view(user, roomId);
+  }
+
+  /** Removes a member (admins), or leaves (any member, their own id). 200 with the room as the caller now sees it. */
+  async removeMember(user: AuthUser, roomId: string, targetId: string): Promise<RoomView> {
+    const room = await this.#group(user, roomId);
+    if (targetId !== user.id) await this.#assertAdmin(user, roomId);
+    const rev = await this.#rev(roomId);
+    const { removed, promoted } = await this.#change.run(roomId, () =>
+      this.#store.removeMember(roomId, targetId, rev),
+    );
+    if (!removed) throw notFound("member");
+    await this.#events.leaveRoom([targetId], roomId);
+    await this.#messages.postSystem(roomId, {
+      event: "members_removed",
+      actor_id: user.id,
+      user_ids: [targetId],
+    });
+    if (promoted) {
+      await this.#messages.postSystem(roomId, {
+        event: "role_changed",
+        actor_id: user.id,
+        user_ids: [promoted],
+        role: "admin",
+      });
+    }
+    this.#events.membersRemoved(roomId, [targetId]);
+    if (targetId === user.id) {
+      // The caller left: they get the room as a non-member would have it described to them.
+      return toRoomView({ ...room, members_count: Math.max(0, room.members_count - 1) }, null);
+    }
+    return this.#view(user, roomId);
+  }
+
+  async setRole(user: AuthUser, roomId: string, targetId: string, role: MemberRole): Promise<RoomView> {
+    await this.#assertAdmin(user, roomId);
+    const rev = await this.#rev(roomId);
+    const result = await this.#change.run(roomId, () => this.#store.setRole(roomId, targetId, role, rev));
+    if (result === null) throw notFound("member");
+    if (result === "last_admin") throw new AppError("invalid_request", "a group needs at least one admin");
+    await this.#messages.postSystem(roomId, {
+      event: "role_changed",
+      actor_id: user.id,
+      user_ids: [targetId],
+      role,
+    });
+    const room = await this.#store.getRoom(roomId);
+    if (room) this.#events.roomUpdated(room);
+    return this.#view(user, roomId);
+  }
+
+  /** The caller is a member of this group (404 otherwise; 403 for a direct room, which has no administration). */
+  async #group(user: AuthUser, roomId: string): Promise<RoomRecord> {
+    await this.#members.assertMember(roomId, user.id);
+    const room = await this.#store.getRoom(roomId);
+    if (!room) throw notFound("room");
+    if (room.type !== "group") throw new AppError("forbidden", "a direct room has no members to manage");
+    return room;
+  }
+
+  async #assertAdmin(user: AuthUser, roomId: string): Promise<void> {
+    await this.#group(user, roomId);
+    const me = await this.#store.getMember(roomId, user.id);
+    if (me?.role !== "admin") throw new AppError("forbidden", "admins only");
+  }
+
+  async #rev(roomId: string): Promise<number> {
+    const [rev] = await this.#counters.takeRevs(roomId, 1);
+    return rev ?? 0;
+  }
+}
