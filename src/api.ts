@@ -25,6 +25,8 @@ import { registerSocketHandlers } from "./realtime/socket.handlers.ts";
 import { type ChatServer, createSocketServer } from "./realtime/socket.server.ts";
 import { Typing } from "./realtime/typing.ts";
 import { checkDurability, createRedis, Keys } from "./redis/redis.ts";
+import { blocksRoutes } from "./rooms/blocks.routes.ts";
+import { BlocksService } from "./rooms/blocks.service.ts";
 import { GroupsService } from "./rooms/groups.service.ts";
 import { MembershipCache } from "./rooms/membership.cache.ts";
 import { MembershipChange } from "./rooms/membership-change.ts";
@@ -80,6 +82,9 @@ export async function startApi(config: Config): Promise<Api> {
   });
   const roomEvents = new SocketRoomEvents(io, pub);
   const counters = new RoomCounters(redis, keys, store);
+  const membershipJobs = new JobProducer(persistQueue, queueConn, keys.bullPrefix);
+  const membershipChange = new MembershipChange(membershipJobs, members, logger);
+  const blocks = new BlocksService(store, membershipChange);
   const rooms = new RoomsService({
     store,
     members,
@@ -87,6 +92,7 @@ export async function startApi(config: Config): Promise<Api> {
     config: { maxGroupMembers: config.GROUP_MAX_MEMBERS },
     unread: new UnreadCounter(redis, keys, store),
     counters,
+    blocks,
     limits,
   });
   const receipts = new ReceiptsService({ store, members, counters, redis, keys, events: roomEvents });
@@ -130,16 +136,16 @@ export async function startApi(config: Config): Promise<Api> {
     expireMs: config.TYPING_EXPIRE_MS,
     throttleMs: Math.min(2000, Math.floor(config.TYPING_EXPIRE_MS / 3)),
   });
-  const membershipJobs = new JobProducer(persistQueue, queueConn, keys.bullPrefix);
   const groups = new GroupsService({
     store,
     members,
-    change: new MembershipChange(membershipJobs, members, logger),
+    change: membershipChange,
     counters,
     messages,
     events: roomEvents,
     view: (user, roomId) => rooms.get(user, roomId),
     config: { maxGroupMembers: config.GROUP_MAX_MEMBERS },
+    blocks,
     limits,
   });
   registerSocketHandlers(io, { messages, receipts, typing, logger });
@@ -152,7 +158,7 @@ export async function startApi(config: Config): Promise<Api> {
     trustProxy: config.TRUST_PROXY,
     corsOrigins: config.CORS_ORIGINS,
     root: [healthRoutes([redis, queueConn], store), metricsRoutes(auth)],
-    chat: [roomsRoutes(rooms, receipts, groups), messagesRoutes(messages, messageOps)],
+    chat: [roomsRoutes(rooms, receipts, groups), messagesRoutes(messages, messageOps), blocksRoutes(blocks)],
     authenticate: auth,
   });
   server.on("request", app);

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { LuaScript } from "../redis/lua-script.ts";
 import type { Keys } from "../redis/redis.ts";
+import { BLOCKED_MARKER } from "../rooms/membership.cache.ts";
 import type { MessageRecord } from "../store/store.ts";
 import { messageRecordSchema } from "./messages.schemas.ts";
 
@@ -25,6 +26,7 @@ if ARGV[8] ~= 'system' then
   for i = 9, #ARGV do
     if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 0 then return {2, ARGV[i]} end
   end
+  if redis.call('SISMEMBER', KEYS[1], '${BLOCKED_MARKER}') == 1 then return {7} end
 end
 local existing = redis.call('GET', KEYS[2])
 if existing then
@@ -53,6 +55,8 @@ export type AcceptResult =
   | { kind: "mention_not_member"; userId: string }
   | { kind: "counters_missing" }
   | { kind: "backlog_full" }
+  /** A direct room whose members have a block between them. */
+  | { kind: "blocked" }
   /** The sender used this client_id before: the message if still pending, else only its id. */
   | { kind: "duplicate"; messageId: string; pending: MessageRecord | null }
   | { kind: "accepted"; message: MessageRecord };
@@ -123,6 +127,8 @@ export class AcceptRepository {
         return { kind: "accepted", message: { ...message, seq: Number(reply[1]), rev: Number(reply[2]) } };
       case 6:
         return { kind: "backlog_full" };
+      case 7:
+        return { kind: "blocked" };
       default:
         throw new Error(`accept script returned ${String(reply[0])}`);
     }

@@ -124,6 +124,8 @@ export class MessagesService {
             undefined,
             2,
           );
+        case "blocked":
+          throw new AppError("forbidden", "a block stands between the members of this direct room");
         case "duplicate": {
           const first = result.pending ?? (await this.#store.getMessage(result.messageId));
           // Neither pending nor stored: it is being rolled back this instant. Retry.

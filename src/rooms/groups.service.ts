@@ -4,6 +4,7 @@ import type { MessagesService } from "../messages/messages.service.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MemberRole, MembersStore, RoomRecord, RoomsStore } from "../store/store.ts";
+import type { BlocksService } from "./blocks.service.ts";
 import type { MembershipCache } from "./membership.cache.ts";
 import type { MembershipChange } from "./membership-change.ts";
 import type { GroupUpdateInput } from "./rooms.schemas.ts";
@@ -42,6 +43,7 @@ export class GroupsService {
   readonly #view: (user: AuthUser, roomId: string) => Promise<RoomView>;
   readonly #config: GroupsConfig;
   readonly #limits: Pick<RateLimits, "consume"> | undefined;
+  readonly #blocks: BlocksService;
 
   constructor(deps: {
     store: RoomsStore & MembersStore;
@@ -53,6 +55,7 @@ export class GroupsService {
     /** The caller's view of the room (RoomsService.get). */
     view: (user: AuthUser, roomId: string) => Promise<RoomView>;
     config: GroupsConfig;
+    blocks: BlocksService;
     limits?: Pick<RateLimits, "consume">;
   }) {
     this.#store = deps.store;
@@ -64,6 +67,7 @@ export class GroupsService {
     this.#view = deps.view;
     this.#config = deps.config;
     this.#limits = deps.limits;
+    this.#blocks = deps.blocks;
   }
 
   async update(user: AuthUser, roomId: string, input: GroupUpdateInput): Promise<RoomView> {
@@ -86,6 +90,7 @@ export class GroupsService {
   async addMembers(user: AuthUser, roomId: string, userIds: string[]): Promise<RoomView> {
     await this.#limits?.consume("member_add", user.id);
     await this.#assertAdmin(user, roomId);
+    await this.#blocks.assertCanAdd(user, userIds);
     const now = new Date().toISOString();
     const rev = await this.#rev(roomId);
     const wanted = [...new Set(userIds)].map((id) => ({

@@ -2,10 +2,17 @@ import type { Redis } from "ioredis";
 import { notFound } from "../errors.ts";
 import { LuaScript } from "../redis/lua-script.ts";
 import type { Keys } from "../redis/redis.ts";
-import type { MembersStore } from "../store/store.ts";
+import type { BlocksStore, MembersStore } from "../store/store.ts";
+
+type CacheSource = Pick<MembersStore, "listMemberIds"> & Pick<BlocksStore, "isRoomBlocked">;
 
 /** Marks a cached set as loaded even when the room has no members left (no user id is empty). */
 const LOADED_MARKER = "";
+/**
+ * In a direct room's set: a block stands between its two members, so neither may send. No
+ * user id contains "#". Loaded from the store with the members, so it survives Redis loss.
+ */
+export const BLOCKED_MARKER = "#blocked";
 
 const isMemberScript = new LuaScript(
   1,
@@ -32,10 +39,10 @@ return 1`,
 export class MembershipCache {
   readonly #redis: Redis;
   readonly #keys: Keys;
-  readonly #store: Pick<MembersStore, "listMemberIds">;
+  readonly #store: CacheSource;
   readonly #ttlS: number;
 
-  constructor(redis: Redis, keys: Keys, store: Pick<MembersStore, "listMemberIds">, ttlS: number) {
+  constructor(redis: Redis, keys: Keys, store: CacheSource, ttlS: number) {
     this.#redis = redis;
     this.#keys = keys;
     this.#store = store;
@@ -62,10 +69,11 @@ export class MembershipCache {
     const gen = (await this.#redis.get(this.#keys.membersGen(roomId))) ?? "0";
     const ids = await this.#store.listMemberIds(roomId);
     if (ids.length === 0) return ids;
+    const blocked = ids.length === 2 && (await this.#store.isRoomBlocked(roomId));
     await fillScript.run(
       this.#redis,
       [this.#keys.members(roomId), this.#keys.membersGen(roomId)],
-      [gen, this.#ttlS, LOADED_MARKER, ...ids],
+      [gen, this.#ttlS, LOADED_MARKER, ...(blocked ? [BLOCKED_MARKER] : []), ...ids],
     );
     return ids;
   }

@@ -4,6 +4,7 @@ import { newId } from "../ids.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MembersStore, NewMember, NewRoom, RoomRecord, RoomsStore } from "../store/store.ts";
+import type { BlocksService } from "./blocks.service.ts";
 import type { MembershipCache } from "./membership.cache.ts";
 import {
   activityCursorSchema,
@@ -45,6 +46,7 @@ export class RoomsService {
   readonly #limits: Limits | undefined;
   readonly #unread: UnreadCounter;
   readonly #counters: RoomCounters;
+  readonly #blocks: BlocksService;
 
   constructor(deps: {
     store: RoomsStore & MembersStore;
@@ -53,6 +55,7 @@ export class RoomsService {
     config: RoomsConfig;
     unread: UnreadCounter;
     counters: RoomCounters;
+    blocks: BlocksService;
     limits?: Limits;
   }) {
     this.#store = deps.store;
@@ -62,6 +65,7 @@ export class RoomsService {
     this.#limits = deps.limits;
     this.#unread = deps.unread;
     this.#counters = deps.counters;
+    this.#blocks = deps.blocks;
   }
 
   async create(user: AuthUser, input: CreateRoomInput): Promise<{ room: RoomView; created: boolean }> {
@@ -80,6 +84,7 @@ export class RoomsService {
       if (input.member_id === user.id) {
         throw new AppError("invalid_request", "member_id must be another user");
       }
+      await this.#blocks.assertCanOpenDirect(user, input.member_id);
       const pair = [user.id, input.member_id].sort();
       const newRoom: NewRoom = {
         ...base,
@@ -92,6 +97,7 @@ export class RoomsService {
       ({ room, created } = await this.#store.getOrCreateDirectRoom(newRoom, members));
     } else {
       const others = [...new Set(input.member_ids)].filter((id) => id !== user.id);
+      await this.#blocks.assertCanAdd(user, others);
       if (others.length + 1 > this.#config.maxGroupMembers) {
         throw new AppError(
           "invalid_request",

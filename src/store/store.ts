@@ -287,7 +287,22 @@ export interface MessageStateStore {
   getReactions(messageId: string): Promise<ReactionRow[]>;
 }
 
-export interface Store extends RoomsStore, MembersStore, MessagesStore, MessageStateStore {
+export interface BlocksStore {
+  /** Records that `blockerId` blocks `blockedId` (idempotent). */
+  block(blockerId: string, blockedId: string, at: string): Promise<void>;
+  /** Lifts it (idempotent). */
+  unblock(blockerId: string, blockedId: string): Promise<void>;
+  /** Whether `blockerId` blocks `blockedId` (one direction). */
+  isBlocked(blockerId: string, blockedId: string): Promise<boolean>;
+  /** Of `userIds`, those who block `userId`. */
+  blockersOf(userId: string, userIds: string[]): Promise<string[]>;
+  /** True for a direct room whose two members have a block between them, either way. */
+  isRoomBlocked(roomId: string): Promise<boolean>;
+  /** The pair's direct room, if it exists. */
+  directRoomId(a: string, b: string): Promise<string | null>;
+}
+
+export interface Store extends RoomsStore, MembersStore, MessagesStore, MessageStateStore, BlocksStore {
   /** Throws when the store cannot read, or cannot write after a write failed (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,4 +1,5 @@
 import type { Store } from "../../src/store/store.ts";
+import { runBlocksContract } from "./blocks.contract.ts";
 import { runMessageStateContract } from "./message-state.contract.ts";
 import { runMessagesContract } from "./messages.contract.ts";
 import { runRoomsContract } from "./rooms.contract.ts";
@@ -8,4 +9,5 @@ export function runStoreContract(adapter: string, makeStore: () => Promise<Store
   runRoomsContract(adapter, makeStore);
   runMessagesContract(adapter, makeStore);
   runMessageStateContract(adapter, makeStore);
+  runBlocksContract(adapter, makeStore);
 }

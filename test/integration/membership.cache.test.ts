@@ -21,7 +21,8 @@ function fakeStore(members: string[], gate?: Promise<void>): { store: Store; rea
       await gate;
       return [...members];
     },
-  } as Pick<Store, "listMemberIds"> as Store;
+    isRoomBlocked: async () => false,
+  } as Pick<Store, "listMemberIds" | "isRoomBlocked"> as Store;
   return { store, reads: () => reads };
 }
 

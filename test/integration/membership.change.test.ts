@@ -21,7 +21,12 @@ afterAll(async () => {
 });
 
 const members = ["a", "b"];
-const cache = new MembershipCache(redis, keys, { listMemberIds: async () => [...members] }, 3600);
+const cache = new MembershipCache(
+  redis,
+  keys,
+  { listMemberIds: async () => [...members], isRoomBlocked: async () => false },
+  3600,
+);
 
 describe("a membership change", () => {
   it("queues a backup invalidation before the commit, so a failed direct invalidation is redone", async () => {

@@ -98,4 +98,12 @@ export const migrations: string[] = [
   `
   ALTER TABLE messages ADD COLUMN system TEXT;
   `,
+  // 6: blocks between users.
+  `
+  CREATE TABLE blocks (
+    blocker_id TEXT NOT NULL, blocked_id TEXT NOT NULL, created_at TEXT NOT NULL,
+    PRIMARY KEY (blocker_id, blocked_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX blocks_by_blocked ON blocks (blocked_id, blocker_id);
+  `,
 ];

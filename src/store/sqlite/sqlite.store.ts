@@ -17,6 +17,7 @@ import type {
   SettingsChange,
   Store,
 } from "../store.ts";
+import { SqliteBlocks } from "./blocks.sqlite.ts";
 import { SqliteDb, type SqliteStoreOptions } from "./db.ts";
 import { SqliteMessageState } from "./message-state.sqlite.ts";
 import { SqliteMessages } from "./messages.sqlite.ts";
@@ -31,6 +32,7 @@ export class SqliteStore implements Store {
   readonly #members: SqliteMembers;
   readonly #messages: SqliteMessages;
   readonly #state: SqliteMessageState;
+  readonly #blocks: SqliteBlocks;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.#db = new SqliteDb(file, options);
@@ -38,6 +40,26 @@ export class SqliteStore implements Store {
     this.#members = new SqliteMembers(this.#db);
     this.#messages = new SqliteMessages(this.#db);
     this.#state = new SqliteMessageState(this.#db);
+    this.#blocks = new SqliteBlocks(this.#db);
+  }
+
+  block(blockerId: string, blockedId: string, at: string): Promise<void> {
+    return this.#blocks.block(blockerId, blockedId, at);
+  }
+  unblock(blockerId: string, blockedId: string): Promise<void> {
+    return this.#blocks.unblock(blockerId, blockedId);
+  }
+  isBlocked(blockerId: string, blockedId: string): Promise<boolean> {
+    return this.#blocks.isBlocked(blockerId, blockedId);
+  }
+  blockersOf(userId: string, userIds: string[]): Promise<string[]> {
+    return this.#blocks.blockersOf(userId, userIds);
+  }
+  isRoomBlocked(roomId: string): Promise<boolean> {
+    return this.#blocks.isRoomBlocked(roomId);
+  }
+  directRoomId(a: string, b: string): Promise<string | null> {
+    return this.#blocks.directRoomId(a, b);
   }
 
   ping(): Promise<void> {
