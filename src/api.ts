@@ -20,12 +20,12 @@ import { watchBacklog } from "./observability/metrics.ts";
 import { JobProducer } from "./queues/queue.ts";
 import { RateLimits } from "./rate-limits/rate-limits.ts";
 import { SocketMessageEvents } from "./realtime/message.events.ts";
+import { Presence } from "./realtime/presence.ts";
 import { SocketRoomEvents } from "./realtime/room.events.ts";
 import { registerSocketHandlers } from "./realtime/socket.handlers.ts";
 import { type ChatServer, createSocketServer } from "./realtime/socket.server.ts";
 import { Typing } from "./realtime/typing.ts";
 import { checkDurability, createRedis, Keys } from "./redis/redis.ts";
-import { blocksRoutes } from "./rooms/blocks.routes.ts";
 import { BlocksService } from "./rooms/blocks.service.ts";
 import { GroupsService } from "./rooms/groups.service.ts";
 import { MembershipCache } from "./rooms/membership.cache.ts";
@@ -34,6 +34,7 @@ import { ReceiptsService } from "./rooms/receipts.service.ts";
 import { roomsRoutes } from "./rooms/rooms.routes.ts";
 import { RoomsService } from "./rooms/rooms.service.ts";
 import { UnreadCounter } from "./rooms/unread.ts";
+import { usersRoutes } from "./rooms/users.routes.ts";
 import { createStore } from "./store/store.factory.ts";
 
 export type Api = {
@@ -148,7 +149,16 @@ export async function startApi(config: Config): Promise<Api> {
     blocks,
     limits,
   });
-  registerSocketHandlers(io, { messages, receipts, typing, logger });
+  const presence = new Presence({
+    io,
+    redis,
+    keys,
+    store,
+    config: { ttlMs: config.PRESENCE_TTL_MS, heartbeatMs: config.PRESENCE_HEARTBEAT_MS },
+    logger,
+  });
+  presence.start();
+  registerSocketHandlers(io, { messages, receipts, typing, presence, logger });
 
   let closing: Promise<void> | undefined;
   const auth = authenticate(verifier);
@@ -158,7 +168,11 @@ export async function startApi(config: Config): Promise<Api> {
     trustProxy: config.TRUST_PROXY,
     corsOrigins: config.CORS_ORIGINS,
     root: [healthRoutes([redis, queueConn], store), metricsRoutes(auth)],
-    chat: [roomsRoutes(rooms, receipts, groups), messagesRoutes(messages, messageOps), blocksRoutes(blocks)],
+    chat: [
+      roomsRoutes(rooms, receipts, groups),
+      messagesRoutes(messages, messageOps),
+      usersRoutes(blocks, presence),
+    ],
     authenticate: auth,
   });
   server.on("request", app);
@@ -187,6 +201,7 @@ export async function startApi(config: Config): Promise<Api> {
       closing ??= (async () => {
         // Stop taking connections and let in-flight requests finish (each answers only once its
         // message's job is stored), then flush what is left and disconnect.
+        presence.stop();
         const stopped = new Promise<void>((resolve) => io.close(() => resolve()));
         server.closeIdleConnections();
         await stopped;

@@ -40,6 +40,9 @@ const envSchema = z.object({
   TYPING_RATE_PER_S: int(5, 1),
   /** A typing indicator ends by itself this long after the last typing:start. */
   TYPING_EXPIRE_MS: int(6000, 100),
+  /** A user goes offline at most this long after their last socket's node stopped heartbeating. */
+  PRESENCE_TTL_MS: int(10_000, 500),
+  PRESENCE_HEARTBEAT_MS: int(3000, 100),
   DELETE_WINDOW_S: int(172_800, 0),
   MEMBERSHIP_CACHE_TTL_S: int(3600, 1),
   PERSIST_BATCH_MS: int(5, 0),

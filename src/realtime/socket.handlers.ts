@@ -6,6 +6,7 @@ import type { MessagesService } from "../messages/messages.service.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ReceiptsService } from "../rooms/receipts.service.ts";
 import { socketReceiptSchema } from "../rooms/rooms.schemas.ts";
+import type { Presence } from "./presence.ts";
 import type { ChatServer, ChatSocket } from "./socket.server.ts";
 import type { Typing } from "./typing.ts";
 
@@ -27,7 +28,13 @@ type Handler = (socket: ChatSocket, payload: unknown) => Promise<Record<string, 
  */
 export function registerSocketHandlers(
   io: ChatServer,
-  deps: { messages: MessagesService; receipts: ReceiptsService; typing: Typing; logger: Logger },
+  deps: {
+    messages: MessagesService;
+    receipts: ReceiptsService;
+    typing: Typing;
+    presence: Presence;
+    logger: Logger;
+  },
 ): void {
   const handlers: Record<string, Handler> = {
     "message:send": async (socket, payload) => {
@@ -73,7 +80,14 @@ export function registerSocketHandlers(
         }
       });
     }
-    socket.on("disconnect", () => deps.typing.disconnected(socket.id));
+    const userId = socket.data.user.id;
+    const presenceFailed = (err: unknown) =>
+      deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, "presence update failed");
+    deps.presence.connected(socket.id, userId).catch(presenceFailed);
+    socket.on("disconnect", () => {
+      deps.typing.disconnected(socket.id);
+      deps.presence.disconnected(socket.id, userId).catch(presenceFailed);
+    });
     // Unknown events get an error through their ack, if they carry one; otherwise nothing.
     socket.onAny((event: unknown, ...args: unknown[]) => {
       if (typeof event === "string" && Object.hasOwn(handlers, event)) return;

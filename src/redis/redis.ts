@@ -105,6 +105,25 @@ export class Keys {
     if (!/^[a-z_-]+$/.test(budget)) throw new Error(`invalid rate-limit budget ${budget}`);
     return this.#key(`rl-${budget}`);
   }
+  /** A user's live sockets (member "<node>|<socket id>"), scored by when each expires without a heartbeat. */
+  presenceSockets(userId: string): string {
+    return this.#key("presence-sockets", userId);
+  }
+  /** The prefix of presenceSockets keys and of presenceSeen keys, for the sweep script. */
+  get presenceSocketsPrefix(): string {
+    return `${this.#key("presence-sockets")}:`;
+  }
+  get presenceSeenPrefix(): string {
+    return `${this.#key("presence-seen")}:`;
+  }
+  /** Every online user, scored by when their last socket's heartbeat runs out (the sweep's index). */
+  presenceOnline(): string {
+    return this.#key("presence-online");
+  }
+  /** When a user was last online (ISO time). */
+  presenceSeen(userId: string): string {
+    return this.#key("presence-seen", userId);
+  }
   /** BullMQ's own keys live under this family. */
   get bullPrefix(): string {
     return this.#key("bull");

@@ -210,6 +210,10 @@ export interface MembersStore {
   getMember(roomId: string, userId: string): Promise<MemberRecord | null>;
   listMemberIds(roomId: string): Promise<string[]>;
   listRoomIdsForUser(userId: string): Promise<string[]>;
+  /** The users sharing a direct room with `userId` (who hear of their presence). */
+  directPartners(userId: string): Promise<string[]>;
+  /** Whether two users share any room (who may ask for a user's presence). */
+  shareRoom(a: string, b: string): Promise<boolean>;
   /** Every membership of a user, with its watermarks and settings, and the room's stored last seq (unread counts). */
   listMemberships(userId: string): Promise<{ member: MemberRecord; last_seq: number }[]>;
   /**

@@ -29,6 +29,11 @@ const builders: Record<string, string[]> = {
   rev: roomIds.map((r) => keys.rev(r)),
   counterFloor: roomIds.map((r) => keys.counterFloor(r)),
   pendingBytes: [keys.pendingBytes()],
+  presenceSockets: hostileUserIds.map((u) => keys.presenceSockets(u)),
+  presenceOnline: [keys.presenceOnline()],
+  presenceSocketsPrefix: [keys.presenceSocketsPrefix],
+  presenceSeenPrefix: [keys.presenceSeenPrefix],
+  presenceSeen: hostileUserIds.map((u) => keys.presenceSeen(u)),
   // rate-limiter-flexible appends ":<user id>" to each prefix; each budget is a family.
   ...Object.fromEntries(
     ["send", "send-burst", "message_op", "room_create", "member_add", "typing"].map((b) => [
@@ -69,7 +74,7 @@ describe("Redis key families", () => {
     const familiesOf = (list: string[]) => new Set(list.map((k) => k.split(":")[1]));
     const owner = new Map<string, string>();
     // pendingMessagePrefix is, by design, the start of pendingMessage's keys.
-    const shared = new Set(["pendingMessagePrefix"]);
+    const shared = new Set(["pendingMessagePrefix", "presenceSocketsPrefix", "presenceSeenPrefix"]);
     for (const [builder, list] of Object.entries(builders)) {
       const families = familiesOf(list);
       expect(families.size, builder).toBe(1);
@@ -81,6 +86,8 @@ describe("Redis key families", () => {
       }
     }
     expect(keys.pendingMessage(roomIds[0] ?? "").startsWith(keys.pendingMessagePrefix)).toBe(true);
+    expect(keys.presenceSockets("a:b").startsWith(keys.presenceSocketsPrefix)).toBe(true);
+    expect(keys.presenceSeen("a:b").startsWith(keys.presenceSeenPrefix)).toBe(true);
   });
 
   it("refuses a part with the separator or an empty part, whatever the caller validated", () => {

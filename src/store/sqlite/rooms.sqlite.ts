@@ -243,6 +243,29 @@ export class SqliteMembers implements MembersStore {
     return rows.map((r) => str(r.user_id));
   }
 
+  async directPartners(userId: string): Promise<string[]> {
+    const rows = await this.#db.read(() =>
+      this.#db
+        .stmt(
+          `SELECT o.user_id FROM members me JOIN rooms r ON r.id = me.room_id AND r.type = 'direct'
+           JOIN members o ON o.room_id = me.room_id AND o.user_id <> me.user_id WHERE me.user_id = ?`,
+        )
+        .all(userId),
+    );
+    return rows.map((r) => str(r.user_id));
+  }
+
+  async shareRoom(a: string, b: string): Promise<boolean> {
+    const row = await this.#db.read(() =>
+      this.#db
+        .stmt(
+          "SELECT 1 AS ok FROM members x JOIN members y ON y.room_id = x.room_id WHERE x.user_id = ? AND y.user_id = ? LIMIT 1",
+        )
+        .get(a, b),
+    );
+    return row !== undefined;
+  }
+
   async listMemberships(userId: string): Promise<{ member: MemberRecord; last_seq: number }[]> {
     const rows = await this.#db.read(() =>
       this.#db

@@ -123,6 +123,12 @@ export class SqliteStore implements Store {
   listRoomIdsForUser(userId: string): Promise<string[]> {
     return this.#members.listRoomIdsForUser(userId);
   }
+  directPartners(userId: string): Promise<string[]> {
+    return this.#members.directPartners(userId);
+  }
+  shareRoom(a: string, b: string): Promise<boolean> {
+    return this.#members.shareRoom(a, b);
+  }
   listMemberships(userId: string): Promise<{ member: MemberRecord; last_seq: number }[]> {
     return this.#members.listMemberships(userId);
   }
