@@ -15,6 +15,7 @@ import { MessageOpsRepository } from "./messages/ops.repository.ts";
 import { PendingRepository } from "./messages/pending.repository.ts";
 import { PersistProducer, persistQueue } from "./messages/persist.queue.ts";
 import { RoomCounters } from "./messages/room-counters.repository.ts";
+import { SearchService } from "./messages/search.service.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { watchBacklog } from "./observability/metrics.ts";
 import { JobProducer } from "./queues/queue.ts";
@@ -170,7 +171,7 @@ export async function startApi(config: Config): Promise<Api> {
     root: [healthRoutes([redis, queueConn], store), metricsRoutes(auth)],
     chat: [
       roomsRoutes(rooms, receipts, groups),
-      messagesRoutes(messages, messageOps),
+      messagesRoutes(messages, messageOps, new SearchService(store, members, reader)),
       usersRoutes(blocks, presence),
     ],
     authenticate: auth,

@@ -12,9 +12,18 @@ import {
   sendMessageSchema,
 } from "./messages.schemas.ts";
 import type { MessagesService } from "./messages.service.ts";
+import { type SearchService, searchQuerySchema } from "./search.service.ts";
 
-export function messagesRoutes(messages: MessagesService, ops: MessageOpsService): Router {
+export function messagesRoutes(
+  messages: MessagesService,
+  ops: MessageOpsService,
+  search: SearchService,
+): Router {
   const router = Router();
+
+  router.get("/search/messages", async (req, res) => {
+    res.json(await search.search(currentUser(req), parse(searchQuerySchema, req.query)));
+  });
 
   router.post("/rooms/:room_id/messages", async (req, res) => {
     const { room_id } = parse(roomParamsSchema, req.params);

@@ -306,7 +306,30 @@ export interface BlocksStore {
   directRoomId(a: string, b: string): Promise<string | null>;
 }
 
-export interface Store extends RoomsStore, MembersStore, MessagesStore, MessageStateStore, BlocksStore {
+export type SearchQuery = {
+  /** An FTS match expression built by the search service (quoted terms, all required). */
+  match: string;
+  roomId?: string | undefined;
+  limit: number;
+  /** Keyset: strictly older than this message. */
+  before?: { created_at: string; id: string } | undefined;
+};
+
+export interface SearchStore {
+  /**
+   * Messages matching the query in rooms the user is a member of now, newest first; never
+   * tombstones, never messages the user hid. Reflects edits once they are stored.
+   */
+  searchMessages(userId: string, query: SearchQuery): Promise<MessageRecord[]>;
+}
+
+export interface Store
+  extends RoomsStore,
+    MembersStore,
+    MessagesStore,
+    MessageStateStore,
+    BlocksStore,
+    SearchStore {
   /** Throws when the store cannot read, or cannot write after a write failed (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

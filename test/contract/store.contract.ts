@@ -3,6 +3,7 @@ import { runBlocksContract } from "./blocks.contract.ts";
 import { runMessageStateContract } from "./message-state.contract.ts";
 import { runMessagesContract } from "./messages.contract.ts";
 import { runRoomsContract } from "./rooms.contract.ts";
+import { runSearchContract } from "./search.contract.ts";
 
 /** Every port's contract, for one adapter. Each adapter's test file calls this once. */
 export function runStoreContract(adapter: string, makeStore: () => Promise<Store>): void {
@@ -10,4 +11,5 @@ export function runStoreContract(adapter: string, makeStore: () => Promise<Store
   runMessagesContract(adapter, makeStore);
   runMessageStateContract(adapter, makeStore);
   runBlocksContract(adapter, makeStore);
+  runSearchContract(adapter, makeStore);
 }

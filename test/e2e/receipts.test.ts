@@ -140,3 +140,54 @@ describe("settings", () => {
     ).toBe(404);
   });
 });
+
+describe("search", () => {
+  type Found = {
+    messages: { id: string; text: string | null; edited_at: string | null }[];
+    next_cursor: string | null;
+  };
+  it("finds the caller's messages by words once stored, follows edits and deletes, and refuses what it cannot look up", async () => {
+    const roomId = await group("q-alice", ["q-bob"]);
+    const other = await group("q-carol", []);
+    const post = (user: string, room: string, clientId: string, text: string) =>
+      on(nodeA, user).call<{ message: { id: string } }>("POST", `/rooms/${room}/messages`, {
+        client_id: clientId,
+        type: "text",
+        text,
+      });
+    const a = await post("q-alice", roomId, "q1", "Rendez-vous au café à midi");
+    await post("q-alice", roomId, "q2", "nothing to see");
+    await post("q-carol", other, "q3", "café secret");
+    const search = (user: string, q: string, extra = "") =>
+      on(nodeB, user).call<Found>("GET", `/search/messages?q=${encodeURIComponent(q)}${extra}`);
+    await waitFor(
+      async () => (await search("q-bob", "cafe midi")).body.messages.length === 1,
+      10_000,
+      "indexed",
+    );
+    expect((await search("q-bob", "cafe")).body.messages.map((m) => m.id)).toEqual([a.body.message.id]);
+    expect((await search("q-bob", "secret")).body.messages).toEqual([]);
+    await on(nodeA, "q-alice").call("PATCH", `/messages/${a.body.message.id}`, {
+      text: "Rendez-vous au bistrot",
+    });
+    await waitFor(
+      async () => (await search("q-bob", "bistrot")).body.messages.length === 1,
+      10_000,
+      "re-indexed",
+    );
+    expect((await search("q-bob", "bistrot")).body.messages[0]).toMatchObject({
+      text: "Rendez-vous au bistrot",
+    });
+    expect((await search("q-bob", "midi")).body.messages).toEqual([]);
+    await on(nodeA, "q-alice").call("DELETE", `/messages/${a.body.message.id}?for=everyone`);
+    await waitFor(
+      async () => (await search("q-bob", "bistrot")).body.messages.length === 0,
+      10_000,
+      "dropped",
+    );
+    expect((await search("q-bob", "au")).status).toBe(400);
+    expect((await search("q-bob", "")).status).toBe(400);
+    expect((await search("q-bob", "cafe", `&room_id=${other}`)).status).toBe(404);
+    expect((await on(nodeB, "q-bob").call("GET", "/search/messages")).status).toBe(400);
+  });
+});

@@ -51,15 +51,28 @@ export class SqliteMessageState implements MessageStateStore {
        WHERE excluded.rev > message_stars.rev`,
     );
     const advanceRev = db.stmt("UPDATE rooms SET rev = max(rev, ?) WHERE id = ?");
+    // The search index follows the current text: re-index after an edit that won, drop after a delete.
+    const unindex = db.stmt(
+      "DELETE FROM messages_fts WHERE rowid = (SELECT rowid FROM messages WHERE id = ?)",
+    );
+    const reindex = db.stmt(
+      `INSERT INTO messages_fts (rowid, text)
+       SELECT m.rowid, e.text FROM messages m JOIN message_edits e ON e.message_id = m.id
+       WHERE m.id = ?1 AND e.rev = ?2 AND NOT EXISTS (SELECT 1 FROM message_deletes d WHERE d.message_id = m.id)`,
+    );
     await db.write(() => {
       const revByRoom = new Map<string, number>();
       for (const op of ops) {
         switch (op.kind) {
           case "edit":
-            edit.run(op.message_id, op.room_id, op.rev, op.text, op.at);
+            if (Number(edit.run(op.message_id, op.room_id, op.rev, op.text, op.at).changes) > 0) {
+              unindex.run(op.message_id);
+              reindex.run(op.message_id, op.rev);
+            }
             break;
           case "delete":
             del.run(op.message_id, op.room_id, op.rev, op.at);
+            unindex.run(op.message_id);
             break;
           case "react":
             react.run(op.message_id, op.user_id, op.room_id, op.rev, op.emoji);

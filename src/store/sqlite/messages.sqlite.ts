@@ -38,6 +38,13 @@ export class SqliteMessages implements MessagesStore {
        WHERE room_id = ?2 AND user_id = ?3 AND read_seq < ?4`,
     );
     const roomExists = db.stmt("SELECT 1 AS ok FROM rooms WHERE id = ?");
+    // The search index takes the current text: an edit or delete may have landed first.
+    const index = db.stmt(
+      `INSERT INTO messages_fts (rowid, text)
+       SELECT m.rowid, coalesce(e.text, m.text) FROM messages m LEFT JOIN message_edits e ON e.message_id = m.id
+       WHERE m.id = ? AND m.text IS NOT NULL AND m.type <> 'system'
+         AND NOT EXISTS (SELECT 1 FROM message_deletes d WHERE d.message_id = m.id)`,
+    );
     return db.write(() => {
       const rejected: InsertResult["rejected"] = [];
       // One room and one reader update per batch, not per message.
@@ -75,6 +82,7 @@ export class SqliteMessages implements MessagesStore {
           continue;
         }
         if (changes === 0) continue;
+        index.run(m.id);
         const newest = newestByRoom.get(m.room_id);
         if (!newest || newest.seq < m.seq) newestByRoom.set(m.room_id, m);
         const key = `${m.room_id}|${m.sender_id}`;

@@ -106,4 +106,17 @@ export const migrations: string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX blocks_by_blocked ON blocks (blocked_id, blocker_id);
   `,
+  // 7: full-text search over each message's current text. Trigrams handle accents (removed)
+  // and scripts without spaces between words (Chinese, Japanese); contentless, so the text is
+  // not stored twice. Kept in step with edits and deletes by the store's writes.
+  `
+  CREATE VIRTUAL TABLE messages_fts USING fts5(
+    text, tokenize = 'trigram remove_diacritics 1', content = '', contentless_delete = 1
+  );
+  INSERT INTO messages_fts (rowid, text)
+    SELECT m.rowid, coalesce(e.text, m.text) FROM messages m
+    LEFT JOIN message_edits e ON e.message_id = m.id
+    WHERE m.text IS NOT NULL AND m.type <> 'system'
+      AND NOT EXISTS (SELECT 1 FROM message_deletes d WHERE d.message_id = m.id);
+  `,
 ];

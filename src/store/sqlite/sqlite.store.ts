@@ -14,6 +14,7 @@ import type {
   RoomChange,
   RoomForUser,
   RoomRecord,
+  SearchQuery,
   SettingsChange,
   Store,
 } from "../store.ts";
@@ -22,6 +23,7 @@ import { SqliteDb, type SqliteStoreOptions } from "./db.ts";
 import { SqliteMessageState } from "./message-state.sqlite.ts";
 import { SqliteMessages } from "./messages.sqlite.ts";
 import { SqliteMembers, SqliteRooms } from "./rooms.sqlite.ts";
+import { SqliteSearch } from "./search.sqlite.ts";
 
 export { StoreMissingError } from "./db.ts";
 
@@ -33,6 +35,7 @@ export class SqliteStore implements Store {
   readonly #messages: SqliteMessages;
   readonly #state: SqliteMessageState;
   readonly #blocks: SqliteBlocks;
+  readonly #search: SqliteSearch;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.#db = new SqliteDb(file, options);
@@ -41,6 +44,11 @@ export class SqliteStore implements Store {
     this.#messages = new SqliteMessages(this.#db);
     this.#state = new SqliteMessageState(this.#db);
     this.#blocks = new SqliteBlocks(this.#db);
+    this.#search = new SqliteSearch(this.#db);
+  }
+
+  searchMessages(userId: string, query: SearchQuery): Promise<MessageRecord[]> {
+    return this.#search.searchMessages(userId, query);
   }
 
   block(blockerId: string, blockedId: string, at: string): Promise<void> {

@@ -1,0 +1,82 @@
+import { z } from "zod";
+import type { AuthUser } from "../auth/jwt.ts";
+import { AppError, parse } from "../errors.ts";
+import { idSchema } from "../ids.ts";
+import type { MembershipCache } from "../rooms/membership.cache.ts";
+import type { SearchStore } from "../store/store.ts";
+import { wellFormedText } from "../text.ts";
+import type { MessageReader } from "./message.reader.ts";
+import type { MessageView } from "./messages.views.ts";
+
+export const searchQuerySchema = z.object({
+  q: wellFormedText().min(1).max(200),
+  room_id: idSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().max(200).optional(),
+});
+export type SearchQueryInput = z.infer<typeof searchQuerySchema>;
+
+const cursorSchema = z.strictObject({ a: z.iso.datetime(), i: idSchema });
+
+/** The index works on trigrams: a shorter term cannot be looked up. */
+const MIN_TERM_CHARS = 3;
+const MAX_TERMS = 10;
+
+/**
+ * Full-text search (API 19) over the caller's rooms: every term must appear (in any order),
+ * accents ignored, any script. Newest first, keyset-paginated. Messages are found once they
+ * are stored (a message accepted a moment ago may take a few milliseconds to appear).
+ */
+export class SearchService {
+  readonly #store: SearchStore;
+  readonly #members: MembershipCache;
+  readonly #reader: MessageReader;
+
+  constructor(store: SearchStore, members: MembershipCache, reader: MessageReader) {
+    this.#store = store;
+    this.#members = members;
+    this.#reader = reader;
+  }
+
+  async search(
+    user: AuthUser,
+    input: SearchQueryInput,
+  ): Promise<{ messages: MessageView[]; next_cursor: string | null }> {
+    const terms = input.q.split(/\s+/u).filter(Boolean);
+    if (terms.length === 0) throw new AppError("invalid_request", "q has no search terms");
+    if (terms.length > MAX_TERMS) throw new AppError("invalid_request", `at most ${MAX_TERMS} search terms`);
+    if (terms.some((t) => [...t].length < MIN_TERM_CHARS)) {
+      throw new AppError("invalid_request", `each search term needs at least ${MIN_TERM_CHARS} characters`);
+    }
+    if (input.room_id) await this.#members.assertMember(input.room_id, user.id);
+    // Each term as an FTS5 string (quotes doubled): user input is never FTS syntax.
+    const match = terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" ");
+    const before = input.cursor ? decodeCursor(input.cursor) : undefined;
+    const rows = await this.#store.searchMessages(user.id, {
+      match,
+      roomId: input.room_id,
+      limit: input.limit + 1,
+      before,
+    });
+    const page = rows.slice(0, input.limit);
+    const last = page.at(-1);
+    return {
+      messages: await this.#reader.views(page, user.id),
+      next_cursor:
+        rows.length > input.limit && last
+          ? Buffer.from(JSON.stringify({ a: last.created_at, i: last.id })).toString("base64url")
+          : null,
+    };
+  }
+}
+
+function decodeCursor(cursor: string): { created_at: string; id: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw new AppError("invalid_request", "cursor is invalid");
+  }
+  const c = parse(cursorSchema, raw);
+  return { created_at: c.a, id: c.i };
+}
