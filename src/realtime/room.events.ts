@@ -58,6 +58,7 @@ export class SocketRoomEvents implements RoomEvents, ReceiptEvents, GroupEvents 
   }
 
   receiptUpdated(update: ReceiptUpdate): void {
-    this.#io.to(roomChannel(update.room_id)).emit("receipt:updated", update);
+    // The room, and the reader's own devices by name (they are in the room too; each socket gets it once).
+    this.#io.to([roomChannel(update.room_id), userChannel(update.user_id)]).emit("receipt:updated", update);
   }
 }
