@@ -16,7 +16,7 @@ export const searchQuerySchema = z.object({
 });
 export type SearchQueryInput = z.infer<typeof searchQuerySchema>;
 
-const cursorSchema = z.strictObject({ a: z.iso.datetime(), i: idSchema });
+const cursorSchema = z.strictObject({ n: z.string().regex(/^\d{1,16}$/) });
 
 /** The index works on trigrams: a shorter term cannot be looked up. */
 const MIN_TERM_CHARS = 3;
@@ -24,7 +24,8 @@ const MAX_TERMS = 10;
 
 /**
  * Full-text search (API 19) over the caller's rooms: every term must appear (in any order),
- * accents ignored, any script. Newest first, keyset-paginated. Messages are found once they
+ * accents ignored, any script. Most recently stored first (newest, give or take messages
+ * persisted in the same instant), keyset-paginated. Messages are found once they
  * are stored (a message accepted a moment ago may take a few milliseconds to appear).
  */
 export class SearchService {
@@ -51,32 +52,25 @@ export class SearchService {
     if (input.room_id) await this.#members.assertMember(input.room_id, user.id);
     // Each term as an FTS5 string (quotes doubled): user input is never FTS syntax.
     const match = terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" ");
-    const before = input.cursor ? decodeCursor(input.cursor) : undefined;
-    const rows = await this.#store.searchMessages(user.id, {
+    const found = await this.#store.searchMessages(user.id, {
       match,
       roomId: input.room_id,
-      limit: input.limit + 1,
-      before,
+      limit: input.limit,
+      after: input.cursor ? decodeCursor(input.cursor) : undefined,
     });
-    const page = rows.slice(0, input.limit);
-    const last = page.at(-1);
     return {
-      messages: await this.#reader.views(page, user.id),
-      next_cursor:
-        rows.length > input.limit && last
-          ? Buffer.from(JSON.stringify({ a: last.created_at, i: last.id })).toString("base64url")
-          : null,
+      messages: await this.#reader.views(found.messages, user.id),
+      next_cursor: found.next ? Buffer.from(JSON.stringify({ n: found.next })).toString("base64url") : null,
     };
   }
 }
 
-function decodeCursor(cursor: string): { created_at: string; id: string } {
+function decodeCursor(cursor: string): string {
   let raw: unknown;
   try {
     raw = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
   } catch {
     throw new AppError("invalid_request", "cursor is invalid");
   }
-  const c = parse(cursorSchema, raw);
-  return { created_at: c.a, id: c.i };
+  return parse(cursorSchema, raw).n;
 }

@@ -311,16 +311,20 @@ export type SearchQuery = {
   match: string;
   roomId?: string | undefined;
   limit: number;
-  /** Keyset: strictly older than this message. */
-  before?: { created_at: string; id: string } | undefined;
+  /** Keyset: the `next` of the previous page. */
+  after?: string | undefined;
 };
 
 export interface SearchStore {
   /**
-   * Messages matching the query in rooms the user is a member of now, newest first; never
-   * tombstones, never messages the user hid. Reflects edits once they are stored.
+   * Messages matching the query in rooms the user is a member of now, most recently stored
+   * first; never tombstones, never messages the user hid. Reflects edits once they are stored.
+   * `next` (opaque to callers) continues after the last message returned.
    */
-  searchMessages(userId: string, query: SearchQuery): Promise<MessageRecord[]>;
+  searchMessages(
+    userId: string,
+    query: SearchQuery,
+  ): Promise<{ messages: MessageRecord[]; next: string | null }>;
 }
 
 export interface Store

@@ -7,7 +7,7 @@ export function runSearchContract(adapter: string, makeStore: () => Promise<Stor
   describe(`${adapter}: Search`, () => {
     const ctx = storeFixture(makeStore);
     const ids = async (user: string, match: string, extra: { roomId?: string } = {}) =>
-      (await ctx.store.searchMessages(user, { match, limit: 50, ...extra })).map((m) => m.text);
+      (await ctx.store.searchMessages(user, { match, limit: 50, ...extra })).messages.map((m) => m.text);
 
     it("finds text in the caller's rooms, ignoring accents, in scripts without spaces too", async () => {
       const mine = await ctx.store.createGroupRoom(room(), members("u1", "u2"));
@@ -51,20 +51,26 @@ export function runSearchContract(adapter: string, makeStore: () => Promise<Stor
       expect(await ids("u2", '"words"')).toEqual([]);
     });
 
-    it("pages newest first with a keyset", async () => {
+    it("pages most recently stored first with a keyset", async () => {
       const r = await ctx.store.createGroupRoom(room(), members("u1"));
       await ctx.store.insertMessages(
         Array.from({ length: 5 }, (_, i) => msg(r.id, i + 1, { text: `needle ${i}` })),
       );
       const first = await ctx.store.searchMessages("u1", { match: '"needle"', limit: 2 });
-      expect(first.map((m) => m.seq)).toEqual([5, 4]);
-      const last = first.at(-1);
+      expect(first.messages.map((m) => m.seq)).toEqual([5, 4]);
       const next = await ctx.store.searchMessages("u1", {
         match: '"needle"',
         limit: 2,
-        before: last ? { created_at: last.created_at, id: last.id } : undefined,
+        after: first.next ?? "",
       });
-      expect(next.map((m) => m.seq)).toEqual([3, 2]);
+      expect(next.messages.map((m) => m.seq)).toEqual([3, 2]);
+      const last = await ctx.store.searchMessages("u1", {
+        match: '"needle"',
+        limit: 2,
+        after: next.next ?? "",
+      });
+      expect(last.messages.map((m) => m.seq)).toEqual([1]);
+      expect(last.next).toBeNull();
     });
   });
 }

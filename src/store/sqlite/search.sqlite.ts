@@ -14,33 +14,46 @@ export class SqliteSearch implements SearchStore {
     this.#db = db;
   }
 
-  async searchMessages(userId: string, q: SearchQuery): Promise<MessageRecord[]> {
+  /**
+   * Walks the index newest rowid first (rowids grow as messages are stored), so a common query
+   * stops after `limit` matches in the caller's rooms instead of sorting every match.
+   */
+  async searchMessages(
+    userId: string,
+    q: SearchQuery,
+  ): Promise<{ messages: MessageRecord[]; next: string | null }> {
     const params: SQLInputValue[] = [userId, q.match, userId];
     let filters = "";
     if (q.roomId) {
       filters += " AND m.room_id = ?";
       params.push(q.roomId);
     }
-    if (q.before) {
-      filters += " AND (m.created_at < ? OR (m.created_at = ? AND m.id < ?))";
-      params.push(q.before.created_at, q.before.created_at, q.before.id);
+    if (q.after !== undefined) {
+      const after = Number(q.after);
+      if (!Number.isSafeInteger(after)) return { messages: [], next: null };
+      filters += " AND f.rowid < ?";
+      params.push(after);
     }
     params.push(q.limit);
     const rows = await this.#db.read(() =>
       this.#db
         .stmt(
-          `SELECT ${M_COLUMNS}
+          `SELECT ${M_COLUMNS}, f.rowid AS fts_rowid
            FROM messages_fts f
            JOIN messages m ON m.rowid = f.rowid
            JOIN members me ON me.room_id = m.room_id AND me.user_id = ?
            WHERE messages_fts MATCH ?
              AND NOT EXISTS (SELECT 1 FROM message_hides h WHERE h.message_id = m.id AND h.user_id = ?)
              ${filters}
-           ORDER BY m.created_at DESC, m.id DESC
+           ORDER BY f.rowid DESC
            LIMIT ?`,
         )
         .all(...params),
     );
-    return rows.map(messageFromRow);
+    const last = rows.at(-1);
+    return {
+      messages: rows.map(messageFromRow),
+      next: rows.length === q.limit && last ? String(last.fts_rowid) : null,
+    };
   }
 }

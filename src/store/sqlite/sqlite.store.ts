@@ -47,7 +47,10 @@ export class SqliteStore implements Store {
     this.#search = new SqliteSearch(this.#db);
   }
 
-  searchMessages(userId: string, query: SearchQuery): Promise<MessageRecord[]> {
+  searchMessages(
+    userId: string,
+    query: SearchQuery,
+  ): Promise<{ messages: MessageRecord[]; next: string | null }> {
     return this.#search.searchMessages(userId, query);
   }
 
