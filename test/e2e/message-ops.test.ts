@@ -110,6 +110,10 @@ describe("message ops across two nodes, before and after persistence", () => {
     expect((await alice.call("PATCH", `/messages/${id}`, {})).status).toBe(400);
     expect((await alice.call("PATCH", `/messages/${newId()}`, { text: "y" })).status).toBe(404);
     expect((await alice.call("DELETE", `/messages/${id}/reaction`)).status).toBe(204);
+    // Deleted for me: gone for me only.
+    expect((await on(nodeB, "s-bob").call("DELETE", `/messages/${id}?for=me`)).status).toBe(204);
+    expect((await on(nodeB, "s-bob").call("GET", `/messages/${id}`)).status).toBe(404);
+    expect((await alice.call("GET", `/messages/${id}`)).status).toBe(200);
   });
 });
 
