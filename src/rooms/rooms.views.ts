@@ -1,8 +1,11 @@
 import { type MessageView, toMessageView } from "../messages/messages.views.ts";
-import type { MemberRecord, RoomRecord } from "../store/store.ts";
+import { initialMessageState, type MemberRecord, type RoomRecord } from "../store/store.ts";
 
 /** API.md "Room": the record minus storage-only fields, plus the caller's own state. */
-export type RoomView = Omit<RoomRecord, "direct_key" | "last_activity_at" | "last_message" | "rev"> & {
+export type RoomView = Omit<
+  RoomRecord,
+  "direct_key" | "last_activity_at" | "last_message" | "last_message_state" | "rev"
+> & {
   last_message: MessageView | null;
   unread_count: number;
   settings: { muted_until: string | null; pinned: boolean; archived: boolean };
@@ -30,7 +33,12 @@ export function toRoomView(
     updated_at: room.updated_at,
     members_count: room.members_count,
     last_seq: Math.max(room.last_seq, unread?.last_seq ?? 0),
-    last_message: room.last_message ? toMessageView(room.last_message) : null,
+    last_message: room.last_message
+      ? toMessageView(room.last_message, {
+          ...initialMessageState(room.last_message),
+          ...(room.last_message_state ?? {}),
+        })
+      : null,
     unread_count: unread?.unread ?? Math.max(0, room.last_seq - (viewer?.read_seq ?? 0)),
     settings: {
       muted_until: viewer?.muted_until ?? null,

@@ -30,6 +30,8 @@ export type RoomRecord = {
   /** Highest room revision the store has written for this room (messages and their state). */
   rev: number;
   last_message: MessageRecord | null;
+  /** The last message's stored state (an edit, a delete), so room lists never show stale or deleted text. */
+  last_message_state: Pick<MessageState, "edit" | "deleted"> | null;
   /** Most recent activity (creation or last persisted message), for list order. */
   last_activity_at: string;
 };
@@ -158,7 +160,7 @@ export type ReactionRow = { user_id: string; emoji: string | null; rev: number }
 
 export type NewRoom = Omit<
   RoomRecord,
-  "members_count" | "last_seq" | "rev" | "last_message" | "last_activity_at"
+  "members_count" | "last_seq" | "rev" | "last_message" | "last_message_state" | "last_activity_at"
 >;
 export type NewMember = Pick<MemberRecord, "user_id" | "role" | "joined_at">;
 

@@ -91,6 +91,19 @@ describe("message ops across two nodes, before and after persistence", () => {
     expect(tomb.message).toMatchObject({ id, deleted: true, text: null });
     const read = await on(nodeA, "o-carol").call<MessageBody>("GET", `/messages/${id}`);
     expect(read.body.message).toMatchObject({ deleted: true, text: null, reactions: {} });
+    // Room lists never show a deleted message's text (once the delete is stored).
+    type Rooms = { rooms: { id: string; last_message: Message | null }[] };
+    await waitFor(
+      async () =>
+        (await on(nodeB, "o-carol").call<Rooms>("GET", "/rooms")).body.rooms.find((r) => r.id === roomId)
+          ?.last_message?.deleted === true,
+      10_000,
+      "the room list's last message is a tombstone",
+    );
+    const listed = (await on(nodeB, "o-carol").call<Rooms>("GET", "/rooms")).body.rooms.find(
+      (r) => r.id === roomId,
+    );
+    expect(listed?.last_message).toMatchObject({ id, text: null, deleted: true });
   });
 
   it("answers the contract's status codes for bad input", async () => {

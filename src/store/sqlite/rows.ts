@@ -35,7 +35,9 @@ export const ROOM_COLUMNS = `r.id, r.type, r.name, r.description, r.avatar_media
   (SELECT count(*) FROM members c WHERE c.room_id = r.id) AS members_count,
   m.id AS m_id, m.seq AS m_seq, m.rev AS m_rev, m.sender_id AS m_sender_id, m.client_id AS m_client_id,
   m.type AS m_type, m.text AS m_text, m.media_id AS m_media_id, m.reply_to_id AS m_reply_to_id,
-  m.mentions AS m_mentions, m.system AS m_system, m.created_at AS m_created_at`;
+  m.mentions AS m_mentions, m.system AS m_system, m.created_at AS m_created_at,
+  (SELECT json_object('text', e.text, 'edited_at', e.edited_at, 'rev', e.rev) FROM message_edits e WHERE e.message_id = m.id) AS m_edit,
+  (SELECT json_object('at', d.deleted_at, 'rev', d.rev) FROM message_deletes d WHERE d.message_id = m.id) AS m_deleted`;
 
 export function roomFromRow(row: Row): RoomRecord {
   return {
@@ -52,6 +54,15 @@ export function roomFromRow(row: Row): RoomRecord {
     last_seq: num(row.last_seq),
     rev: num(row.rev),
     last_activity_at: str(row.last_activity_at),
+    last_message_state:
+      row.m_id === null || row.m_id === undefined
+        ? null
+        : {
+            edit: row.m_edit
+              ? (JSON.parse(str(row.m_edit)) as { text: string; edited_at: string; rev: number })
+              : null,
+            deleted: row.m_deleted ? (JSON.parse(str(row.m_deleted)) as { at: string; rev: number }) : null,
+          },
     last_message:
       row.m_id === null || row.m_id === undefined
         ? null
