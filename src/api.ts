@@ -32,6 +32,7 @@ import { GroupsService } from "./rooms/groups.service.ts";
 import { MembershipCache } from "./rooms/membership.cache.ts";
 import { MembershipChange } from "./rooms/membership-change.ts";
 import { ReceiptsService } from "./rooms/receipts.service.ts";
+import { RoomLocks } from "./rooms/room-lock.ts";
 import { roomsRoutes } from "./rooms/rooms.routes.ts";
 import { RoomsService } from "./rooms/rooms.service.ts";
 import { UnreadCounter } from "./rooms/unread.ts";
@@ -82,7 +83,7 @@ export async function startApi(config: Config): Promise<Api> {
     memberAddsPerMin: config.MEMBER_ADDS_PER_MIN,
     typingPerS: config.TYPING_RATE_PER_S,
   });
-  const roomEvents = new SocketRoomEvents(io, pub);
+  const roomEvents = new SocketRoomEvents(io, logger);
   const counters = new RoomCounters(redis, keys, store);
   const membershipJobs = new JobProducer(persistQueue, queueConn, keys.bullPrefix);
   const membershipChange = new MembershipChange(membershipJobs, members, logger);
@@ -148,6 +149,7 @@ export async function startApi(config: Config): Promise<Api> {
     view: (user, roomId) => rooms.get(user, roomId),
     config: { maxGroupMembers: config.GROUP_MAX_MEMBERS },
     blocks,
+    locks: new RoomLocks(redis, keys),
     limits,
   });
   const presence = new Presence({

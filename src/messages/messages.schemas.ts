@@ -47,12 +47,20 @@ export const deleteMessageQuerySchema = z.object({ for: z.enum(["me", "everyone"
  */
 const EMOJI = /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\u200d|\ufe0f|\u20e3)+$/u;
 const HAS_PICTOGRAPH = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3/u;
+const graphemes = new Intl.Segmenter("en", { granularity: "grapheme" });
+/** One grapheme; a flag is two regional indicators, never one. */
+const oneEmoji = (e: string) => {
+  const parts = [...graphemes.segment(e)];
+  if (parts.length !== 1) return false;
+  const indicators = [...e].filter((c) => /\p{Regional_Indicator}/u.test(c)).length;
+  return indicators === 0 || indicators === 2;
+};
 export const reactionSchema = z.strictObject({
   emoji: z
     .string()
     .min(1)
     .max(32)
-    .refine((e) => EMOJI.test(e) && HAS_PICTOGRAPH.test(e), "must be an emoji"),
+    .refine((e) => EMOJI.test(e) && HAS_PICTOGRAPH.test(e) && oneEmoji(e), "must be one emoji"),
 });
 
 const systemEventSchema = z.discriminatedUnion("event", [

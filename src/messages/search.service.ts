@@ -9,7 +9,10 @@ import type { MessageReader } from "./message.reader.ts";
 import type { MessageView } from "./messages.views.ts";
 
 export const searchQuerySchema = z.object({
-  q: wellFormedText().min(1).max(200),
+  q: wellFormedText()
+    .min(1)
+    .max(200)
+    .refine((q) => !/\p{Cc}/u.test(q), "must not contain control characters"),
   room_id: idSchema.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
   cursor: z.string().max(200).optional(),
@@ -58,8 +61,11 @@ export class SearchService {
       limit: input.limit,
       after: input.cursor ? decodeCursor(input.cursor) : undefined,
     });
+    // The store filters what it has applied; a delete or hide still waiting for the persist
+    // pool is laid over here, so a tombstone or a hidden message never shows.
+    const views = await this.#reader.views(found.messages, user.id, true);
     return {
-      messages: await this.#reader.views(found.messages, user.id),
+      messages: views.filter((m) => !m.deleted),
       next_cursor: found.next ? Buffer.from(JSON.stringify({ n: found.next })).toString("base64url") : null,
     };
   }

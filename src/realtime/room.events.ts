@@ -1,4 +1,6 @@
-import type { Redis } from "ioredis";
+import { z } from "zod";
+import { idSchema, userIdSchema } from "../ids.ts";
+import type { Logger } from "../observability/logger.ts";
 import type { GroupEvents } from "../rooms/groups.service.ts";
 import type { ReceiptEvents, ReceiptUpdate } from "../rooms/receipts.service.ts";
 import type { RoomEvents } from "../rooms/rooms.service.ts";
@@ -7,34 +9,61 @@ import type { RoomRecord } from "../store/store.ts";
 import { roomChannel, userChannel } from "./channels.ts";
 import type { ChatServer } from "./socket.server.ts";
 
-/** Puts every member's sockets, on every node, into a new room, then tells them. */
+const MOVE_EVENT = "membership:move";
+const moveSchema = z.strictObject({
+  kind: z.enum(["join", "leave"]),
+  user_ids: z.array(userIdSchema).min(1),
+  room_id: idSchema,
+});
+type Move = z.infer<typeof moveSchema>;
+
+/** Room events, and the socket moves that follow membership on every node. */
 export class SocketRoomEvents implements RoomEvents, ReceiptEvents, GroupEvents {
   readonly #io: ChatServer;
-  readonly #pub: Redis;
-  /** pub: the adapter's publishing connection (socket moves go through it). */
-  constructor(io: ChatServer, pub: Redis) {
+  readonly #logger: Logger;
+
+  constructor(io: ChatServer, logger: Logger) {
     this.#io = io;
-    this.#pub = pub;
+    this.#logger = logger;
+    // Another node's membership change: move this node's sockets, then confirm.
+    io.on(MOVE_EVENT, (payload: unknown, ack: unknown) => {
+      const move = moveSchema.safeParse(payload);
+      if (move.success) this.#applyLocally(move.data);
+      if (typeof ack === "function") ack(move.success);
+    });
+  }
+
+  #applyLocally(move: Move): void {
+    const sockets = this.#io.local.in(move.user_ids.map(userChannel));
+    if (move.kind === "join") sockets.socketsJoin(roomChannel(move.room_id));
+    else sockets.socketsLeave(roomChannel(move.room_id));
   }
 
   /**
-   * Socket moves are published on the adapter's connection and applied by every node (this one
-   * too) when they come back from Redis. A PING on that connection returns once Redis has
-   * taken the move, so anything accepted after this resolves is published after it, and every
-   * node applies the move before delivering that.
+   * Moves the users' sockets on every node and resolves once every node has confirmed (or the
+   * adapter's request timeout ran out, 2 s: a node that cannot answer that long is logged). Every
+   * node delivers its own sockets' messages directly, not through Redis, so the move must be
+   * applied everywhere before the change's system message is taken: then nothing sequenced
+   * after a removal reaches a removed member, on any node.
    */
-  async #ordered(): Promise<void> {
-    await this.#pub.ping();
+  async #move(move: Move): Promise<void> {
+    this.#applyLocally(move);
+    try {
+      await this.#io.serverSideEmitWithAck(MOVE_EVENT, move);
+    } catch (err) {
+      this.#logger.warn(
+        { room_id: move.room_id, err: err instanceof Error ? err.message : String(err) },
+        "not every node confirmed a socket move in time",
+      );
+    }
   }
 
-  async joinRoom(userIds: string[], roomId: string): Promise<void> {
-    this.#io.in(userIds.map(userChannel)).socketsJoin(roomChannel(roomId));
-    await this.#ordered();
+  joinRoom(userIds: string[], roomId: string): Promise<void> {
+    return this.#move({ kind: "join", user_ids: userIds, room_id: roomId });
   }
 
-  async leaveRoom(userIds: string[], roomId: string): Promise<void> {
-    this.#io.in(userIds.map(userChannel)).socketsLeave(roomChannel(roomId));
-    await this.#ordered();
+  leaveRoom(userIds: string[], roomId: string): Promise<void> {
+    return this.#move({ kind: "leave", user_ids: userIds, room_id: roomId });
   }
 
   roomUpdated(room: RoomRecord): void {
@@ -52,9 +81,8 @@ export class SocketRoomEvents implements RoomEvents, ReceiptEvents, GroupEvents 
   }
 
   async roomCreated(room: RoomRecord, memberIds: string[]): Promise<void> {
-    const channels = memberIds.map(userChannel);
-    this.#io.in(channels).socketsJoin(roomChannel(room.id));
-    this.#io.to(channels).emit("room:created", { room: toRoomView(room, null) });
+    await this.#move({ kind: "join", user_ids: memberIds, room_id: room.id });
+    this.#io.to(memberIds.map(userChannel)).emit("room:created", { room: toRoomView(room, null) });
   }
 
   receiptUpdated(update: ReceiptUpdate): void {

@@ -43,7 +43,8 @@ const MAX_TIMER_MS = 2_147_483_647;
 export function createSocketServer(deps: SocketServerDeps): ChatServer {
   const cors = deps.corsOrigins === "*" || deps.corsOrigins.length > 0;
   const io: ChatServer = new Server({
-    adapter: createAdapter(deps.pub, deps.sub, { key: deps.adapterKey }),
+    // requestsTimeout bounds how long a membership change waits for other nodes to confirm socket moves.
+    adapter: createAdapter(deps.pub, deps.sub, { key: deps.adapterKey, requestsTimeout: 2000 }),
     serveClient: false,
     pingInterval: 20_000,
     pingTimeout: 20_000,

@@ -50,6 +50,10 @@ export class Keys {
   members(roomId: string): string {
     return this.#key("members", roomId);
   }
+  /** Held while one membership change of the room runs (RoomLocks). */
+  roomLock(roomId: string): string {
+    return this.#key("room-lock", roomId);
+  }
   /** Invalidation counter of a room's member cache. */
   membersGen(roomId: string): string {
     return this.#key("members-gen", roomId);

@@ -7,6 +7,7 @@ import type { MemberRole, MembersStore, RoomRecord, RoomsStore } from "../store/
 import type { BlocksService } from "./blocks.service.ts";
 import type { MembershipCache } from "./membership.cache.ts";
 import type { MembershipChange } from "./membership-change.ts";
+import type { RoomLocks } from "./room-lock.ts";
 import type { GroupUpdateInput } from "./rooms.schemas.ts";
 import { type RoomView, toRoomView } from "./rooms.views.ts";
 
@@ -27,7 +28,8 @@ export type GroupsConfig = { maxGroupMembers: number };
 /**
  * Group administration (API 4–7). Only admins rename, describe, set the avatar, add, remove,
  * promote and demote; any member may leave; when the last admin leaves, the longest-standing
- * member becomes admin (in the same store write). Every change gets a room revision and a
+ * member becomes admin (in the same store write). Changes of one room run one at a time on
+ * every node (RoomLocks), each from its check to its system message. Every change gets a room revision and a
  * `system` message, so history tells the story. Sockets move before that message is taken,
  * so a removed member receives nothing sent after the removal, and an added member receives
  * everything from the message that announces them. An added member reads the whole history;
@@ -44,6 +46,7 @@ export class GroupsService {
   readonly #config: GroupsConfig;
   readonly #limits: Pick<RateLimits, "consume"> | undefined;
   readonly #blocks: BlocksService;
+  readonly #locks: RoomLocks;
 
   constructor(deps: {
     store: RoomsStore & MembersStore;
@@ -56,6 +59,7 @@ export class GroupsService {
     view: (user: AuthUser, roomId: string) => Promise<RoomView>;
     config: GroupsConfig;
     blocks: BlocksService;
+    locks: RoomLocks;
     limits?: Pick<RateLimits, "consume">;
   }) {
     this.#store = deps.store;
@@ -68,9 +72,27 @@ export class GroupsService {
     this.#config = deps.config;
     this.#limits = deps.limits;
     this.#blocks = deps.blocks;
+    this.#locks = deps.locks;
   }
 
-  async update(user: AuthUser, roomId: string, input: GroupUpdateInput): Promise<RoomView> {
+  update(user: AuthUser, roomId: string, input: GroupUpdateInput): Promise<RoomView> {
+    return this.#locks.with(roomId, () => this.#update(user, roomId, input));
+  }
+
+  addMembers(user: AuthUser, roomId: string, userIds: string[]): Promise<RoomView> {
+    return this.#locks.with(roomId, () => this.#addMembers(user, roomId, userIds));
+  }
+
+  /** Removes a member (admins), or leaves (any member, their own id). 200 with the room as the caller now sees it. */
+  removeMember(user: AuthUser, roomId: string, targetId: string): Promise<RoomView> {
+    return this.#locks.with(roomId, () => this.#removeMember(user, roomId, targetId));
+  }
+
+  setRole(user: AuthUser, roomId: string, targetId: string, role: MemberRole): Promise<RoomView> {
+    return this.#locks.with(roomId, () => this.#setRole(user, roomId, targetId, role));
+  }
+
+  async #update(user: AuthUser, roomId: string, input: GroupUpdateInput): Promise<RoomView> {
     await this.#assertAdmin(user, roomId);
     const rev = await this.#rev(roomId);
     const room = await this.#store.updateRoom(roomId, {
@@ -87,7 +109,7 @@ export class GroupsService {
     return this.#view(user, roomId);
   }
 
-  async addMembers(user: AuthUser, roomId: string, userIds: string[]): Promise<RoomView> {
+  async #addMembers(user: AuthUser, roomId: string, userIds: string[]): Promise<RoomView> {
     await this.#limits?.consume("member_add", user.id);
     await this.#assertAdmin(user, roomId);
     await this.#blocks.assertCanAdd(user, userIds);
@@ -114,8 +136,7 @@ export class GroupsService {
     return this.#view(user, roomId);
   }
 
-  /** Removes a member (admins), or leaves (any member, their own id). 200 with the room as the caller now sees it. */
-  async removeMember(user: AuthUser, roomId: string, targetId: string): Promise<RoomView> {
+  async #removeMember(user: AuthUser, roomId: string, targetId: string): Promise<RoomView> {
     const room = await this.#group(user, roomId);
     if (targetId !== user.id) await this.#assertAdmin(user, roomId);
     const rev = await this.#rev(roomId);
@@ -145,7 +166,7 @@ export class GroupsService {
     return this.#view(user, roomId);
   }
 
-  async setRole(user: AuthUser, roomId: string, targetId: string, role: MemberRole): Promise<RoomView> {
+  async #setRole(user: AuthUser, roomId: string, targetId: string, role: MemberRole): Promise<RoomView> {
     await this.#assertAdmin(user, roomId);
     const rev = await this.#rev(roomId);
     const result = await this.#change.run(roomId, () => this.#store.setRole(roomId, targetId, role, rev));

@@ -30,7 +30,11 @@ export const activityCursorSchema = z.object({ a: z.iso.datetime(), i: idSchema 
 /** REST 8: partial; `muted_until` null unmutes. */
 export const settingsSchema = z
   .strictObject({
-    muted_until: z.iso.datetime().nullable().optional(),
+    muted_until: z.iso
+      .datetime({ offset: true })
+      .transform((v) => new Date(v).toISOString())
+      .nullable()
+      .optional(),
     pinned: z.boolean().optional(),
     archived: z.boolean().optional(),
   })

@@ -207,6 +207,54 @@ describe("group administration", () => {
     expect((await on(nodeA, "g4-x").call("DELETE", `/rooms/${roomId}/members/g4-bob`)).status).toBe(404);
   });
 
+  it("keeps sockets and the store in step when an add races a removal of the same user, and a demotion races an admin's act", async () => {
+    const roomId = await group("g6-alice", ["g6-dave"]);
+    expect(
+      (await on(nodeA, "g6-alice").call("PATCH", `/rooms/${roomId}/members/g6-dave`, { role: "admin" }))
+        .status,
+    ).toBe(200);
+    const x = await open(nodeB, "g6-x");
+    const xOther = await open(nodeA, "g6-x");
+    const got = collect<{ message: Message }>(x, "message:new");
+    const gotOther = collect<{ message: Message }>(xOther, "message:new");
+    for (let round = 0; round < 8; round++) {
+      await Promise.all([
+        on(nodeA, "g6-alice").call("POST", `/rooms/${roomId}/members`, { user_ids: ["g6-x"] }),
+        on(nodeB, "g6-dave").call("DELETE", `/rooms/${roomId}/members/g6-x`),
+      ]);
+      const member = (await on(nodeA, "g6-x").call("GET", `/rooms/${roomId}`)).status === 200;
+      got.length = 0;
+      gotOther.length = 0;
+      const marker = await send(round % 2 ? nodeA : nodeB, "g6-alice", roomId, `m${round}`);
+      // Alice's own socket proves the marker went out; X's sockets must match the store.
+      await new Promise((r) => setTimeout(r, 150));
+      for (const list of [got, gotOther]) {
+        expect(
+          list.some((m) => m.message.id === marker.body.message.id),
+          `round ${round}, member ${member}`,
+        ).toBe(member);
+      }
+      if (member) await on(nodeA, "g6-alice").call("DELETE", `/rooms/${roomId}/members/g6-x`);
+    }
+    // A demotion and the demoted admin's removal of someone, at once: never both take effect out of order.
+    await on(nodeA, "g6-alice").call("POST", `/rooms/${roomId}/members`, { user_ids: ["g6-r"] });
+    const [demote, remove] = await Promise.all([
+      on(nodeA, "g6-alice").call("PATCH", `/rooms/${roomId}/members/g6-dave`, { role: "member" }),
+      on(nodeB, "g6-dave").call("DELETE", `/rooms/${roomId}/members/g6-r`),
+    ]);
+    expect(demote.status).toBe(200);
+    const story = (await history("g6-alice", roomId))
+      .filter((m) => m.type === "system")
+      .map((m) => m.system?.event);
+    if (remove.status === 200) {
+      // The removal ran first, while Dave was still an admin.
+      expect(story.slice(-2)).toEqual(["members_removed", "role_changed"]);
+    } else {
+      expect(remove.status).toBe(403);
+      expect(story.at(-1)).toBe("role_changed");
+    }
+  });
+
   it("has no administration in a direct room", async () => {
     const res = await on(nodeA, "g5-alice").call<{ room: Room }>("POST", "/rooms", {
       type: "direct",

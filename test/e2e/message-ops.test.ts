@@ -117,7 +117,10 @@ describe("message ops across two nodes, before and after persistence", () => {
     const alice = on(nodeA, "s-alice");
     expect((await alice.call<ErrorBody>("DELETE", `/messages/${id}`)).status).toBe(400); // `for` is required
     expect((await alice.call("DELETE", `/messages/${id}?for=all`)).status).toBe(400);
-    expect((await alice.call("PUT", `/messages/${id}/reaction`, { emoji: "a" })).status).toBe(400);
+    for (const emoji of ["a", "👍👍", "🇫", "1", ""]) {
+      expect((await alice.call("PUT", `/messages/${id}/reaction`, { emoji })).status, emoji).toBe(400);
+    }
+    expect((await alice.call("PUT", `/messages/${id}/reaction`, { emoji: "🇫🇷" })).status).toBe(200);
     expect((await alice.call("PUT", `/messages/${id}/reaction`, { emoji: "👍", extra: 1 })).status).toBe(400);
     expect((await alice.call("PATCH", `/messages/${id}`, { text: "" })).status).toBe(400);
     expect((await alice.call("PATCH", `/messages/${id}`, {})).status).toBe(400);

@@ -186,6 +186,8 @@ describe("search", () => {
       "dropped",
     );
     expect((await search("q-bob", "au")).status).toBe(400);
+    expect((await search("q-bob", "abc\u0000")).status).toBe(400);
+    expect((await search("q-bob", "\u0000\u0000\u0000")).status).toBe(400);
     expect((await search("q-bob", "")).status).toBe(400);
     expect((await search("q-bob", "cafe", `&room_id=${other}`)).status).toBe(404);
     expect((await on(nodeB, "q-bob").call("GET", "/search/messages")).status).toBe(400);

@@ -11,6 +11,7 @@ import { PendingRepository } from "../../src/messages/pending.repository.ts";
 import { PersistProducer } from "../../src/messages/persist.queue.ts";
 import { PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
 import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
+import { SearchService } from "../../src/messages/search.service.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { Keys } from "../../src/redis/redis.ts";
 import { MembershipCache } from "../../src/rooms/membership.cache.ts";
@@ -228,5 +229,24 @@ describe("operations commute (invariant 5)", () => {
     const after = await reader.get(m.id, "carol");
     expect(after).toMatchObject({ text: "v3", reactions: { "👍": 1 }, my_reaction: "👍" });
     expect(after).toEqual(before);
+  });
+});
+
+describe("search while ops wait for the persist pool", () => {
+  it("never shows a tombstone or a hidden message, even before the delete or hide is stored", async () => {
+    const search = new SearchService(store, members, reader);
+    const deleted = await send(bob, groupId, "walrus spotted");
+    const hidden = await send(bob, groupId, "giraffe spotted");
+    await persistAll(groupId);
+    const find = async (viewer: AuthUser, q: string) =>
+      (await search.search(viewer, { q, limit: 10 })).messages.map((m) => m.id);
+    expect(await find(carol, "walrus")).toEqual([deleted.id]);
+    await ops.delete(bob, deleted.id, "everyone");
+    await ops.delete(carol, hidden.id, "me");
+    // Not persisted yet: the store's index still has both.
+    expect(await pending.ops(groupId)).toHaveLength(2);
+    expect(await find(carol, "walrus")).toEqual([]);
+    expect(await find(carol, "giraffe")).toEqual([]);
+    expect(await find(alice, "giraffe")).toEqual([hidden.id]);
   });
 });

@@ -25,6 +25,7 @@ const roomIds = Array.from({ length: 5 }, () => newId());
 const builders: Record<string, string[]> = {
   members: roomIds.map((r) => keys.members(r)),
   membersGen: roomIds.map((r) => keys.membersGen(r)),
+  roomLock: roomIds.map((r) => keys.roomLock(r)),
   seq: roomIds.map((r) => keys.seq(r)),
   rev: roomIds.map((r) => keys.rev(r)),
   counterFloor: roomIds.map((r) => keys.counterFloor(r)),
