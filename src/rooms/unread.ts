@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { parseMessageJson } from "../messages/accept.repository.ts";
 import type { Keys } from "../redis/redis.ts";
 import type { MemberRecord, MessagesStore } from "../store/store.ts";
 
@@ -13,28 +14,59 @@ export type Unread = { unread: number; last_seq: number };
 export class UnreadCounter {
   readonly #redis: Redis;
   readonly #keys: Keys;
-  readonly #store: Pick<MessagesStore, "countSystemMessagesAfter">;
+  readonly #store: Pick<MessagesStore, "systemSeqsAfter">;
 
-  constructor(redis: Redis, keys: Keys, store: Pick<MessagesStore, "countSystemMessagesAfter">) {
+  constructor(redis: Redis, keys: Keys, store: Pick<MessagesStore, "systemSeqsAfter">) {
     this.#redis = redis;
     this.#keys = keys;
     this.#store = store;
   }
 
-  /** Per room of `memberships`: its unread count for that member and its current last seq. */
+  /**
+   * Per room of `memberships`: the member's unread count and the room's current last seq.
+   * Messages still pending count as the store will count them once stored: the member's own
+   * raise their read watermark (sending implies reading), system messages never count. Pending
+   * is read before the store, and system seqs are merged as a set, so a message stored in
+   * between is counted once.
+   */
   async of(
-    memberships: { member: Pick<MemberRecord, "room_id" | "read_seq">; last_seq: number }[],
+    memberships: { member: Pick<MemberRecord, "room_id" | "read_seq" | "user_id">; last_seq: number }[],
   ): Promise<Map<string, Unread>> {
     const out = new Map<string, Unread>();
     if (memberships.length === 0) return out;
-    const counters = await this.#redis.mget(memberships.map((m) => this.#keys.seq(m.member.room_id)));
-    const system = await this.#store.countSystemMessagesAfter(
-      memberships.map((m) => ({ room_id: m.member.room_id, seq: m.member.read_seq })),
+    const [counters, pending] = await Promise.all([
+      this.#redis.mget(memberships.map((m) => this.#keys.seq(m.member.room_id))),
+      Promise.all(
+        memberships.map((m) =>
+          this.#redis.zrangebyscore(
+            this.#keys.pendingRoom(m.member.room_id),
+            `(${m.member.read_seq}`,
+            "+inf",
+          ),
+        ),
+      ),
+    ]);
+    const reads = memberships.map((m, i) => {
+      let read = m.member.read_seq;
+      const pendingSystem: number[] = [];
+      for (const json of pending[i] ?? []) {
+        const p = parseMessageJson(json);
+        if (p.sender_id === m.member.user_id) read = Math.max(read, p.seq);
+        if (p.type === "system") pendingSystem.push(p.seq);
+      }
+      return { read, pendingSystem };
+    });
+    const stored = await this.#store.systemSeqsAfter(
+      memberships.map((m, i) => ({ room_id: m.member.room_id, seq: reads[i]?.read ?? m.member.read_seq })),
     );
     memberships.forEach((m, i) => {
+      const { read, pendingSystem } = reads[i] ?? { read: m.member.read_seq, pendingSystem: [] };
       const last = Math.max(m.last_seq, Number(counters[i] ?? 0));
-      const unread = Math.max(0, last - m.member.read_seq - (system.get(m.member.room_id) ?? 0));
-      out.set(m.member.room_id, { unread, last_seq: last });
+      const system = new Set([
+        ...(stored.get(m.member.room_id) ?? []),
+        ...pendingSystem.filter((s) => s > read),
+      ]);
+      out.set(m.member.room_id, { unread: Math.max(0, last - read - system.size), last_seq: last });
     });
     return out;
   }

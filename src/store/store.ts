@@ -276,8 +276,8 @@ export interface MessagesStore {
   listMessages(roomId: string, query: HistoryQuery): Promise<MessageRecord[]>;
   /** The room's highest stored seq and revision (0 when none): what a lost Redis counter is re-seeded above. */
   roomCounters(roomId: string): Promise<{ seq: number; rev: number }>;
-  /** Per room, how many `system` messages have a seq above the given one (they never count as unread). */
-  countSystemMessagesAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number>>;
+  /** Per room, the seqs of its `system` messages above the given seq (they never count as unread; few). */
+  systemSeqsAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number[]>>;
 }
 
 export interface MessageStateStore {

@@ -15,6 +15,7 @@ import { SearchService } from "../../src/messages/search.service.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { Keys } from "../../src/redis/redis.ts";
 import { MembershipCache } from "../../src/rooms/membership.cache.ts";
+import { UnreadCounter } from "../../src/rooms/unread.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import { room as newRoom } from "../contract/fixtures.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
@@ -248,5 +249,33 @@ describe("search while ops wait for the persist pool", () => {
     expect(await find(carol, "walrus")).toEqual([]);
     expect(await find(carol, "giraffe")).toEqual([]);
     expect(await find(alice, "giraffe")).toEqual([hidden.id]);
+  });
+});
+
+describe("unread while messages wait for the persist pool", () => {
+  it("counts pending messages as the store will: not one's own, never system messages, each once", async () => {
+    const roomId = (
+      await store.createGroupRoom(newRoom({ created_by: "alice" }), [
+        { user_id: "alice", role: "admin", joined_at: new Date().toISOString() },
+        { user_id: "bob", role: "member", joined_at: new Date().toISOString() },
+      ])
+    ).id;
+    const unread = new UnreadCounter(redis, keys, store);
+    const count = async (userId: string) => {
+      const member = await store.getMember(roomId, userId);
+      const room = await store.getRoom(roomId);
+      if (!member || !room) throw new Error("missing");
+      return (await unread.of([{ member, last_seq: room.last_seq }])).get(roomId)?.unread;
+    };
+    await send(alice, roomId, "one");
+    await send(alice, roomId, "two");
+    await messages.postSystem(roomId, { event: "room_updated", actor_id: "alice", fields: ["name"] });
+    expect(await count("alice")).toBe(0);
+    expect(await count("bob")).toBe(2);
+    await persistAll(roomId);
+    expect(await count("alice")).toBe(0);
+    expect(await count("bob")).toBe(2);
+    await send(bob, roomId, "reply");
+    expect(await count("bob")).toBe(0);
   });
 });

@@ -138,22 +138,24 @@ export class SqliteMessages implements MessagesStore {
     return rows.map(messageFromRow).reverse();
   }
 
-  async countSystemMessagesAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number>> {
-    const counts = new Map<string, number>();
-    if (after.length === 0) return counts;
+  async systemSeqsAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number[]>> {
+    const seqs = new Map<string, number[]>();
+    if (after.length === 0) return seqs;
     const rows = await this.#db.read(() =>
       this.#db
         .stmt(
-          `SELECT a.room_id AS room_id, count(m.id) AS n
+          `SELECT a.room_id AS room_id, m.seq AS seq
            FROM (SELECT json_extract(value, '$.room_id') AS room_id, json_extract(value, '$.seq') AS seq
                  FROM json_each(?)) a
-           JOIN messages m ON m.room_id = a.room_id AND m.type = 'system' AND m.seq > a.seq
-           GROUP BY a.room_id`,
+           JOIN messages m ON m.room_id = a.room_id AND m.type = 'system' AND m.seq > a.seq`,
         )
         .all(JSON.stringify(after)),
     );
-    for (const r of rows) counts.set(String(r.room_id), num(r.n));
-    return counts;
+    for (const r of rows) {
+      const room = String(r.room_id);
+      seqs.set(room, [...(seqs.get(room) ?? []), num(r.seq)]);
+    }
+    return seqs;
   }
 
   async roomCounters(roomId: string): Promise<{ seq: number; rev: number }> {

@@ -165,8 +165,8 @@ export class SqliteStore implements Store {
   roomCounters(roomId: string): Promise<{ seq: number; rev: number }> {
     return this.#messages.roomCounters(roomId);
   }
-  countSystemMessagesAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number>> {
-    return this.#messages.countSystemMessagesAfter(after);
+  systemSeqsAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number[]>> {
+    return this.#messages.systemSeqsAfter(after);
   }
 
   applyMessageOps(ops: MessageOp[]): Promise<void> {
