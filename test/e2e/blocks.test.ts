@@ -1,25 +1,19 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Keys } from "../../src/redis/redis.ts";
-import { type Cluster, startCluster } from "../helpers/cluster.ts";
 import { REDIS_URL, token } from "../helpers/env.ts";
-import { Client } from "../helpers/http.ts";
 import { connect } from "../helpers/socket.ts";
+import { useTwoNodes } from "../helpers/two-nodes.ts";
 
-let cluster: Cluster;
-let nodeA: string;
-let nodeB: string;
+const t = useTwoNodes("blocks", { workers: 1 });
 const redis = new Redis(REDIS_URL);
-const on = (base: string, user: string) => new Client(base, token(user));
-
-beforeAll(async () => {
-  cluster = await startCluster("blocks", { apis: 2, workers: 1 });
-  [nodeA, nodeB] = cluster.apis.map((a) => a.base) as [string, string];
+const { on } = t;
+let nodeA = "";
+let nodeB = "";
+beforeAll(() => {
+  ({ nodeA, nodeB } = t);
 });
-afterAll(async () => {
-  redis.disconnect();
-  await cluster.stop();
-});
+afterAll(() => redis.disconnect());
 
 const send = (base: string, user: string, roomId: string, clientId: string) =>
   on(base, user).call<{ error?: { code: string } }>("POST", `/rooms/${roomId}/messages`, {
@@ -49,7 +43,7 @@ describe("blocks", () => {
     expect(ack).toMatchObject({ ok: false, error: { code: "forbidden" } });
     socket.close();
     // The block lives in the store: a lost membership cache comes back with it.
-    await redis.del(new Keys(cluster.prefix).members(roomId));
+    await redis.del(new Keys(t.cluster.prefix).members(roomId));
     expect((await send(nodeA, "k-alice", roomId, "blocked-3")).status).toBe(403);
     const history = await on(nodeA, "k-alice").call<{ messages: { client_id: string }[] }>(
       "GET",

@@ -1,9 +1,6 @@
-import type { Socket } from "socket.io-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster } from "../helpers/cluster.ts";
-import { token } from "../helpers/env.ts";
-import { Client } from "../helpers/http.ts";
-import { collect, connect, nextEvent, waitFor } from "../helpers/socket.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { collect, nextEvent, waitFor } from "../helpers/socket.ts";
+import { useTwoNodes } from "../helpers/two-nodes.ts";
 
 type Member = { user_id: string; role: string };
 type Room = {
@@ -21,35 +18,15 @@ type Message = {
   system: { event: string; user_ids?: string[]; role?: string } | null;
 };
 
-let cluster: Cluster;
-let nodeA: string;
-let nodeB: string;
-const sockets: Socket[] = [];
-const on = (base: string, user: string) => new Client(base, token(user));
-const open = async (base: string, user: string) => {
-  const s = await connect(base, token(user));
-  sockets.push(s);
-  return s;
-};
-
-beforeAll(async () => {
-  cluster = await startCluster("groups", { apis: 2, workers: 1, env: { GROUP_MAX_MEMBERS: "4" } });
-  [nodeA, nodeB] = cluster.apis.map((a) => a.base) as [string, string];
-});
-afterAll(async () => {
-  for (const s of sockets) s.close();
-  await cluster.stop();
+const t = useTwoNodes("groups", { workers: 1, env: { GROUP_MAX_MEMBERS: "4" } });
+const { on, open } = t;
+let nodeA = "";
+let nodeB = "";
+beforeAll(() => {
+  ({ nodeA, nodeB } = t);
 });
 
-async function group(creator: string, members: string[]): Promise<string> {
-  const res = await on(nodeA, creator).call<{ room: Room }>("POST", "/rooms", {
-    type: "group",
-    name: "g",
-    member_ids: members,
-  });
-  expect(res.status).toBe(201);
-  return res.body.room.id;
-}
+const { group } = t;
 const history = async (user: string, roomId: string) =>
   (
     await on(nodeA, user).call<{ messages: Message[] }>(

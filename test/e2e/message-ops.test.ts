@@ -1,11 +1,8 @@
-import type { Socket } from "socket.io-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/ids.ts";
-import { type Cluster, startCluster } from "../helpers/cluster.ts";
-import { token } from "../helpers/env.ts";
-import { Client } from "../helpers/http.ts";
 import { startWorkerProcess } from "../helpers/processes.ts";
-import { collect, connect, nextEvent, waitFor } from "../helpers/socket.ts";
+import { collect, nextEvent, waitFor } from "../helpers/socket.ts";
+import { useTwoNodes } from "../helpers/two-nodes.ts";
 
 type Message = {
   id: string;
@@ -17,36 +14,20 @@ type Message = {
 type MessageBody = { message: Message };
 type ErrorBody = { error: { code: string } };
 
-let cluster: Cluster;
-let nodeA: string;
-let nodeB: string;
-const sockets: Socket[] = [];
-const on = (base: string, user: string) => new Client(base, token(user));
-
-beforeAll(async () => {
-  // No persist worker at first: every op below lands on a message whose job has not run.
-  cluster = await startCluster("msg-ops", { apis: 2, workers: 0 });
-  [nodeA, nodeB] = cluster.apis.map((a) => a.base) as [string, string];
-});
-afterAll(async () => {
-  for (const s of sockets) s.close();
-  await cluster.stop();
+const t = useTwoNodes("msg-ops", { workers: 0 });
+const { on, open } = t;
+let nodeA = "";
+let nodeB = "";
+beforeAll(() => {
+  ({ nodeA, nodeB } = t);
 });
 
-async function group(creator: string, members: string[]): Promise<string> {
-  const res = await on(nodeA, creator).call<{ room: { id: string } }>("POST", "/rooms", {
-    type: "group",
-    name: "ops",
-    member_ids: members,
-  });
-  return res.body.room.id;
-}
+const { group } = t;
 
 describe("message ops across two nodes, before and after persistence", () => {
   it("edits, reacts and deletes on node A, seen on node B's reads and sockets, and the same after the persist pool runs", async () => {
     const roomId = await group("o-alice", ["o-bob", "o-carol"]);
-    const carol = await connect(nodeB, token("o-carol"));
-    sockets.push(carol);
+    const carol = await open(nodeB, "o-carol");
     const updates = collect<MessageBody>(carol, "message:updated");
     const sent = await on(nodeA, "o-bob").call<MessageBody>("POST", `/rooms/${roomId}/messages`, {
       client_id: "e1",
@@ -70,8 +51,8 @@ describe("message ops across two nodes, before and after persistence", () => {
     expect(onB.body.message).toMatchObject({ text: "final", reactions: { "👍": 1 } });
 
     // The persist pool starts now; the end state does not change.
-    cluster.workers.push(startWorkerProcess(cluster.env));
-    await waitFor(() => cluster.stored(roomId).count === 1, 20_000, "persisted");
+    t.cluster.workers.push(startWorkerProcess(t.cluster.env));
+    await waitFor(() => t.cluster.stored(roomId).count === 1, 20_000, "persisted");
     await waitFor(
       async () =>
         (await on(nodeA, "o-alice").call<{ messages: unknown[] }>("GET", `/rooms/${roomId}/messages`))

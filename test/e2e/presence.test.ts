@@ -1,35 +1,20 @@
-import type { Socket } from "socket.io-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster } from "../helpers/cluster.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { token } from "../helpers/env.ts";
-import { Client } from "../helpers/http.ts";
 import { startApiProcess } from "../helpers/processes.ts";
 import { collect, connect, nextEvent, waitFor } from "../helpers/socket.ts";
+import { useTwoNodes } from "../helpers/two-nodes.ts";
 
 type PresenceEvent = { user_id: string; online: boolean; last_seen_at: string | null };
 
-let cluster: Cluster;
-let nodeA: string;
-let nodeB: string;
-const sockets: Socket[] = [];
-const on = (base: string, user: string) => new Client(base, token(user));
-const open = async (base: string, user: string) => {
-  const s = await connect(base, token(user));
-  sockets.push(s);
-  return s;
-};
-
-beforeAll(async () => {
-  cluster = await startCluster("presence", {
-    apis: 2,
-    workers: 0,
-    env: { PRESENCE_TTL_MS: "1500", PRESENCE_HEARTBEAT_MS: "300" },
-  });
-  [nodeA, nodeB] = cluster.apis.map((a) => a.base) as [string, string];
+const t = useTwoNodes("presence", {
+  workers: 0,
+  env: { PRESENCE_TTL_MS: "1500", PRESENCE_HEARTBEAT_MS: "300" },
 });
-afterAll(async () => {
-  for (const s of sockets) s.close();
-  await cluster.stop();
+const { on, open } = t;
+let nodeA = "";
+let nodeB = "";
+beforeAll(() => {
+  ({ nodeA, nodeB } = t);
 });
 
 describe("presence across nodes", () => {
@@ -68,7 +53,7 @@ describe("presence across nodes", () => {
   });
 
   it("takes a killed node's users offline by themselves within the TTL", async () => {
-    const extra = await startApiProcess(cluster.env);
+    const extra = await startApiProcess(t.cluster.env);
     await on(nodeA, "q-alice").call("POST", "/rooms", { type: "direct", member_id: "q-bob" });
     const bob = await open(nodeA, "q-bob");
     const online = nextEvent<PresenceEvent>(bob, "presence");

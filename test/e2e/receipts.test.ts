@@ -1,9 +1,6 @@
-import type { Socket } from "socket.io-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster } from "../helpers/cluster.ts";
-import { token } from "../helpers/env.ts";
-import { Client } from "../helpers/http.ts";
-import { collect, connect, waitFor } from "../helpers/socket.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { collect, waitFor } from "../helpers/socket.ts";
+import { useTwoNodes } from "../helpers/two-nodes.ts";
 
 type Receipt = { room_id: string; user_id: string; read_seq: number; delivered_seq: number };
 type Room = {
@@ -13,34 +10,15 @@ type Room = {
   settings: { muted_until: string | null; pinned: boolean; archived: boolean };
 };
 
-let cluster: Cluster;
-let nodeA: string;
-let nodeB: string;
-const sockets: Socket[] = [];
-const on = (base: string, user: string) => new Client(base, token(user));
-const open = async (base: string, user: string) => {
-  const s = await connect(base, token(user));
-  sockets.push(s);
-  return s;
-};
-
-beforeAll(async () => {
-  cluster = await startCluster("receipts", { apis: 2, workers: 1 });
-  [nodeA, nodeB] = cluster.apis.map((a) => a.base) as [string, string];
-});
-afterAll(async () => {
-  for (const s of sockets) s.close();
-  await cluster.stop();
+const t = useTwoNodes("receipts", { workers: 1 });
+const { on, open } = t;
+let nodeA = "";
+let nodeB = "";
+beforeAll(() => {
+  ({ nodeA, nodeB } = t);
 });
 
-async function group(creator: string, members: string[]): Promise<string> {
-  const res = await on(nodeA, creator).call<{ room: { id: string } }>("POST", "/rooms", {
-    type: "group",
-    name: "r",
-    member_ids: members,
-  });
-  return res.body.room.id;
-}
+const { group } = t;
 async function sendN(base: string, user: string, roomId: string, n: number, tag: string): Promise<void> {
   for (let i = 0; i < n; i++) {
     const res = await on(base, user).call("POST", `/rooms/${roomId}/messages`, {

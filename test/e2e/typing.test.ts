@@ -1,39 +1,18 @@
-import type { Socket } from "socket.io-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster } from "../helpers/cluster.ts";
-import { token } from "../helpers/env.ts";
-import { Client } from "../helpers/http.ts";
-import { collect, connect, TRANSPORTS, waitFor } from "../helpers/socket.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { collect, TRANSPORTS, waitFor } from "../helpers/socket.ts";
+import { useTwoNodes } from "../helpers/two-nodes.ts";
 
 type TypingEvent = { room_id: string; user_id: string; typing: boolean };
 
-let cluster: Cluster;
-let nodeA: string;
-let nodeB: string;
-const sockets: Socket[] = [];
-const open = async (base: string, user: string, transport: "websocket" | "polling" = "websocket") => {
-  const s = await connect(base, token(user), transport);
-  sockets.push(s);
-  return s;
-};
-
-beforeAll(async () => {
-  cluster = await startCluster("typing", { apis: 2, workers: 0, env: { TYPING_EXPIRE_MS: "600" } });
-  [nodeA, nodeB] = cluster.apis.map((a) => a.base) as [string, string];
-});
-afterAll(async () => {
-  for (const s of sockets) s.close();
-  await cluster.stop();
+const t = useTwoNodes("typing", { workers: 0, env: { TYPING_EXPIRE_MS: "600" } });
+const { open } = t;
+let nodeA = "";
+let nodeB = "";
+beforeAll(() => {
+  ({ nodeA, nodeB } = t);
 });
 
-async function group(creator: string, members: string[]): Promise<string> {
-  const res = await new Client(nodeA, token(creator)).call<{ room: { id: string } }>("POST", "/rooms", {
-    type: "group",
-    name: "t",
-    member_ids: members,
-  });
-  return res.body.room.id;
-}
+const { group } = t;
 
 describe("typing indicators across nodes", () => {
   for (const transport of TRANSPORTS) {
