@@ -98,7 +98,7 @@ export async function startApi(config: Config): Promise<Api> {
     blocks,
     limits,
   });
-  const receipts = new ReceiptsService({ store, members, counters, redis, keys, events: roomEvents });
+  const receipts = new ReceiptsService({ store, members, counters, events: roomEvents });
 
   const persist = new PersistProducer(queueConn, keys.bullPrefix, {
     maxDelayMs: config.PERSIST_BATCH_MS,

@@ -67,6 +67,12 @@ export class RoomCounters {
     );
   }
 
+  /** The room's last seq: the counter (accepted messages included), or the store's when it is missing. */
+  async currentSeq(roomId: string): Promise<number> {
+    const counter = await this.#redis.get(this.#keys.seq(roomId));
+    return counter === null ? (await this.#store.roomCounters(roomId)).seq : Number(counter);
+  }
+
   /** Takes `n` consecutive revisions of the room; returns them in order. */
   async takeRevs(roomId: string, n: number): Promise<number[]> {
     for (let attempt = 0; attempt < 3; attempt++) {

@@ -1,4 +1,5 @@
 import type { AuthUser } from "../auth/jwt.ts";
+import { AppError } from "../errors.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
 import { roomChannel, userChannel } from "./channels.ts";
@@ -41,6 +42,10 @@ export class Typing {
 
   async start(socketId: string, user: AuthUser, roomId: string): Promise<void> {
     await this.#members.assertMember(roomId, user.id);
+    // Typing is a message in the making: not where a block stands.
+    if (await this.#members.isBlocked(roomId)) {
+      throw new AppError("forbidden", "a block stands between the members of this direct room");
+    }
     await this.#limits.consume("typing", user.id);
     const rooms = this.#active.get(socketId) ?? new Map<string, Active>();
     this.#active.set(socketId, rooms);

@@ -115,13 +115,15 @@ export class GroupsService {
     await this.#blocks.assertCanAdd(user, userIds);
     const now = new Date().toISOString();
     const rev = await this.#rev(roomId);
+    // The history before joining is readable, but not unread.
+    const readSeq = await this.#counters.currentSeq(roomId);
     const wanted = [...new Set(userIds)].map((id) => ({
       user_id: id,
       role: "member" as const,
       joined_at: now,
     }));
     const added = await this.#change.run(roomId, () =>
-      this.#store.addMembers(roomId, wanted, this.#config.maxGroupMembers, rev),
+      this.#store.addMembers(roomId, wanted, this.#config.maxGroupMembers, rev, readSeq),
     );
     if (added === "full") {
       throw new AppError("invalid_request", `a group holds at most ${this.#config.maxGroupMembers} members`, {

@@ -60,6 +60,11 @@ export class MembershipCache {
     if (!(await this.isMember(roomId, userId))) throw notFound("room");
   }
 
+  /** Whether a block stands between the two members of this direct room (see BLOCKED_MARKER). */
+  async isBlocked(roomId: string): Promise<boolean> {
+    return this.isMember(roomId, BLOCKED_MARKER);
+  }
+
   /**
    * Loads the room's members from the store into the cache; returns them. A room without
    * members (most often one that does not exist: any client can ask for random ids) is not

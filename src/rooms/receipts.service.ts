@@ -1,9 +1,7 @@
-import type { Redis } from "ioredis";
 import type { AuthUser } from "../auth/jwt.ts";
 import { notFound } from "../errors.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
-import type { Keys } from "../redis/redis.ts";
-import type { MembersStore, RoomsStore } from "../store/store.ts";
+import type { MembersStore } from "../store/store.ts";
 import type { MembershipCache } from "./membership.cache.ts";
 
 export type ReceiptUpdate = { room_id: string; user_id: string; read_seq: number; delivered_seq: number };
@@ -20,26 +18,20 @@ export interface ReceiptEvents {
  * clamped to it. Each move takes a room revision (sync reads receipts by it).
  */
 export class ReceiptsService {
-  readonly #store: MembersStore & Pick<RoomsStore, "getRoom">;
+  readonly #store: MembersStore;
   readonly #members: MembershipCache;
   readonly #counters: RoomCounters;
-  readonly #redis: Redis;
-  readonly #keys: Keys;
   readonly #events: ReceiptEvents;
 
   constructor(deps: {
-    store: MembersStore & Pick<RoomsStore, "getRoom">;
+    store: MembersStore;
     members: MembershipCache;
     counters: RoomCounters;
-    redis: Redis;
-    keys: Keys;
     events: ReceiptEvents;
   }) {
     this.#store = deps.store;
     this.#members = deps.members;
     this.#counters = deps.counters;
-    this.#redis = deps.redis;
-    this.#keys = deps.keys;
     this.#events = deps.events;
   }
 
@@ -47,7 +39,7 @@ export class ReceiptsService {
     await this.#members.assertMember(roomId, user.id);
     const before = await this.#store.getMember(roomId, user.id);
     if (!before) throw notFound("room");
-    const target = Math.min(seq, await this.#lastSeq(roomId));
+    const target = Math.min(seq, await this.#counters.currentSeq(roomId));
     const current = kind === "read" ? before.read_seq : before.delivered_seq;
     if (target <= current) return; // monotonic: nothing moves, nothing is announced
     const [rev] = await this.#counters.takeRevs(roomId, 1);
@@ -63,12 +55,5 @@ export class ReceiptsService {
       read_seq: after.read_seq,
       delivered_seq: after.delivered_seq,
     });
-  }
-
-  /** The room's last seq: the Redis counter (accepted messages included), else the store's. */
-  async #lastSeq(roomId: string): Promise<number> {
-    const counter = await this.#redis.get(this.#keys.seq(roomId));
-    if (counter !== null) return Number(counter);
-    return (await this.#store.getRoom(roomId))?.last_seq ?? 0;
   }
 }

@@ -3,7 +3,14 @@ import { AppError, notFound, parse } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
-import type { MembersStore, NewMember, NewRoom, RoomRecord, RoomsStore } from "../store/store.ts";
+import type {
+  MembersStore,
+  MessageStateStore,
+  NewMember,
+  NewRoom,
+  RoomRecord,
+  RoomsStore,
+} from "../store/store.ts";
 import type { BlocksService } from "./blocks.service.ts";
 import type { MembershipCache } from "./membership.cache.ts";
 import {
@@ -39,7 +46,7 @@ function decodeCursor(cursor: string): { last_activity_at: string; id: string } 
 }
 
 export class RoomsService {
-  readonly #store: RoomsStore & MembersStore;
+  readonly #store: RoomsStore & MembersStore & Pick<MessageStateStore, "getMessageStates">;
   readonly #members: MembershipCache;
   readonly #events: RoomEvents;
   readonly #config: RoomsConfig;
@@ -49,7 +56,7 @@ export class RoomsService {
   readonly #blocks: BlocksService;
 
   constructor(deps: {
-    store: RoomsStore & MembersStore;
+    store: RoomsStore & MembersStore & Pick<MessageStateStore, "getMessageStates">;
     members: MembershipCache;
     events: RoomEvents;
     config: RoomsConfig;
@@ -139,8 +146,12 @@ export class RoomsService {
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     const unread = await this.#unread.of(page.map((r) => ({ member: r.member, last_seq: r.room.last_seq })));
+    const rooms = await this.#withoutHidden(
+      page.map((r) => r.room),
+      user.id,
+    );
     return {
-      rooms: page.map((r) => toRoomView(r.room, r.member, undefined, unread.get(r.room.id))),
+      rooms: page.map((r, i) => toRoomView(rooms[i] ?? r.room, r.member, undefined, unread.get(r.room.id))),
       next_cursor: rows.length > query.limit && last ? encodeCursor(last.room) : null,
     };
   }
@@ -155,7 +166,20 @@ export class RoomsService {
     const me = members.find((m) => m.user_id === user.id);
     if (!room || !me) throw notFound("room");
     const unread = await this.#unread.of([{ member: me, last_seq: room.last_seq }]);
-    return toRoomView(room, me, members, unread.get(roomId));
+    const [shown] = await this.#withoutHidden([room], user.id);
+    return toRoomView(shown ?? room, me, members, unread.get(roomId));
+  }
+
+  /** A last message the viewer deleted for themselves is not shown as the room's last message. */
+  async #withoutHidden(rooms: RoomRecord[], viewerId: string): Promise<RoomRecord[]> {
+    const last = rooms.flatMap((r) => (r.last_message ? [r.last_message] : []));
+    if (last.length === 0) return rooms;
+    const states = await this.#store.getMessageStates(last, viewerId);
+    return rooms.map((r) =>
+      r.last_message && states.get(r.last_message.id)?.hidden
+        ? { ...r, last_message: null, last_message_state: null }
+        : r,
+    );
   }
 
   /** The caller's own settings for a room (partial: fields left out stay as they are). */

@@ -228,13 +228,16 @@ export interface MembersStore {
   /**
    * Adds members in one atomic write unless the room would then hold more than `maxMembers`
    * (checked inside the write, so concurrent adds cannot pass the cap together). Users
-   * already in the room are left as they are. Returns who was added, or "full".
+   * already in the room are left as they are. New members start with their watermarks at
+   * `readSeq` (the history before they joined is not unread to them). Returns who was added,
+   * or "full".
    */
   addMembers(
     roomId: string,
     members: NewMember[],
     maxMembers: number,
     rev: number,
+    readSeq: number,
   ): Promise<string[] | "full">;
   /**
    * Removes a member, atomically promoting the longest-standing remaining member when the last

@@ -95,5 +95,23 @@ export function runRoomsContract(adapter: string, makeStore: () => Promise<Store
       expect(seqs.get(r.id)).toEqual([2]);
       expect((await ctx.store.systemSeqsAfter([{ room_id: r.id, seq: 2 }])).get(r.id) ?? []).toEqual([]);
     });
+
+    it("adds members under the cap with their watermarks at the join, and keeps a group administered", async () => {
+      const r = await ctx.store.createGroupRoom(room(), members("u1", "u2"));
+      const joined = [{ user_id: "u3", role: "member" as const, joined_at: at(5) }];
+      expect(await ctx.store.addMembers(r.id, joined, 3, 7, 4)).toEqual(["u3"]);
+      expect(await ctx.store.getMember(r.id, "u3")).toMatchObject({ read_seq: 4, delivered_seq: 4 });
+      expect(await ctx.store.addMembers(r.id, joined, 3, 8, 4)).toEqual([]); // already in
+      expect(
+        await ctx.store.addMembers(r.id, [{ user_id: "u4", role: "member", joined_at: at(6) }], 3, 9, 4),
+      ).toBe("full");
+      expect(await ctx.store.setRole(r.id, "u1", "member", 10)).toBe("last_admin");
+      expect(await ctx.store.setRole(r.id, "nobody", "admin", 10)).toBeNull();
+      // The last admin leaves: the member who joined first (then by id) becomes admin.
+      expect(await ctx.store.removeMember(r.id, "u1", 11)).toEqual({ removed: true, promoted: "u2" });
+      expect((await ctx.store.getMember(r.id, "u2"))?.role).toBe("admin");
+      expect(await ctx.store.removeMember(r.id, "u1", 12)).toEqual({ removed: false, promoted: null });
+      expect((await ctx.store.getRoom(r.id))?.rev).toBe(11);
+    });
   });
 }

@@ -41,6 +41,10 @@ describe("blocks", () => {
       .timeout(3000)
       .emitWithAck("message:send", { room_id: roomId, client_id: "s", type: "text", text: "s" });
     expect(ack).toMatchObject({ ok: false, error: { code: "forbidden" } });
+    expect(await socket.timeout(3000).emitWithAck("typing:start", { room_id: roomId })).toMatchObject({
+      ok: false,
+      error: { code: "forbidden" },
+    });
     socket.close();
     // The block lives in the store: a lost membership cache comes back with it.
     await redis.del(new Keys(t.cluster.prefix).members(roomId));

@@ -92,6 +92,12 @@ describe("group administration", () => {
       user_ids: ["g2-carol"],
     });
     expect((await history("g2-carol", roomId)).map((m) => m.client_id)).toContain("before");
+    // What was said before joining is readable, not unread.
+    expect(
+      (await on(nodeB, "g2-carol").call<{ rooms: Record<string, number> }>("GET", "/unread")).body.rooms[
+        roomId
+      ],
+    ).toBe(1);
     // The cap (4 here) holds, and a refused add changes nothing.
     const tooMany = await on(nodeA, "g2-alice").call("POST", `/rooms/${roomId}/members`, {
       user_ids: ["g2-d", "g2-e"],

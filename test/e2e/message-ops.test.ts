@@ -111,6 +111,13 @@ describe("message ops across two nodes, before and after persistence", () => {
     expect((await on(nodeB, "s-bob").call("DELETE", `/messages/${id}?for=me`)).status).toBe(204);
     expect((await on(nodeB, "s-bob").call("GET", `/messages/${id}`)).status).toBe(404);
     expect((await alice.call("GET", `/messages/${id}`)).status).toBe(200);
+    // Nor is it the room's last message in Bob's list, once stored; Alice still sees it.
+    type Rooms = { rooms: { id: string; last_message: { id: string } | null }[] };
+    const lastFor = async (user: string) =>
+      (await on(nodeA, user).call<Rooms>("GET", "/rooms")).body.rooms.find((r) => r.id === roomId)
+        ?.last_message;
+    await waitFor(async () => (await lastFor("s-bob")) === null, 10_000, "hidden from Bob's list");
+    expect((await lastFor("s-alice"))?.id).toBe(id);
   });
 });
 

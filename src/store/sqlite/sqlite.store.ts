@@ -104,8 +104,9 @@ export class SqliteStore implements Store {
     members: NewMember[],
     maxMembers: number,
     rev: number,
+    readSeq: number,
   ): Promise<string[] | "full"> {
-    return this.#members.addMembers(roomId, members, maxMembers, rev);
+    return this.#members.addMembers(roomId, members, maxMembers, rev, readSeq);
   }
   removeMember(
     roomId: string,
