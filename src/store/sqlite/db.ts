@@ -190,44 +190,48 @@ export class SqliteDb {
 
   /** A write transaction, retried on timers while another connection holds the lock. */
   async write<T>(fn: () => T): Promise<T> {
-    const deadline = Date.now() + this.#lockWaitMs;
-    let delay = 2;
-    for (;;) {
-      try {
+    try {
+      const out = await this.#whileLocked(() => {
         this.#checkFile();
-        const out = this.#tx(fn);
-        if (this.#writeFailure) this.#logger?.warn("database writes succeed again");
-        this.#writeFailure = undefined;
-        return out;
-      } catch (err) {
-        if (err instanceof StoreUnavailableError && isBusy(err.cause) && Date.now() < deadline) {
-          await sleep(delay + Math.random() * delay);
-          delay = Math.min(delay * 2, 100);
-          continue;
-        }
-        if (err instanceof StoreUnavailableError && !isBusy(err.cause) && err.cause !== undefined) {
-          if (!this.#writeFailure) this.#logger?.error({ err: err.message }, "database write failed");
-          this.#writeFailure = err;
-        }
-        throw err;
+        return this.#tx(fn);
+      });
+      if (this.#writeFailure) this.#logger?.warn("database writes succeed again");
+      this.#writeFailure = undefined;
+      return out;
+    } catch (err) {
+      if (err instanceof StoreUnavailableError && !isBusy(err.cause) && err.cause !== undefined) {
+        if (!this.#writeFailure) this.#logger?.error({ err: err.message }, "database write failed");
+        this.#writeFailure = err;
       }
+      throw err;
     }
   }
 
   /** A read; in WAL mode it rarely meets a lock (recovery, checkpoint restart), and then waits the same way. */
   async read<T>(fn: () => T): Promise<T> {
+    return this.#whileLocked(() => {
+      try {
+        return fn();
+      } catch (err) {
+        throw classify(err);
+      }
+    });
+  }
+
+  /**
+   * Runs `attempt` (which throws classified errors) again on timers, 2 ms doubling to 100 ms,
+   * while another connection holds the lock, for up to the lock wait.
+   */
+  async #whileLocked<T>(attempt: () => T): Promise<T> {
     const deadline = Date.now() + this.#lockWaitMs;
     let delay = 2;
     for (;;) {
       try {
-        return fn();
+        return attempt();
       } catch (err) {
-        if (isBusy(err) && Date.now() < deadline) {
-          await sleep(delay + Math.random() * delay);
-          delay = Math.min(delay * 2, 100);
-          continue;
-        }
-        throw classify(err);
+        if (!(err instanceof StoreUnavailableError && isBusy(err.cause)) || Date.now() >= deadline) throw err;
+        await sleep(delay + Math.random() * delay);
+        delay = Math.min(delay * 2, 100);
       }
     }
   }
