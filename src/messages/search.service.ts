@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError, parse } from "../errors.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { AppError } from "../errors.ts";
 import { idSchema } from "../ids.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
 import type { SearchStore } from "../store/store.ts";
@@ -59,24 +60,14 @@ export class SearchService {
       match,
       roomId: input.room_id,
       limit: input.limit,
-      after: input.cursor ? decodeCursor(input.cursor) : undefined,
+      after: input.cursor ? decodeCursor(input.cursor, cursorSchema).n : undefined,
     });
     // The store filters what it has applied; a delete or hide still waiting for the persist
     // pool is laid over here, so a tombstone or a hidden message never shows.
     const views = await this.#reader.views(found.messages, user.id, true);
     return {
       messages: views.filter((m) => !m.deleted),
-      next_cursor: found.next ? Buffer.from(JSON.stringify({ n: found.next })).toString("base64url") : null,
+      next_cursor: found.next ? encodeCursor({ n: found.next }) : null,
     };
   }
-}
-
-function decodeCursor(cursor: string): string {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    throw new AppError("invalid_request", "cursor is invalid");
-  }
-  return parse(cursorSchema, raw).n;
 }

@@ -1,5 +1,6 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError, notFound, parse } from "../errors.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
@@ -29,21 +30,6 @@ export interface RoomEvents {
 
 export type RoomsConfig = { maxGroupMembers: number };
 type Limits = Pick<RateLimits, "consume">;
-
-function encodeCursor(room: RoomRecord): string {
-  return Buffer.from(JSON.stringify({ a: room.last_activity_at, i: room.id })).toString("base64url");
-}
-
-function decodeCursor(cursor: string): { last_activity_at: string; id: string } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    throw new AppError("invalid_request", "cursor is invalid");
-  }
-  const c = parse(activityCursorSchema, raw);
-  return { last_activity_at: c.a, id: c.i };
-}
 
 export class RoomsService {
   readonly #store: RoomsStore & MembersStore & Pick<MessageStateStore, "getMessageStates">;
@@ -141,7 +127,8 @@ export class RoomsService {
   }
 
   async list(user: AuthUser, query: ListQuery): Promise<{ rooms: RoomView[]; next_cursor: string | null }> {
-    const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const cursor = query.cursor ? decodeCursor(query.cursor, activityCursorSchema) : undefined;
+    const after = cursor ? { last_activity_at: cursor.a, id: cursor.i } : undefined;
     const rows = await this.#store.listRoomsForUser(user.id, query.limit + 1, after);
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
@@ -152,7 +139,10 @@ export class RoomsService {
     );
     return {
       rooms: page.map((r, i) => toRoomView(rooms[i] ?? r.room, r.member, undefined, unread.get(r.room.id))),
-      next_cursor: rows.length > query.limit && last ? encodeCursor(last.room) : null,
+      next_cursor:
+        rows.length > query.limit && last
+          ? encodeCursor({ a: last.room.last_activity_at, i: last.room.id })
+          : null,
     };
   }
 
