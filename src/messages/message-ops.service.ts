@@ -114,11 +114,9 @@ export class MessageOpsService {
   /** The message, if the caller may see it (member of its room, not hidden for them): else 404. */
   async #visible(user: AuthUser, messageId: string): Promise<{ record: MessageRecord; view: MessageView }> {
     await this.#limits?.consume("message_op", user.id);
-    const record = await this.#reader.record(messageId);
-    if (!record || !(await this.#members.isMember(record.room_id, user.id))) throw notFound("message");
-    const [view] = await this.#reader.views([record], user.id, true);
-    if (!view) throw notFound("message");
-    return { record, view };
+    const found = await this.#reader.visible(messageId, user.id, (r, u) => this.#members.isMember(r, u));
+    if (!found) throw notFound("message");
+    return found;
   }
 
   #within(record: MessageRecord, windowS: number, what: string): void {

@@ -23,6 +23,21 @@ export class MessageReader {
     return (await this.#pending.get(messageId)) ?? (await this.#store.getMessage(messageId));
   }
 
+  /**
+   * The message as `viewerId` sees it, with its record, or null when they may not see it: not
+   * a member of its room (`isMember` is the membership check), or they deleted it for themselves.
+   */
+  async visible(
+    messageId: string,
+    viewerId: string,
+    isMember: (roomId: string, userId: string) => Promise<boolean>,
+  ): Promise<{ record: MessageRecord; view: MessageView } | null> {
+    const record = await this.record(messageId);
+    if (!record || !(await isMember(record.room_id, viewerId))) return null;
+    const [view] = await this.views([record], viewerId, true);
+    return view ? { record, view } : null;
+  }
+
   async get(messageId: string, viewerId: string): Promise<MessageView | null> {
     const record = await this.record(messageId);
     if (!record) return null;

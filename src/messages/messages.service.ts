@@ -223,11 +223,8 @@ export class MessagesService {
   }
 
   async get(user: AuthUser, messageId: string): Promise<MessageView> {
-    const record = await this.#reader.record(messageId);
-    if (!record || !(await this.#members.isMember(record.room_id, user.id))) throw notFound("message");
-    // A message the caller deleted for themselves is gone for them.
-    const [view] = await this.#reader.views([record], user.id, true);
-    if (!view) throw notFound("message");
-    return view;
+    const found = await this.#reader.visible(messageId, user.id, (r, u) => this.#members.isMember(r, u));
+    if (!found) throw notFound("message");
+    return found.view;
   }
 }
