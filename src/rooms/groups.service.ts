@@ -139,8 +139,8 @@ export class GroupsService {
   }
 
   async #removeMember(user: AuthUser, roomId: string, targetId: string): Promise<RoomView> {
-    const room = await this.#group(user, roomId);
-    if (targetId !== user.id) await this.#assertAdmin(user, roomId);
+    const room =
+      targetId === user.id ? await this.#group(user, roomId) : await this.#assertAdmin(user, roomId);
     const rev = await this.#rev(roomId);
     const { removed, promoted } = await this.#change.run(roomId, () =>
       this.#store.removeMember(roomId, targetId, rev),
@@ -194,10 +194,12 @@ export class GroupsService {
     return room;
   }
 
-  async #assertAdmin(user: AuthUser, roomId: string): Promise<void> {
-    await this.#group(user, roomId);
+  /** The caller is an admin of this group; returns the group. */
+  async #assertAdmin(user: AuthUser, roomId: string): Promise<RoomRecord> {
+    const room = await this.#group(user, roomId);
     const me = await this.#store.getMember(roomId, user.id);
     if (me?.role !== "admin") throw new AppError("forbidden", "admins only");
+    return room;
   }
 
   async #rev(roomId: string): Promise<number> {
