@@ -1,5 +1,5 @@
-import { execFileSync, spawn } from "node:child_process";
-import { renameSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { renameSync } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
 import type { Socket } from "socket.io-client";
@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/ids.ts";
 import { Keys } from "../../src/redis/redis.ts";
 import { type Cluster, startCluster } from "../helpers/cluster.ts";
-import { dropPrefix, REDIS_URL, removeDir, tempDir, testEnv, token, uniquePrefix } from "../helpers/env.ts";
+import { dropPrefix, REDIS_URL, testEnv, token, uniquePrefix } from "../helpers/env.ts";
 import { Client } from "../helpers/http.ts";
 import { startApiProcess, startWorkerProcess } from "../helpers/processes.ts";
+import { mountSmallDisk } from "../helpers/small-disk.ts";
 import { connect, nextEvent, TRANSPORTS, waitFor } from "../helpers/socket.ts";
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -454,42 +455,20 @@ describe("the database file removed while running (defect 9)", () => {
   });
 });
 
-/** A tmpfs of `size` to fill up: as root, file permissions cannot make a disk unwritable, a full disk can. */
-function mountSmallDisk(size: string): string | undefined {
-  const mnt = tempDir("small-disk");
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", mnt], { stdio: "ignore" });
-    return mnt;
-  } catch {
-    removeDir(mnt);
-    return undefined;
-  }
-}
-
 describe("a disk that fills up under the API (defect 10)", () => {
   const disk = mountSmallDisk("2m");
   if (!disk) console.warn("hostile: cannot mount a tmpfs here; the disk-full test is skipped");
-  afterAll(() => {
-    if (disk) {
-      execFileSync("umount", ["-l", disk]);
-      removeDir(disk);
-    }
-  });
+  afterAll(() => disk?.unmount());
 
   it.skipIf(!disk)("answers 503 (not 500), logs the real cause, fails readiness, and recovers", async () => {
-    const env = testEnv(uniquePrefix("disk"), disk ?? "", { LOG_LEVEL: "info" });
+    const env = testEnv(uniquePrefix("disk"), disk?.dir ?? "", { LOG_LEVEL: "info" });
     const api = await startApiProcess(env);
     const client = new Client(api.base, token("disk-alice"));
     try {
       expect((await client.call("POST", "/rooms", { type: "group", name: "d", member_ids: [] })).status).toBe(
         201,
       );
-      const filler = path.join(disk ?? "", "filler");
-      try {
-        execFileSync("dd", ["if=/dev/zero", `of=${filler}`, "bs=64k", "count=64"], { stdio: "ignore" });
-      } catch {
-        // dd stops at "No space left on device": the disk is full, which is the point.
-      }
+      disk?.fill();
       let failed: Awaited<ReturnType<typeof client.call<ErrorBody>>> | undefined;
       for (let i = 0; i < 200 && !failed; i++) {
         const res = await client.call<ErrorBody>("POST", "/rooms", {
@@ -507,7 +486,7 @@ describe("a disk that fills up under the API (defect 10)", () => {
       expect(ready.status).toBe(503);
       expect(api.output()).toMatch(/database or disk is full/);
       expect(api.output()).not.toMatch(/cannot rollback|unhandled error/);
-      rmSync(filler);
+      disk?.free();
       await waitFor(async () => (await fetch(`${api.base}/readyz`)).status === 200, 5000, "ready again");
       expect((await client.call("POST", "/rooms", { type: "group", name: "d", member_ids: [] })).status).toBe(
         201,

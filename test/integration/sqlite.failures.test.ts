@@ -1,5 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
@@ -7,6 +6,7 @@ import { SqliteStore, StoreMissingError } from "../../src/store/sqlite/sqlite.st
 import { StoreUnavailableError } from "../../src/store/store.ts";
 import { room } from "../contract/fixtures.ts";
 import { removeDir, tempDir } from "../helpers/env.ts";
+import { mountSmallDisk } from "../helpers/small-disk.ts";
 
 const dir = tempDir("sqlite-fail");
 afterAll(() => removeDir(dir));
@@ -109,33 +109,15 @@ describe("a database file removed or replaced while open", () => {
   });
 });
 
-/** A 1 MiB tmpfs to fill up: root ignores file permissions, a full disk it cannot. */
-function smallDisk(): string | undefined {
-  const mnt = path.join(dir, "small");
-  mkdirSync(mnt, { recursive: true });
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt], { stdio: "ignore" });
-    return mnt;
-  } catch {
-    return undefined;
-  }
-}
-const disk = smallDisk();
-afterAll(() => {
-  if (disk) execFileSync("umount", ["-l", disk]);
-});
+const disk = mountSmallDisk("1m");
+afterAll(() => disk?.unmount());
 
 describe.skipIf(!disk)("a disk that fills up (tmpfs; skipped where mount is not allowed)", () => {
   it("answers StoreUnavailableError with the real cause, fails readiness, and recovers when space is freed", async () => {
-    const f = path.join(disk ?? "", "full.sqlite");
+    const f = path.join(disk?.dir ?? "", "full.sqlite");
     const store = new SqliteStore(f);
     await create(store);
-    const filler = path.join(disk ?? "", "filler");
-    try {
-      execFileSync("dd", ["if=/dev/zero", `of=${filler}`, "bs=64k", "count=64"], { stdio: "ignore" });
-    } catch {
-      // dd stops at "No space left on device": the disk is full, which is the point.
-    }
+    disk?.fill();
     const big = "x".repeat(200_000);
     let err: unknown;
     for (let i = 0; i < 20 && !err; i++) {
@@ -146,7 +128,7 @@ describe.skipIf(!disk)("a disk that fills up (tmpfs; skipped where mount is not 
     expect((err as Error).message).toMatch(/full/);
     expect((err as Error).message).not.toMatch(/rollback/);
     await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
-    rmSync(filler);
+    disk?.free();
     await expect(store.ping()).resolves.toBeUndefined();
     await expect(create(store)).resolves.toBeDefined();
     await store.close();
