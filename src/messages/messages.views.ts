@@ -1,6 +1,6 @@
 import { initialMessageState, type MessageRecord, type MessageState } from "../store/store.ts";
 
-export type MessageView = Omit<MessageRecord, never> & {
+export type MessageView = MessageRecord & {
   media: null;
   forwarded: null;
   reactions: Record<string, number>;
