@@ -6,6 +6,12 @@ import type { Config } from "./config/config.ts";
 import { healthRoutes } from "./http/health.routes.ts";
 import { createHttpApp } from "./http/http.app.ts";
 import { metricsRoutes } from "./http/metrics.routes.ts";
+import { MediaJobs } from "./media/media.queue.ts";
+import { mediaRoutes } from "./media/media.routes.ts";
+import { MediaService } from "./media/media.service.ts";
+import { MediaViews } from "./media/media.views.ts";
+import { localFilesRoutes } from "./media/storage/local-files.routes.ts";
+import { createMediaStorage } from "./media/storage/storage.factory.ts";
 import { AcceptRepository } from "./messages/accept.repository.ts";
 import { MessageReader } from "./messages/message.reader.ts";
 import { MessageOpsService } from "./messages/message-ops.service.ts";
@@ -107,7 +113,26 @@ export async function startApi(config: Config): Promise<Api> {
   });
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
   watchBacklog(pending);
-  const reader = new MessageReader(store, pending);
+  const media = createMediaStorage(config);
+  const mediaViews = new MediaViews(store, media.storage, config.MEDIA_URL_TTL_S);
+  const reader = new MessageReader(store, pending, mediaViews);
+  const mediaJobs = new MediaJobs(queueConn, keys.bullPrefix);
+  const mediaService = new MediaService({
+    store,
+    storage: media.storage,
+    jobs: mediaJobs,
+    views: mediaViews,
+    reader,
+    config: {
+      maxBytes: {
+        image: config.MEDIA_MAX_IMAGE_BYTES,
+        video: config.MEDIA_MAX_VIDEO_BYTES,
+        audio: config.MEDIA_MAX_AUDIO_BYTES,
+        file: config.MEDIA_MAX_FILE_BYTES,
+      },
+      uploadTtlS: config.MEDIA_UPLOAD_URL_TTL_S,
+    },
+  });
   const backlog = { maxMessages: config.PENDING_MAX_MESSAGES, maxBytes: config.PENDING_MAX_BYTES };
   const messageEvents = new SocketMessageEvents(io);
   const messageOps = new MessageOpsService({
@@ -134,6 +159,7 @@ export async function startApi(config: Config): Promise<Api> {
     events: messageEvents,
     config: { maxTextChars: config.MESSAGE_MAX_CHARS },
     limits,
+    media: mediaService,
   });
   const typing = new Typing(io, members, limits, {
     expireMs: config.TYPING_EXPIRE_MS,
@@ -170,11 +196,16 @@ export async function startApi(config: Config): Promise<Api> {
     logger,
     trustProxy: config.TRUST_PROXY,
     corsOrigins: config.CORS_ORIGINS,
-    root: [healthRoutes([redis, queueConn], store), metricsRoutes(auth)],
+    root: [
+      healthRoutes([redis, queueConn], store),
+      metricsRoutes(auth),
+      ...(media.local && media.signer ? [localFilesRoutes(media.local, media.signer)] : []),
+    ],
     chat: [
       roomsRoutes(rooms, receipts, groups),
       messagesRoutes(messages, messageOps, new SearchService(store, members, reader)),
       usersRoutes(blocks, presence),
+      mediaRoutes(mediaService),
     ],
     authenticate: auth,
   });
@@ -210,6 +241,7 @@ export async function startApi(config: Config): Promise<Api> {
         await stopped;
         await persist.close();
         await membershipJobs.close();
+        await mediaJobs.close();
         await Promise.allSettled([redis.quit(), pub.quit(), sub.quit(), queueConn.quit()]);
         await store.close();
       })();

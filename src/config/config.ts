@@ -56,6 +56,34 @@ const envSchema = z.object({
   PENDING_MAX_BYTES: int(256 * 1024 * 1024, 1024),
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
   TRUST_PROXY: bool.default(false),
+  /** Base URL clients reach this API at; signed local media URLs start with it. */
+  PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  MEDIA_STORAGE: z.enum(["local", "s3"]).default("local"),
+  /** HMAC key of local media URLs; generated into DATA_DIR when unset. */
+  MEDIA_SIGNING_SECRET: optionalString,
+  MEDIA_UPLOAD_URL_TTL_S: int(900, 30),
+  MEDIA_URL_TTL_S: int(3600, 30),
+  MEDIA_MAX_IMAGE_BYTES: int(16 * 1024 * 1024, 1),
+  MEDIA_MAX_VIDEO_BYTES: int(64 * 1024 * 1024, 1),
+  MEDIA_MAX_AUDIO_BYTES: int(16 * 1024 * 1024, 1),
+  MEDIA_MAX_FILE_BYTES: int(100 * 1024 * 1024, 1),
+  /** Images above this many pixels end `failed` instead of being decoded (decompression bombs). */
+  MEDIA_MAX_PIXELS: int(50_000_000, 1),
+  MEDIA_FFMPEG_TIMEOUT_MS: int(30_000, 1000),
+  FFMPEG_PATH: z.string().default("ffmpeg"),
+  FFPROBE_PATH: z.string().default("ffprobe"),
+  S3_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  S3_REGION: z.string().default("auto"),
+  S3_BUCKET: optionalString,
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  /** Path-style URLs (MinIO, s3rver); R2 and AWS work either way. */
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  /**
+   * A public CDN base URL for the bucket (R2 custom domain): downloads then use it with the
+   * unguessable key instead of a signed, expiring URL.
+   */
+  S3_PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   /** Comma-separated browser origins (scheme://host[:port]) allowed by CORS for REST and Socket.IO, or "*". */
   CORS_ORIGINS: z
     .string()
@@ -73,7 +101,13 @@ const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
-export type Config = Env & { jwt: JwtKeyConfig; sqliteFile: string; pools: Record<PoolName, PoolConfig> };
+export type Config = Env & {
+  jwt: JwtKeyConfig;
+  sqliteFile: string;
+  pools: Record<PoolName, PoolConfig>;
+  publicUrl: string;
+  mediaSigningSecret: string;
+};
 export type JwtKeyConfig =
   | { kind: "secret"; secret: string; generated: boolean }
   | { kind: "public"; publicKey: string };
@@ -90,8 +124,8 @@ export class ConfigError extends Error {
  * Embedded mode needs no secret to be set: one is generated once into DATA_DIR so the API,
  * every worker and `npm run token` agree. Production must set JWT_SECRET or JWT_PUBLIC_KEY.
  */
-function embeddedSecret(dataDir: string): string {
-  const file = path.join(dataDir, "jwt-secret");
+function embeddedSecret(dataDir: string, name = "jwt-secret"): string {
+  const file = path.join(dataDir, name);
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   mkdirSync(dataDir, { recursive: true });
   const secret = randomBytes(32).toString("base64url");
@@ -125,6 +159,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (env.STORE === "couchbase") {
     problems.push("STORE=couchbase: the Couchbase adapter is not built yet; use STORE=sqlite");
   }
+  if (env.MEDIA_STORAGE === "s3") {
+    for (const name of ["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const) {
+      if (!env[name]) problems.push(`${name}: required when MEDIA_STORAGE=s3`);
+    }
+  }
+  if (prod && env.MEDIA_STORAGE === "local" && !env.PUBLIC_URL) {
+    problems.push("PUBLIC_URL: required when NODE_ENV=production and MEDIA_STORAGE=local (media URLs)");
+  }
+  if (env.MEDIA_SIGNING_SECRET && env.MEDIA_SIGNING_SECRET.length < 32) {
+    problems.push("MEDIA_SIGNING_SECRET: at least 32 characters");
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const dataDir = path.resolve(env.DATA_DIR);
@@ -139,6 +184,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     jwt,
     sqliteFile: path.join(dataDir, "chat.sqlite"),
     pools: pools.pools,
+    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ""),
+    mediaSigningSecret:
+      env.MEDIA_SIGNING_SECRET ??
+      (env.MEDIA_STORAGE === "local" ? embeddedSecret(dataDir, "media-secret") : ""),
   };
 }
 

@@ -46,6 +46,8 @@ export function overlayOps(
           s.star_rev = op.rev;
         }
         break;
+      case "media":
+        break;
     }
     s.rev = Math.max(s.rev, op.rev);
   }

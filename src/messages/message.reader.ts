@@ -1,3 +1,4 @@
+import type { MediaView, MediaViews } from "../media/media.views.ts";
 import type { HistoryQuery, MessageRecord, MessageStateStore, MessagesStore } from "../store/store.ts";
 import { overlayOps } from "./message-state.ts";
 import { type MessageView, toMessageView } from "./messages.views.ts";
@@ -12,10 +13,12 @@ import type { PendingRepository } from "./pending.repository.ts";
 export class MessageReader {
   readonly #store: MessagesStore & MessageStateStore;
   readonly #pending: PendingRepository;
+  readonly #media: MediaViews | undefined;
 
-  constructor(store: MessagesStore & MessageStateStore, pending: PendingRepository) {
+  constructor(store: MessagesStore & MessageStateStore, pending: PendingRepository, media?: MediaViews) {
     this.#store = store;
     this.#pending = pending;
+    this.#media = media;
   }
 
   /** The immutable record, pending or stored. */
@@ -68,6 +71,7 @@ export class MessageReader {
     const rooms = [...new Set(records.map((m) => m.room_id))];
     const pendingOps = (await Promise.all(rooms.map((r) => this.#pending.ops(r)))).flat();
     const states = await this.#store.getMessageStates(records, viewerId);
+    const media = await this.media(records);
     const out: MessageView[] = [];
     for (const m of records) {
       let state = states.get(m.id);
@@ -77,8 +81,14 @@ export class MessageReader {
         state = overlayOps(state, ops, viewerId, rows);
       }
       if (dropHidden && state?.hidden) continue;
-      out.push(toMessageView(m, state));
+      out.push(toMessageView(m, state, m.media_id ? (media.get(m.media_id) ?? null) : null));
     }
     return out;
+  }
+
+  /** The media the records carry, by id (a deleted media is absent). */
+  async media(records: MessageRecord[]): Promise<Map<string, MediaView>> {
+    const ids = records.flatMap((m) => (m.media_id ? [m.media_id] : []));
+    return this.#media && ids.length > 0 ? this.#media.forIds(ids) : new Map();
   }
 }

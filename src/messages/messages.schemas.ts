@@ -5,13 +5,14 @@ import { wellFormedText } from "../text.ts";
 import type { Exact } from "../type-checks.ts";
 
 /**
- * REST 9 body. Only `text` messages are accepted for now: media types need the media
- * pipeline (upload, confirm, thumbnails), which is a separate feature.
+ * REST 9 body. A `text` message has `text`; a media message (image, video, audio, file) has
+ * the `media_id` of a confirmed upload of that kind and an optional caption in `text`.
  */
 export const sendMessageSchema = z.strictObject({
   client_id: clientIdSchema,
-  type: z.literal("text"),
-  text: wellFormedText(),
+  type: z.enum(["text", "image", "video", "audio", "file"]),
+  text: wellFormedText().optional(),
+  media_id: idSchema.optional(),
   reply_to_id: idSchema.optional(),
   mentions: z.array(userIdSchema).max(50).optional(),
 });
@@ -123,5 +124,6 @@ export const messageOpSchema = z.discriminatedUnion("kind", [
   }),
   z.strictObject({ ...opBase, kind: z.literal("hide"), user_id: userIdSchema }),
   z.strictObject({ ...opBase, kind: z.literal("star"), user_id: userIdSchema, starred: z.boolean() }),
+  z.strictObject({ ...opBase, kind: z.literal("media") }),
 ]);
 const _opExact: Exact<z.infer<typeof messageOpSchema>, MessageOp> = true;

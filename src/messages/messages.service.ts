@@ -4,7 +4,7 @@ import { newId } from "../ids.ts";
 import { messagesAccepted } from "../observability/metrics.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
-import type { MessageRecord, MessagesStore, SystemEvent } from "../store/store.ts";
+import type { MediaKind, MessageRecord, MessagesStore, SystemEvent } from "../store/store.ts";
 import { isBlank } from "../text.ts";
 import type { AcceptRepository, Unsequenced } from "./accept.repository.ts";
 import type { MessageReader } from "./message.reader.ts";
@@ -19,6 +19,12 @@ export interface MessageEvents {
 }
 
 export type MessagesConfig = { maxTextChars: number };
+
+/** What sending a media message needs of the media feature (media.service.ts). */
+export interface MediaAttachments {
+  attachable(user: AuthUser, mediaId: string, kind: MediaKind): Promise<unknown>;
+  link(mediaId: string, roomId: string, messageId: string): Promise<void>;
+}
 export type Transport = "rest" | "socket";
 
 const clientIdTaken = () =>
@@ -34,6 +40,7 @@ export class MessagesService {
   readonly #events: MessageEvents;
   readonly #config: MessagesConfig;
   readonly #limits: Pick<RateLimits, "consume"> | undefined;
+  readonly #media: MediaAttachments | undefined;
 
   constructor(deps: {
     store: Pick<MessagesStore, "getMessage" | "getMessageByClientId">;
@@ -45,6 +52,7 @@ export class MessagesService {
     events: MessageEvents;
     config: MessagesConfig;
     limits?: Pick<RateLimits, "consume">;
+    media?: MediaAttachments;
   }) {
     this.#store = deps.store;
     this.#members = deps.members;
@@ -55,6 +63,7 @@ export class MessagesService {
     this.#events = deps.events;
     this.#config = deps.config;
     this.#limits = deps.limits;
+    this.#media = deps.media;
   }
 
   /**
@@ -69,15 +78,7 @@ export class MessagesService {
     transport: Transport,
   ): Promise<{ message: MessageView; created: boolean }> {
     await this.#limits?.consume("send", user.id);
-    const text = input.text;
-    if (isBlank(text)) throw new AppError("invalid_request", "text must not be empty");
-    const chars = [...text].length;
-    if (chars > this.#config.maxTextChars) {
-      throw new AppError("invalid_request", `text is longer than ${this.#config.maxTextChars} characters`, {
-        max_chars: this.#config.maxTextChars,
-        chars,
-      });
-    }
+    const text = this.#checkText(input);
     if (input.reply_to_id !== undefined) await this.#assertReplyTarget(user, roomId, input.reply_to_id);
     const mentions = [...new Set(input.mentions ?? [])];
     const draft: Unsequenced = {
@@ -85,9 +86,9 @@ export class MessagesService {
       room_id: roomId,
       sender_id: user.id,
       client_id: input.client_id,
-      type: "text",
+      type: input.type,
       text,
-      media_id: null,
+      media_id: input.media_id ?? null,
       reply_to_id: input.reply_to_id ?? null,
       mentions,
       system: null,
@@ -99,6 +100,7 @@ export class MessagesService {
     // repeat gets that message back instead of a new one the store would refuse later.
     const prior = await this.#store.getMessageByClientId(user.id, input.client_id);
     if (prior) return this.#replay(user, roomId, prior);
+    if (input.type !== "text") await this.#attachMedia(user, roomId, input.type, draft);
 
     for (let attempt = 0; attempt < 3; attempt++) {
       const result = await this.#accept.accept(draft);
@@ -139,8 +141,15 @@ export class MessagesService {
         }
         case "accepted": {
           messagesAccepted.inc({ transport });
-          // One view serves the broadcast and the sender's answer.
-          const view = toMessageView(result.message);
+          // One view serves the broadcast and the sender's answer. Its media is read after the
+          // accept: a media pool finishing before this read is seen here, one finishing after
+          // it finds this message and announces the change (workers/media.worker.ts).
+          const media = await this.#reader.media([result.message]);
+          const view = toMessageView(
+            result.message,
+            undefined,
+            result.message.media_id ? (media.get(result.message.media_id) ?? null) : null,
+          );
           this.#events.messageNew(view);
           await this.#persist.enqueue(result.message);
           return { message: view, created: true };
@@ -186,6 +195,41 @@ export class MessagesService {
       undefined,
       2,
     );
+  }
+
+  /** The text of a text message, or the caption of a media message (null when none). */
+  #checkText(input: SendMessageInput): string | null {
+    const text = input.text;
+    if (input.type === "text") {
+      if (input.media_id !== undefined)
+        throw new AppError("invalid_request", "a text message has no media_id");
+      if (text === undefined || isBlank(text))
+        throw new AppError("invalid_request", "text must not be empty");
+    } else if (input.media_id === undefined) {
+      throw new AppError("invalid_request", `a ${input.type} message needs a media_id`);
+    }
+    if (text === undefined || isBlank(text)) return null;
+    const chars = [...text].length;
+    if (chars > this.#config.maxTextChars) {
+      throw new AppError("invalid_request", `text is longer than ${this.#config.maxTextChars} characters`, {
+        max_chars: this.#config.maxTextChars,
+        chars,
+      });
+    }
+    return text;
+  }
+
+  /**
+   * Checks the media (membership first, so non-members learn nothing about it) and links it to
+   * the message before the accept, so the media pool finds every message that may carry it. A
+   * link whose accept then fails names no message and is skipped.
+   */
+  async #attachMedia(user: AuthUser, roomId: string, kind: MediaKind, draft: Unsequenced): Promise<void> {
+    if (!this.#media || !draft.media_id)
+      throw new AppError("invalid_request", "media messages are not available");
+    await this.#members.assertMember(roomId, user.id);
+    await this.#media.attachable(user, draft.media_id, kind);
+    await this.#media.link(draft.media_id, roomId, draft.id);
   }
 
   /** A repeat found in the store: the first message again, to a sender who may still see the room. */

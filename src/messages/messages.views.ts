@@ -1,7 +1,8 @@
+import type { MediaView } from "../media/media.views.ts";
 import { initialMessageState, type MessageRecord, type MessageState } from "../store/store.ts";
 
 export type MessageView = MessageRecord & {
-  media: null;
+  media: MediaView | null;
   forwarded: null;
   reactions: Record<string, number>;
   my_reaction: string | null;
@@ -13,16 +14,21 @@ export type MessageView = MessageRecord & {
 /**
  * The wire shape of a message (docs/api.md "Message"): the immutable record with its current
  * state laid over it; a tombstone keeps its identity and loses its content. `rev` is the
- * room revision of the message's latest change.
+ * room revision of the message's latest change. `media` is the view of the message's media, if
+ * it still exists (the caller resolves it: MediaViews).
  */
-export function toMessageView(m: MessageRecord, state: MessageState = initialMessageState(m)): MessageView {
+export function toMessageView(
+  m: MessageRecord,
+  state: MessageState = initialMessageState(m),
+  media: MediaView | null = null,
+): MessageView {
   const deleted = state.deleted !== null;
   return {
     ...m,
     rev: state.rev,
     text: deleted ? null : (state.edit?.text ?? m.text),
     media_id: deleted ? null : m.media_id,
-    media: null,
+    media: deleted ? null : media,
     forwarded: null,
     reactions: deleted ? {} : state.reactions,
     my_reaction: deleted ? null : state.my_reaction,

@@ -118,7 +118,9 @@ export type MessageOp =
   | (OpBase & { kind: "react"; user_id: string; emoji: string | null })
   /** Delete for one user: hidden from that user only. */
   | (OpBase & { kind: "hide"; user_id: string })
-  | (OpBase & { kind: "star"; user_id: string; starred: boolean });
+  | (OpBase & { kind: "star"; user_id: string; starred: boolean })
+  /** The message's media changed (processed, failed or deleted): only the state's rev moves. */
+  | (OpBase & { kind: "media" });
 
 /** The current state of a message, as one viewer sees it. */
 export type MessageState = {
@@ -332,13 +334,86 @@ export interface SearchStore {
   ): Promise<{ messages: MessageRecord[]; next: string | null }>;
 }
 
+export type MediaKind = "image" | "video" | "audio" | "file";
+export type MediaStatus = "pending" | "processing" | "ready" | "failed";
+
+/**
+ * An uploaded file. Created `pending` with the key its upload URL writes to; confirming moves
+ * the object to `object_key` (which no client URL can write) and makes it `processing`; the
+ * media pool makes it `ready` (thumbnail, placeholder, dimensions) or `failed` (with a reason).
+ */
+export type MediaRecord = {
+  id: string;
+  owner_id: string;
+  kind: MediaKind;
+  status: MediaStatus;
+  filename: string;
+  /** Declared at upload time, replaced at confirm by the type read from the file's first bytes. */
+  content_type: string;
+  size: number;
+  upload_key: string;
+  object_key: string | null;
+  thumb_key: string | null;
+  /** A tiny blurred WebP as a data URL (at most 1 KB), shown while the thumbnail loads. */
+  placeholder: string | null;
+  width: number | null;
+  height: number | null;
+  /** Seconds, for video and audio. */
+  duration: number | null;
+  failure: string | null;
+  created_at: string;
+  updated_at: string;
+  /** Set once the uploader deleted it: it is gone for everyone. */
+  deleted_at: string | null;
+};
+
+export type MediaChange = Partial<
+  Pick<
+    MediaRecord,
+    | "status"
+    | "content_type"
+    | "object_key"
+    | "thumb_key"
+    | "placeholder"
+    | "width"
+    | "height"
+    | "duration"
+    | "failure"
+  >
+> & { updated_at: string };
+
+/** A message that carries a media (one media may travel in many messages: forwards reuse it). */
+export type MediaLink = { media_id: string; room_id: string; message_id: string };
+
+export interface MediaStore {
+  createMedia(media: MediaRecord): Promise<void>;
+  /** The record, deleted or not (callers decide what a deleted one means). */
+  getMedia(mediaId: string): Promise<MediaRecord | null>;
+  getMediaMany(mediaIds: string[]): Promise<Map<string, MediaRecord>>;
+  /**
+   * Applies the change only while the record's status is one of `from` and it is not deleted
+   * (compare-and-set: two confirms, or a confirm and a delete, cannot both win). Returns the
+   * new record, or null when nothing changed.
+   */
+  updateMedia(mediaId: string, from: MediaStatus[], change: MediaChange): Promise<MediaRecord | null>;
+  /** Marks it deleted (idempotent); returns the record as it now is, or null if it never existed. */
+  deleteMedia(mediaId: string, at: string): Promise<MediaRecord | null>;
+  /** Records links, each insert-if-absent. */
+  linkMedia(links: MediaLink[]): Promise<void>;
+  /** Links of a media, oldest first, at most `limit`. */
+  mediaLinks(mediaId: string, limit: number): Promise<MediaLink[]>;
+  /** Links of a media in rooms where `userId` is a member now, at most `limit`. */
+  mediaLinksForMember(mediaId: string, userId: string, limit: number): Promise<MediaLink[]>;
+}
+
 export interface Store
   extends RoomsStore,
     MembersStore,
     MessagesStore,
     MessageStateStore,
     BlocksStore,
-    SearchStore {
+    SearchStore,
+    MediaStore {
   /** Throws when the store cannot read, or cannot write after a write failed (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

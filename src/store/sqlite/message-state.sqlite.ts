@@ -50,6 +50,10 @@ export class SqliteMessageState implements MessageStateStore {
          starred_at = excluded.starred_at
        WHERE excluded.rev > message_stars.rev`,
     );
+    const media = db.stmt(
+      `INSERT INTO message_media (message_id, room_id, rev) VALUES (?, ?, ?)
+       ON CONFLICT (message_id) DO UPDATE SET rev = max(rev, excluded.rev)`,
+    );
     const advanceRev = db.stmt("UPDATE rooms SET rev = max(rev, ?) WHERE id = ?");
     // The search index follows the current text: re-index after an edit that won, drop after a delete.
     const unindex = db.stmt(
@@ -83,6 +87,9 @@ export class SqliteMessageState implements MessageStateStore {
           case "star":
             star.run(op.message_id, op.user_id, op.room_id, op.rev, op.starred ? 1 : 0, op.at);
             break;
+          case "media":
+            media.run(op.message_id, op.room_id, op.rev);
+            break;
         }
         revByRoom.set(op.room_id, Math.max(revByRoom.get(op.room_id) ?? 0, op.rev));
       }
@@ -97,7 +104,7 @@ export class SqliteMessageState implements MessageStateStore {
     const ids = JSON.stringify(messages.map((m) => m.id));
     const db = this.#db;
     const IN = "message_id IN (SELECT value FROM json_each(?))";
-    const [edits, deletes, counts, mine, hides, stars] = await db.read(() => [
+    const [edits, deletes, counts, mine, hides, stars, medias] = await db.read(() => [
       db.stmt(`SELECT message_id, rev, text, edited_at FROM message_edits WHERE ${IN}`).all(ids),
       db.stmt(`SELECT message_id, rev, deleted_at FROM message_deletes WHERE ${IN}`).all(ids),
       db
@@ -113,6 +120,7 @@ export class SqliteMessageState implements MessageStateStore {
       db
         .stmt(`SELECT message_id, rev, starred FROM message_stars WHERE ${IN} AND user_id = ?`)
         .all(ids, viewerId),
+      db.stmt(`SELECT message_id, rev FROM message_media WHERE ${IN}`).all(ids),
     ]);
     const at = (row: Row) => states.get(str(row.message_id));
     const bump = (s: MessageState, rev: unknown) => {
@@ -155,6 +163,10 @@ export class SqliteMessageState implements MessageStateStore {
       s.starred = num(r.starred) === 1;
       s.star_rev = num(r.rev);
       bump(s, r.rev);
+    }
+    for (const r of medias) {
+      const s = at(r);
+      if (s) bump(s, r.rev);
     }
     return states;
   }

@@ -119,4 +119,40 @@ export const migrations: string[] = [
     WHERE m.text IS NOT NULL AND m.type <> 'system'
       AND NOT EXISTS (SELECT 1 FROM message_deletes d WHERE d.message_id = m.id);
   `,
+  // 8: media records, the messages that carry each media, and a rev per message for changes
+  // of its media (processed, failed, deleted), so sync sees them.
+  `
+  CREATE TABLE media (
+    id TEXT PRIMARY KEY,
+    owner_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('image', 'video', 'audio', 'file')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'ready', 'failed')),
+    filename TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    upload_key TEXT NOT NULL,
+    object_key TEXT,
+    thumb_key TEXT,
+    placeholder TEXT,
+    width INTEGER,
+    height INTEGER,
+    duration REAL,
+    failure TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+  ) STRICT;
+  CREATE TABLE media_links (
+    media_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    room_id TEXT NOT NULL,
+    PRIMARY KEY (media_id, message_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX media_links_by_room ON media_links (media_id, room_id);
+  CREATE TABLE message_media (
+    message_id TEXT PRIMARY KEY,
+    room_id TEXT NOT NULL,
+    rev INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];

@@ -2,6 +2,10 @@ import type {
   ActivityCursor,
   HistoryQuery,
   InsertResult,
+  MediaChange,
+  MediaLink,
+  MediaRecord,
+  MediaStatus,
   MemberRecord,
   MemberRole,
   MessageOp,
@@ -20,6 +24,7 @@ import type {
 } from "../store.ts";
 import { SqliteBlocks } from "./blocks.sqlite.ts";
 import { SqliteDb, type SqliteStoreOptions } from "./db.ts";
+import { SqliteMedia } from "./media.sqlite.ts";
 import { SqliteMessageState } from "./message-state.sqlite.ts";
 import { SqliteMessages } from "./messages.sqlite.ts";
 import { SqliteMembers, SqliteRooms } from "./rooms.sqlite.ts";
@@ -36,6 +41,7 @@ export class SqliteStore implements Store {
   readonly #state: SqliteMessageState;
   readonly #blocks: SqliteBlocks;
   readonly #search: SqliteSearch;
+  readonly #media: SqliteMedia;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.#db = new SqliteDb(file, options);
@@ -45,6 +51,7 @@ export class SqliteStore implements Store {
     this.#state = new SqliteMessageState(this.#db);
     this.#blocks = new SqliteBlocks(this.#db);
     this.#search = new SqliteSearch(this.#db);
+    this.#media = new SqliteMedia(this.#db);
   }
 
   searchMessages(
@@ -71,6 +78,31 @@ export class SqliteStore implements Store {
   }
   directRoomId(a: string, b: string): Promise<string | null> {
     return this.#blocks.directRoomId(a, b);
+  }
+
+  createMedia(media: MediaRecord): Promise<void> {
+    return this.#media.createMedia(media);
+  }
+  getMedia(mediaId: string): Promise<MediaRecord | null> {
+    return this.#media.getMedia(mediaId);
+  }
+  getMediaMany(mediaIds: string[]): Promise<Map<string, MediaRecord>> {
+    return this.#media.getMediaMany(mediaIds);
+  }
+  updateMedia(mediaId: string, from: MediaStatus[], change: MediaChange): Promise<MediaRecord | null> {
+    return this.#media.updateMedia(mediaId, from, change);
+  }
+  deleteMedia(mediaId: string, at: string): Promise<MediaRecord | null> {
+    return this.#media.deleteMedia(mediaId, at);
+  }
+  linkMedia(links: MediaLink[]): Promise<void> {
+    return this.#media.linkMedia(links);
+  }
+  mediaLinks(mediaId: string, limit: number): Promise<MediaLink[]> {
+    return this.#media.mediaLinks(mediaId, limit);
+  }
+  mediaLinksForMember(mediaId: string, userId: string, limit: number): Promise<MediaLink[]> {
+    return this.#media.mediaLinksForMember(mediaId, userId, limit);
   }
 
   ping(): Promise<void> {

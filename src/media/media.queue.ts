@@ -1,0 +1,55 @@
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { idSchema } from "../ids.ts";
+import {
+  BACKOFF_TYPE,
+  JobProducer,
+  type QueueDefinition,
+  RETENTION,
+  UNBOUNDED_ATTEMPTS,
+} from "../queues/queue.ts";
+
+const mediaJob = z.strictObject({ media_id: idSchema });
+
+/**
+ * The media queue, worked by the `media` pool: thumbnails and metadata of a confirmed upload,
+ * removal of a deleted media's objects, and the clean-up of an upload never confirmed. A bad
+ * file ends its media `failed` without an error; only transient failures (storage or store
+ * away) throw, and those are retried for ever with the pool's capped backoff.
+ */
+export const mediaQueue = {
+  name: "media",
+  jobs: {
+    "process-media": mediaJob,
+    "delete-media": mediaJob,
+    "expire-upload": mediaJob,
+  },
+  jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
+} satisfies QueueDefinition<Record<string, z.ZodType>>;
+
+/** What the API asks of the media pool; job ids per media make every add idempotent. */
+export class MediaJobs {
+  readonly #producer: JobProducer<typeof mediaQueue.jobs>;
+  constructor(connection: Redis, prefix: string) {
+    this.#producer = new JobProducer(mediaQueue, connection, prefix);
+  }
+
+  process(mediaId: string): Promise<void> {
+    return this.#producer.add("process-media", { media_id: mediaId }, `process-${mediaId}`);
+  }
+
+  delete(mediaId: string): Promise<void> {
+    return this.#producer.add("delete-media", { media_id: mediaId }, `delete-${mediaId}`);
+  }
+
+  /** Runs once the upload URL has expired: an upload never confirmed by then is removed. */
+  expireUpload(mediaId: string, delayMs: number): Promise<void> {
+    return this.#producer.add("expire-upload", { media_id: mediaId }, `expire-${mediaId}`, {
+      delay: delayMs,
+    });
+  }
+
+  close(): Promise<void> {
+    return this.#producer.close();
+  }
+}

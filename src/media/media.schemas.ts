@@ -1,0 +1,22 @@
+import { z } from "zod";
+import { idSchema } from "../ids.ts";
+import { wellFormedText } from "../text.ts";
+
+/** REST 21. The name is what a download is saved as: no path, no control characters. */
+export const uploadUrlSchema = z.strictObject({
+  filename: wellFormedText()
+    .min(1)
+    .max(255)
+    .refine((n) => !/[\p{Cc}/\\]/u.test(n) && n.trim() !== "" && n !== "." && n !== "..", {
+      message: "a file name without path separators or control characters",
+    }),
+  content_type: z.string().min(3).max(255),
+  size: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+export type UploadUrlInput = z.infer<typeof uploadUrlSchema>;
+
+/** REST 22. */
+export const confirmSchema = z.strictObject({ upload_id: idSchema });
+export type ConfirmInput = z.infer<typeof confirmSchema>;
+
+export const mediaParamsSchema = z.object({ media_id: idSchema });

@@ -1,0 +1,218 @@
+import { fileTypeFromBuffer } from "file-type";
+import type { AuthUser } from "../auth/jwt.ts";
+import { AppError, notFound } from "../errors.ts";
+import { newId } from "../ids.ts";
+import type { MessageReader } from "../messages/message.reader.ts";
+import type { MediaKind, MediaRecord, MediaStore } from "../store/store.ts";
+import { kindOf, normalizeType, verifiedType } from "./media.kinds.ts";
+import type { MediaJobs } from "./media.queue.ts";
+import type { ConfirmInput, UploadUrlInput } from "./media.schemas.ts";
+import type { MediaView, MediaViews } from "./media.views.ts";
+import { type MediaStorage, newObjectKeys } from "./storage/media-storage.ts";
+
+export type MediaConfig = {
+  maxBytes: Record<MediaKind, number>;
+  uploadTtlS: number;
+};
+
+/** Enough of a file for every signature file-type knows (Office files need their zip directory). */
+const SNIFF_BYTES = 64 * 1024;
+/** How many rooms of a media are checked when a non-uploader asks for it. */
+const VISIBILITY_LINKS = 50;
+
+/**
+ * Uploads (API.md 21–24): a presigned PUT straight to storage, a confirm that checks what
+ * arrived (size, and type from its first bytes) and moves it where no upload URL reaches, then
+ * the media pool's processing. Who may see a media: its uploader, and members of a room where a
+ * message carries it.
+ */
+export class MediaService {
+  readonly #store: MediaStore;
+  readonly #storage: MediaStorage;
+  readonly #jobs: MediaJobs;
+  readonly #views: MediaViews;
+  readonly #reader: MessageReader;
+  readonly #config: MediaConfig;
+
+  constructor(deps: {
+    store: MediaStore;
+    storage: MediaStorage;
+    jobs: MediaJobs;
+    views: MediaViews;
+    reader: MessageReader;
+    config: MediaConfig;
+  }) {
+    this.#store = deps.store;
+    this.#storage = deps.storage;
+    this.#jobs = deps.jobs;
+    this.#views = deps.views;
+    this.#reader = deps.reader;
+    this.#config = deps.config;
+  }
+
+  async createUpload(
+    user: AuthUser,
+    input: UploadUrlInput,
+  ): Promise<{
+    upload_id: string;
+    url: string;
+    method: "PUT";
+    headers: Record<string, string>;
+    expires_at: string;
+  }> {
+    const contentType = normalizeType(input.content_type);
+    const kind = kindOf(contentType);
+    if (!kind) {
+      throw new AppError("unsupported_media_type", `${contentType} is not an accepted media type`);
+    }
+    const max = this.#config.maxBytes[kind];
+    if (input.size > max) {
+      throw new AppError("payload_too_large", `a ${kind} may be at most ${max} bytes`, { max_bytes: max });
+    }
+    const id = newId();
+    const keys = newObjectKeys(id);
+    const now = new Date();
+    const expiresAt = new Date(now.getTime() + this.#config.uploadTtlS * 1000);
+    // The clean-up job first: a record must never exist without something that removes it.
+    await this.#jobs.expireUpload(id, this.#config.uploadTtlS * 1000 + 60_000);
+    await this.#store.createMedia({
+      id,
+      owner_id: user.id,
+      kind,
+      status: "pending",
+      filename: input.filename,
+      content_type: contentType,
+      size: input.size,
+      upload_key: keys.upload,
+      object_key: keys.object,
+      thumb_key: null,
+      placeholder: null,
+      width: null,
+      height: null,
+      duration: null,
+      failure: null,
+      created_at: now.toISOString(),
+      updated_at: now.toISOString(),
+      deleted_at: null,
+    });
+    const target = await this.#storage.uploadTarget(keys.upload, contentType, input.size, expiresAt);
+    return {
+      upload_id: id,
+      url: target.url,
+      method: "PUT",
+      headers: target.headers,
+      expires_at: expiresAt.toISOString(),
+    };
+  }
+
+  /**
+   * Checks the upload and hands it to the media pool. Safe to repeat: a second confirm (or one
+   * after a crash half-way) finds the object where the first moved it, and a confirm of a media
+   * already past `pending` re-queues its job (idempotent) and returns it.
+   */
+  async confirm(user: AuthUser, input: ConfirmInput): Promise<MediaView> {
+    const media = await this.#own(user, input.upload_id);
+    if (media.status !== "pending") {
+      if (media.status === "processing") await this.#jobs.process(media.id);
+      return this.#views.view(media);
+    }
+    const objectKey = media.object_key ?? "";
+    const uploaded = await this.#storage.stat(media.upload_key);
+    const key = uploaded ? media.upload_key : objectKey;
+    const found = uploaded ?? (await this.#storage.stat(objectKey));
+    if (!found)
+      throw new AppError("conflict", "nothing was uploaded yet: PUT the file to the upload URL first");
+    if (found.size !== media.size) {
+      await this.#storage.delete([key]);
+      throw new AppError(
+        "invalid_request",
+        `the uploaded file has ${found.size} bytes, not the ${media.size} declared; upload it again`,
+        { declared: media.size, uploaded: found.size },
+      );
+    }
+    const head = await this.#storage.readHead(key, SNIFF_BYTES);
+    const detected = await fileTypeFromBuffer(head);
+    const real = verifiedType(media.content_type, detected?.mime);
+    if (!real) {
+      await this.#storage.delete([key]);
+      await this.#store.updateMedia(media.id, ["pending"], {
+        status: "failed",
+        failure: "content does not match the declared type",
+        updated_at: new Date().toISOString(),
+      });
+      throw new AppError(
+        "unsupported_media_type",
+        `the file's content is not ${media.content_type}${detected ? ` (it looks like ${detected.mime})` : ""}`,
+      );
+    }
+    if (uploaded) await this.#storage.move(media.upload_key, objectKey);
+    const updated = await this.#store.updateMedia(media.id, ["pending"], {
+      status: "processing",
+      content_type: real,
+      updated_at: new Date().toISOString(),
+    });
+    const current = updated ?? (await this.#own(user, media.id));
+    if (current.status === "processing") await this.#jobs.process(media.id);
+    return this.#views.view(current);
+  }
+
+  async get(user: AuthUser, mediaId: string): Promise<MediaView> {
+    const media = await this.#store.getMedia(mediaId);
+    if (!media || media.deleted_at || !(await this.#maySee(user, media))) throw notFound("media");
+    return this.#views.view(media);
+  }
+
+  /** Uploader only (others who can see it: 403). The objects go through a job. */
+  async delete(user: AuthUser, mediaId: string): Promise<void> {
+    const media = await this.#store.getMedia(mediaId);
+    if (!media || media.deleted_at || !(await this.#maySee(user, media))) throw notFound("media");
+    if (media.owner_id !== user.id) throw new AppError("forbidden", "only the uploader may delete a media");
+    // Queued first: if the mark fails, the job finds nothing to do and the client retries.
+    await this.#jobs.delete(media.id);
+    await this.#store.deleteMedia(media.id, new Date().toISOString());
+  }
+
+  /**
+   * What a message of `type` may carry: the sender's own media, confirmed, not failed, of the
+   * same kind. One answer for every refusal, so nobody learns about another user's media.
+   */
+  async attachable(user: AuthUser, mediaId: string, type: MediaKind): Promise<MediaRecord> {
+    const media = await this.#store.getMedia(mediaId);
+    if (!media || media.deleted_at || media.owner_id !== user.id) {
+      throw new AppError("invalid_request", "media_id does not name a media you uploaded");
+    }
+    if (media.status === "pending") {
+      throw new AppError("invalid_request", "the media is not confirmed yet: POST /media/confirm first");
+    }
+    if (media.status === "failed") {
+      throw new AppError("invalid_request", `the media failed: ${media.failure ?? "unknown reason"}`);
+    }
+    if (media.kind !== type) {
+      throw new AppError("invalid_request", `the media is a ${media.kind}, not a ${type}`);
+    }
+    return media;
+  }
+
+  /** Records that a message carries the media, before the message is accepted (see MessagesService). */
+  async link(mediaId: string, roomId: string, messageId: string): Promise<void> {
+    await this.#store.linkMedia([{ media_id: mediaId, room_id: roomId, message_id: messageId }]);
+  }
+
+  async #own(user: AuthUser, mediaId: string): Promise<MediaRecord> {
+    const media = await this.#store.getMedia(mediaId);
+    if (!media || media.deleted_at || media.owner_id !== user.id) throw notFound("upload");
+    return media;
+  }
+
+  /** The uploader, or a member of a room where a message they can see still carries it. */
+  async #maySee(user: AuthUser, media: MediaRecord): Promise<boolean> {
+    if (media.owner_id === user.id) return true;
+    const links = await this.#store.mediaLinksForMember(media.id, user.id, VISIBILITY_LINKS);
+    if (links.length === 0) return false;
+    const records = (await Promise.all(links.map((l) => this.#reader.record(l.message_id)))).filter(
+      (r) => r !== null && r.media_id === media.id,
+    );
+    const views = await this.#reader.views(records as NonNullable<(typeof records)[number]>[], user.id, true);
+    return views.some((v) => !v.deleted);
+  }
+}

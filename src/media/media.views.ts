@@ -1,0 +1,79 @@
+import type { MediaKind, MediaRecord, MediaStatus, MediaStore } from "../store/store.ts";
+import { gridExpiry, type MediaStorage } from "./storage/media-storage.ts";
+
+/** API.md "Media", plus what a client needs to render it before the thumbnail arrives. */
+export type MediaView = {
+  id: string;
+  kind: MediaKind;
+  status: MediaStatus;
+  content_type: string;
+  size: number;
+  filename: string;
+  /** Signed and expiring; null until confirmed, and for a failed media. */
+  url: string | null;
+  /** Null until ready, and for kinds without one (audio, file). */
+  thumbnail_url: string | null;
+  /** A blurred WebP data URL of at most 1 KB, null until ready. */
+  placeholder: string | null;
+  width: number | null;
+  height: number | null;
+  duration: number | null;
+  failure_reason: string | null;
+  created_at: string;
+};
+
+/** Media records to their wire shape, with download URLs signed for the viewer. */
+export class MediaViews {
+  readonly #store: Pick<MediaStore, "getMediaMany">;
+  readonly #storage: MediaStorage;
+  readonly #urlTtlS: number;
+
+  constructor(store: Pick<MediaStore, "getMediaMany">, storage: MediaStorage, urlTtlS: number) {
+    this.#store = store;
+    this.#storage = storage;
+    this.#urlTtlS = urlTtlS;
+  }
+
+  async view(m: MediaRecord): Promise<MediaView> {
+    const { signedAt, expiresAt } = gridExpiry(Date.now(), this.#urlTtlS);
+    const served = m.status === "processing" || m.status === "ready";
+    const url =
+      served && m.object_key
+        ? await this.#storage.downloadUrl(m.object_key, {
+            contentType: m.content_type,
+            signedAt,
+            expiresAt,
+            attachmentName: m.kind === "file" ? m.filename : undefined,
+          })
+        : null;
+    const thumbnailUrl =
+      m.status === "ready" && m.thumb_key
+        ? await this.#storage.downloadUrl(m.thumb_key, { contentType: "image/webp", signedAt, expiresAt })
+        : null;
+    return {
+      id: m.id,
+      kind: m.kind,
+      status: m.status,
+      content_type: m.content_type,
+      size: m.size,
+      filename: m.filename,
+      url,
+      thumbnail_url: thumbnailUrl,
+      placeholder: m.status === "ready" ? m.placeholder : null,
+      width: m.width,
+      height: m.height,
+      duration: m.duration,
+      failure_reason: m.failure,
+      created_at: m.created_at,
+    };
+  }
+
+  /** Views of the media still there (a deleted media is absent: its messages show none). */
+  async forIds(ids: string[]): Promise<Map<string, MediaView>> {
+    const out = new Map<string, MediaView>();
+    if (ids.length === 0) return out;
+    const records = await this.#store.getMediaMany(ids);
+    for (const m of records.values()) if (!m.deleted_at) out.set(m.id, await this.view(m));
+    return out;
+  }
+}

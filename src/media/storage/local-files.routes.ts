@@ -1,0 +1,117 @@
+import { type Request, type Response, Router } from "express";
+import { AppError } from "../../errors.ts";
+import { normalizeType } from "../media.kinds.ts";
+import { type LocalMediaStorage, UploadTooLargeError } from "./local.storage.ts";
+import { OBJECT_KEY_PATTERN } from "./media-storage.ts";
+import { LOCAL_FILES_PATH, type UrlGrant, type UrlSigner } from "./url-signer.ts";
+
+const REFUSED = {
+  unsigned: "this URL is not signed",
+  invalid: "the URL's signature does not match",
+  expired: "the URL has expired",
+} as const;
+
+/** The URL is the credential: a bad one is 403 whatever the key, so nothing leaks about keys. */
+function grantOf(signer: UrlSigner, method: "PUT" | "GET", req: Request): UrlGrant {
+  const key = String(req.params.key);
+  if (!OBJECT_KEY_PATTERN.test(key)) throw new AppError("forbidden", REFUSED.invalid);
+  const result = signer.verify(method, key, req.query as Record<string, unknown>, Date.now());
+  if (!result.ok) throw new AppError("forbidden", REFUSED[result.reason]);
+  return result.grant;
+}
+
+/** `bytes=a-b`, `bytes=a-`, `bytes=-n`: one range, or null (serve everything) when absent or unusable. */
+function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | "unsatisfiable" | null {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === "") {
+    start = Math.max(0, size - Number(m[2]));
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start > end || start >= size) return "unsatisfiable";
+  return { start, end };
+}
+
+const INLINE_KINDS = /^(image|video|audio)\//;
+
+/**
+ * PUT and GET of local media objects at signed URLs (the `local` driver's half of what S3
+ * does). No bearer token: the signature binds key, method, type, size and expiry.
+ */
+export function localFilesRoutes(storage: LocalMediaStorage, signer: UrlSigner): Router {
+  const router = Router();
+
+  router.put(`${LOCAL_FILES_PATH}/:key`, async (req: Request, res: Response) => {
+    const grant = grantOf(signer, "PUT", req);
+    const max = grant.maxSize ?? 0;
+    const declared = req.headers["content-type"];
+    if (!declared || normalizeType(declared) !== normalizeType(grant.contentType)) {
+      throw new AppError("unsupported_media_type", `this URL takes ${grant.contentType} only`);
+    }
+    const length = req.headers["content-length"];
+    if (length !== undefined && Number(length) > max) {
+      throw new AppError("payload_too_large", `this URL takes at most ${max} bytes`, { max_bytes: max });
+    }
+    try {
+      await storage.write(grant.key, req, max);
+    } catch (err) {
+      if (err instanceof UploadTooLargeError) {
+        res.setHeader("Connection", "close");
+        throw new AppError("payload_too_large", `this URL takes at most ${max} bytes`, { max_bytes: max });
+      }
+      if ((err as NodeJS.ErrnoException).code === "ENOSPC") {
+        throw new AppError("unavailable", "media storage is full; retry later", undefined, 30);
+      }
+      throw err;
+    }
+    res.status(200).end();
+  });
+
+  router.get(`${LOCAL_FILES_PATH}/:key`, async (req: Request, res: Response) => {
+    const grant = grantOf(signer, "GET", req);
+    const found = await storage.stat(grant.key);
+    if (!found) throw new AppError("not_found", "no such object");
+    const range = parseRange(req.headers.range, found.size);
+    if (range === "unsatisfiable") {
+      res.status(416).setHeader("Content-Range", `bytes */${found.size}`).end();
+      return;
+    }
+    const maxAge = Math.max(0, grant.exp - Math.floor(Date.now() / 1000));
+    res.setHeader("Content-Type", grant.contentType);
+    res.setHeader("Cache-Control", `private, max-age=${maxAge}, immutable`);
+    res.setHeader("Accept-Ranges", "bytes");
+    // Another origin's web client may show these in <img>/<video>; the signature is the guard.
+    res.setHeader("Cross-Origin-Resource-Policy", "cross-origin");
+    res.setHeader("Content-Security-Policy", "default-src 'none'; sandbox");
+    const inline = INLINE_KINDS.test(grant.contentType) && grant.name === undefined;
+    res.setHeader(
+      "Content-Disposition",
+      inline ? "inline" : `attachment; filename*=UTF-8''${encodeURIComponent(grant.name ?? grant.key)}`,
+    );
+    if (range) {
+      res.status(206);
+      res.setHeader("Content-Range", `bytes ${range.start}-${range.end}/${found.size}`);
+      res.setHeader("Content-Length", String(range.end - range.start + 1));
+    } else {
+      res.setHeader("Content-Length", String(found.size));
+    }
+    if (req.method === "HEAD") {
+      res.end();
+      return;
+    }
+    const stream = storage.read(grant.key, range ?? undefined);
+    stream.on("error", (err) => res.destroy(err));
+    stream.pipe(res);
+  });
+
+  return router;
+}

@@ -1,0 +1,141 @@
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { copyFile, mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { DownloadOptions, MediaStorage } from "./media-storage.ts";
+import { OBJECT_KEY_PATTERN, ObjectMissingError } from "./media-storage.ts";
+import type { UrlSigner } from "./url-signer.ts";
+
+const isMissing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === "ENOENT";
+
+/** Thrown while writing an upload that outgrew its signed size. */
+export class UploadTooLargeError extends Error {}
+
+/**
+ * The embedded driver: one file per object under DATA_DIR/media. Uploads and downloads go
+ * through the API's own routes (local-files.routes.ts) at URLs signed by UrlSigner. Writes go to
+ * a temporary name first and are renamed into place, so a half-written upload never exists
+ * under its key.
+ */
+export class LocalMediaStorage implements MediaStorage {
+  readonly root: string;
+  readonly #signer: UrlSigner;
+
+  constructor(root: string, signer: UrlSigner) {
+    this.root = root;
+    this.#signer = signer;
+  }
+
+  /** The file of a key; keys are checked by their exact format, so no key can leave the root. */
+  file(key: string): string {
+    if (!OBJECT_KEY_PATTERN.test(key)) throw new Error("invalid object key");
+    return path.join(this.root, key);
+  }
+
+  async uploadTarget(key: string, contentType: string, size: number, expiresAt: Date) {
+    this.file(key);
+    const url = this.#signer.url({
+      method: "PUT",
+      key,
+      exp: Math.floor(expiresAt.getTime() / 1000),
+      contentType,
+      maxSize: size,
+    });
+    return { url, headers: { "content-type": contentType } };
+  }
+
+  async stat(key: string): Promise<{ size: number } | null> {
+    try {
+      const s = await stat(this.file(key));
+      return { size: s.size };
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+  }
+
+  async readHead(key: string, n: number): Promise<Buffer> {
+    const handle = await open(this.file(key), "r");
+    try {
+      const buf = Buffer.alloc(n);
+      const { bytesRead } = await handle.read(buf, 0, n, 0);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    try {
+      await rename(this.file(from), this.file(to));
+    } catch (err) {
+      if (isMissing(err)) throw new ObjectMissingError(`no object ${from}`);
+      throw err;
+    }
+  }
+
+  async download(key: string, file: string): Promise<void> {
+    await copyFile(this.file(key), file);
+  }
+
+  async put(key: string, body: Buffer, _contentType: string): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    const tmp = this.#tmp(key);
+    try {
+      await writeFile(tmp, body);
+      await rename(tmp, this.file(key));
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  /** Streams a request body into place, refusing more than `maxSize` bytes. */
+  async write(key: string, body: Readable, maxSize: number): Promise<number> {
+    const target = this.file(key);
+    await mkdir(this.root, { recursive: true });
+    const tmp = this.#tmp(key);
+    let written = 0;
+    try {
+      await pipeline(
+        body,
+        async function* limit(source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            written += chunk.length;
+            if (written > maxSize) throw new UploadTooLargeError(`more than ${maxSize} bytes`);
+            yield chunk;
+          }
+        },
+        createWriteStream(tmp, { flags: "wx" }),
+      );
+      await rename(tmp, target);
+      return written;
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  read(key: string, range?: { start: number; end: number }): Readable {
+    return createReadStream(this.file(key), range);
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    await Promise.all(keys.map((k) => rm(this.file(k), { force: true })));
+  }
+
+  async downloadUrl(key: string, opts: DownloadOptions): Promise<string> {
+    this.file(key);
+    return this.#signer.url({
+      method: "GET",
+      key,
+      exp: Math.floor(opts.expiresAt.getTime() / 1000),
+      contentType: opts.contentType,
+      name: opts.attachmentName,
+    });
+  }
+
+  #tmp(key: string): string {
+    return path.join(this.root, `.tmp-${key}-${randomBytes(6).toString("hex")}`);
+  }
+}

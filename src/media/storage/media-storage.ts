@@ -1,0 +1,70 @@
+import { randomBytes } from "node:crypto";
+
+/**
+ * Where media bytes live. Two drivers: `local` (files under DATA_DIR/media, served by the API
+ * at HMAC-signed URLs) and `s3` (any S3-compatible endpoint: R2, S3, MinIO). Clients upload
+ * and download straight to and from the driver's URLs; the API and the media pool only move,
+ * inspect and delete objects.
+ */
+export interface MediaStorage {
+  /** A URL that accepts one PUT of exactly this type, of at most `size` bytes, until `expiresAt`. */
+  uploadTarget(
+    key: string,
+    contentType: string,
+    size: number,
+    expiresAt: Date,
+  ): Promise<{ url: string; headers: Record<string, string> }>;
+  /** The object's size, or null when there is none. */
+  stat(key: string): Promise<{ size: number } | null>;
+  /** Its first `n` bytes (fewer for a smaller object). */
+  readHead(key: string, n: number): Promise<Buffer>;
+  /**
+   * Moves an object to a key that no upload URL can write, so what was checked is what is
+   * served. Throws ObjectMissingError when `from` is gone.
+   */
+  move(from: string, to: string): Promise<void>;
+  /** Copies the object into a local file (the media pool works on files). */
+  download(key: string, file: string): Promise<void>;
+  put(key: string, body: Buffer, contentType: string): Promise<void>;
+  /** Deletes objects; a missing one is not an error. */
+  delete(keys: string[]): Promise<void>;
+  /** A URL that GETs the object without a token, until `expiresAt`. */
+  downloadUrl(key: string, opts: DownloadOptions): Promise<string>;
+}
+
+export type DownloadOptions = {
+  contentType: string;
+  /** When the URL's validity starts (a grid point, so repeated asks give the same URL). */
+  signedAt: Date;
+  expiresAt: Date;
+  /** Served as an attachment with this name (documents); inline when absent (images, video, audio). */
+  attachmentName?: string | undefined;
+};
+
+export class ObjectMissingError extends Error {}
+
+/**
+ * Object keys: made by the server, one random 128-bit token each (unguessable), in one flat
+ * charset no path or URL can misread. `up` is what the upload URL writes; `ob` the checked
+ * original; `th` the thumbnail. All three are fixed when the upload starts, so every step
+ * (confirm, a retried job) writes the same keys and leaves nothing behind.
+ */
+export const OBJECT_KEY_PATTERN = /^(up|ob|th)-[0-9A-HJKMNP-TV-Z]{26}-[A-Za-z0-9_-]{22}$/;
+
+export function newObjectKeys(mediaId: string): { upload: string; object: string } {
+  const token = () => randomBytes(16).toString("base64url");
+  return { upload: `up-${mediaId}-${token()}`, object: `ob-${mediaId}-${token()}` };
+}
+
+/** The thumbnail's key follows from the original's: a retried job overwrites, never adds. */
+export const thumbKeyOf = (objectKey: string) => `th-${objectKey.slice(3)}`;
+
+/**
+ * Download URLs expire on a grid (between one and two TTLs from now), so the same media gets
+ * the same URL for a while and clients' caches work.
+ */
+export function gridExpiry(nowMs: number, ttlS: number): { signedAt: Date; expiresAt: Date } {
+  const step = ttlS * 1000;
+  const start = Math.floor(nowMs / step) * step;
+  return { signedAt: new Date(start), expiresAt: new Date(start + 2 * step) };
+}
