@@ -32,4 +32,15 @@ export const apps = [
     exec_mode: "fork",
     instances: Number(env("PERSIST_INSTANCES", "1")),
   },
+  {
+    ...common,
+    name: "media",
+    script: "workers/main.ts",
+    args: "media",
+    exec_mode: "fork",
+    instances: Number(env("MEDIA_INSTANCES", "1")),
+    // A thumbnail job must finish before PM2 kills the process (ffmpeg's limit bounds it).
+    kill_timeout: Math.max(common.kill_timeout, Number(env("MEDIA_FFMPEG_TIMEOUT_MS", "30000")) + 5000),
+    max_memory_restart: "768M",
+  },
 ];

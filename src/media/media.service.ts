@@ -8,7 +8,7 @@ import { kindOf, normalizeType, verifiedType } from "./media.kinds.ts";
 import type { MediaJobs } from "./media.queue.ts";
 import type { ConfirmInput, UploadUrlInput } from "./media.schemas.ts";
 import type { MediaView, MediaViews } from "./media.views.ts";
-import { type MediaStorage, newObjectKeys } from "./storage/media-storage.ts";
+import { type MediaStorage, newObjectKeys, ObjectMissingError } from "./storage/media-storage.ts";
 
 export type MediaConfig = {
   maxBytes: Record<MediaKind, number>;
@@ -116,6 +116,10 @@ export class MediaService {
       if (media.status === "processing") await this.#jobs.process(media.id);
       return this.#views.view(media);
     }
+    // The clean-up job removes unconfirmed uploads a minute after the URL expires; stop short of it.
+    if (Date.now() > Date.parse(media.created_at) + (this.#config.uploadTtlS + 30) * 1000) {
+      throw new AppError("conflict", "the upload has expired: ask for a new upload URL");
+    }
     const objectKey = media.object_key ?? "";
     const uploaded = await this.#storage.stat(media.upload_key);
     const key = uploaded ? media.upload_key : objectKey;
@@ -145,7 +149,14 @@ export class MediaService {
         `the file's content is not ${media.content_type}${detected ? ` (it looks like ${detected.mime})` : ""}`,
       );
     }
-    if (uploaded) await this.#storage.move(media.upload_key, objectKey);
+    if (uploaded) {
+      try {
+        await this.#storage.move(media.upload_key, objectKey);
+      } catch (err) {
+        // A concurrent confirm moved it first: its result is below.
+        if (!(err instanceof ObjectMissingError)) throw err;
+      }
+    }
     const updated = await this.#store.updateMedia(media.id, ["pending"], {
       status: "processing",
       content_type: real,
@@ -165,11 +176,15 @@ export class MediaService {
   /** Uploader only (others who can see it: 403). The objects go through a job. */
   async delete(user: AuthUser, mediaId: string): Promise<void> {
     const media = await this.#store.getMedia(mediaId);
+    if (media?.deleted_at && media.owner_id === user.id) {
+      // A repeat (the first may have failed before its job was queued): queue it again.
+      await this.#jobs.delete(media.id);
+      return;
+    }
     if (!media || media.deleted_at || !(await this.#maySee(user, media))) throw notFound("media");
     if (media.owner_id !== user.id) throw new AppError("forbidden", "only the uploader may delete a media");
-    // Queued first: if the mark fails, the job finds nothing to do and the client retries.
-    await this.#jobs.delete(media.id);
     await this.#store.deleteMedia(media.id, new Date().toISOString());
+    await this.#jobs.delete(media.id);
   }
 
   /**

@@ -68,8 +68,9 @@ export async function waitReady(base: string, ms = 15_000): Promise<void> {
 
 export async function startApiProcess(env: Record<string, string>): Promise<Proc & { base: string }> {
   const port = await freePort();
-  const proc = start("src/main.ts", [], { ...env, PORT: String(port) });
   const base = `http://127.0.0.1:${port}`;
+  // Signed local media URLs point back at this process unless the test says otherwise.
+  const proc = start("src/main.ts", [], { PUBLIC_URL: base, ...env, PORT: String(port) });
   try {
     await waitReady(base);
   } catch (err) {

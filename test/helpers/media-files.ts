@@ -1,0 +1,107 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import sharp from "sharp";
+
+/** Whether Debian's ffmpeg and ffprobe are installed (.ci/run installs them). */
+export const HAS_FFMPEG =
+  spawnSync("ffmpeg", ["-version"]).status === 0 && spawnSync("ffprobe", ["-version"]).status === 0;
+
+/**
+ * A JPEG whose left half is red and right half blue. With `orientation` set, the pixels are
+ * stored as given and the EXIF tag says how to turn them for display (6: a quarter turn
+ * clockwise, so the displayed picture has red on top).
+ */
+export async function jpeg(width: number, height: number, orientation?: number): Promise<Buffer> {
+  const half = Math.floor(width / 2);
+  const image = sharp({ create: { width, height, channels: 3, background: "#0000ff" } }).composite([
+    {
+      input: { create: { width: half, height, channels: 3, background: "#ff0000" } },
+      left: 0,
+      top: 0,
+    },
+  ]);
+  const out = image.jpeg({ quality: 85 });
+  return (orientation ? out.withMetadata({ orientation }) : out).toBuffer();
+}
+
+/** A noisy photo-like JPEG (12 MP by default), the size real cameras send. */
+export async function photo(width = 4000, height = 3000): Promise<Buffer> {
+  const noise = await sharp({
+    create: { width: 400, height: 300, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } },
+  })
+    .png()
+    .toBuffer();
+  return sharp(noise).resize(width, height, { kernel: "cubic" }).jpeg({ quality: 88 }).toBuffer();
+}
+
+export const garbage = (bytes = 4096): Buffer => randomBytes(bytes);
+
+/** An H.264 MP4 of `seconds` from ffmpeg's test source, optionally tagged as rotated. */
+export function video(dir: string, seconds: number, opts: { rotate?: number; size?: string } = {}): Buffer {
+  const file = path.join(dir, `v-${seconds}-${opts.rotate ?? 0}-${Math.random().toString(36).slice(2)}.mp4`);
+  execFileSync(
+    "ffmpeg",
+    [
+      "-v",
+      "error",
+      "-nostdin",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      `testsrc=duration=${seconds}:size=${opts.size ?? "320x240"}:rate=25`,
+      "-c:v",
+      "libx264",
+      "-pix_fmt",
+      "yuv420p",
+      file,
+    ],
+    { stdio: "pipe" },
+  );
+  if (!opts.rotate) return readFileSync(file);
+  // ffmpeg 5 writes the display matrix only when copying the stream, not while encoding it.
+  const rotated = file.replace(/\.mp4$/, "-r.mp4");
+  execFileSync(
+    "ffmpeg",
+    [
+      "-v",
+      "error",
+      "-nostdin",
+      "-y",
+      "-i",
+      file,
+      "-c",
+      "copy",
+      "-metadata:s:v:0",
+      `rotate=${opts.rotate}`,
+      rotated,
+    ],
+    { stdio: "pipe" },
+  );
+  return readFileSync(rotated);
+}
+
+/** A sine tone: AAC in an M4A container. */
+export function audio(dir: string, seconds: number): Buffer {
+  const file = path.join(dir, `a-${seconds}-${Math.random().toString(36).slice(2)}.m4a`);
+  execFileSync(
+    "ffmpeg",
+    [
+      "-v",
+      "error",
+      "-nostdin",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      `sine=frequency=440:duration=${seconds}`,
+      "-c:a",
+      "aac",
+      file,
+    ],
+    { stdio: "pipe" },
+  );
+  return readFileSync(file);
+}
