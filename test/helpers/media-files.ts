@@ -29,7 +29,13 @@ export async function jpeg(width: number, height: number, orientation?: number):
 /** A noisy photo-like JPEG (12 MP by default), the size real cameras send. */
 export async function photo(width = 4000, height = 3000): Promise<Buffer> {
   const noise = await sharp({
-    create: { width: 400, height: 300, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } },
+    create: {
+      width: 400,
+      height: 300,
+      channels: 3,
+      background: "#000",
+      noise: { type: "gaussian", mean: 128, sigma: 40 },
+    },
   })
     .png()
     .toBuffer();
