@@ -1,5 +1,6 @@
 import type { Store } from "../../src/store/store.ts";
 import { runBlocksContract } from "./blocks.contract.ts";
+import { runMediaContract } from "./media.contract.ts";
 import { runMessageStateContract } from "./message-state.contract.ts";
 import { runMessagesContract } from "./messages.contract.ts";
 import { runRoomsContract } from "./rooms.contract.ts";
@@ -12,4 +13,5 @@ export function runStoreContract(adapter: string, makeStore: () => Promise<Store
   runMessageStateContract(adapter, makeStore);
   runBlocksContract(adapter, makeStore);
   runSearchContract(adapter, makeStore);
+  runMediaContract(adapter, makeStore);
 }
