@@ -94,6 +94,11 @@ export async function startApi(config: Config): Promise<Api> {
   const membershipJobs = new JobProducer(persistQueue, queueConn, keys.bullPrefix);
   const membershipChange = new MembershipChange(membershipJobs, members, logger);
   const blocks = new BlocksService(store, membershipChange);
+  const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
+  watchBacklog(pending);
+  const media = createMediaStorage(config);
+  const mediaViews = new MediaViews(store, media.storage, config.MEDIA_URL_TTL_S);
+  const reader = new MessageReader(store, pending, mediaViews);
   const rooms = new RoomsService({
     store,
     members,
@@ -103,6 +108,7 @@ export async function startApi(config: Config): Promise<Api> {
     counters,
     blocks,
     limits,
+    media: reader,
   });
   const receipts = new ReceiptsService({ store, members, counters, events: roomEvents });
 
@@ -111,11 +117,6 @@ export async function startApi(config: Config): Promise<Api> {
     maxMessages: config.PERSIST_BATCH_MAX,
     minIntervalMs: config.PERSIST_JOB_INTERVAL_MS,
   });
-  const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
-  watchBacklog(pending);
-  const media = createMediaStorage(config);
-  const mediaViews = new MediaViews(store, media.storage, config.MEDIA_URL_TTL_S);
-  const reader = new MessageReader(store, pending, mediaViews);
   const mediaJobs = new MediaJobs(queueConn, keys.bullPrefix);
   const mediaService = new MediaService({
     store,
@@ -177,6 +178,7 @@ export async function startApi(config: Config): Promise<Api> {
     blocks,
     locks: new RoomLocks(redis, keys),
     limits,
+    media: mediaService,
   });
   const presence = new Presence({
     io,

@@ -162,8 +162,10 @@ export class MessagesService {
   /**
    * A `system` message telling what just happened in the room: sequenced, broadcast and
    * persisted like any message, without membership checks (the change was checked and made).
+   * A new group photo travels with its message (`mediaId`, checked by the caller), so members
+   * see it in history and may fetch it (GET /media/:id).
    */
-  async postSystem(roomId: string, event: SystemEvent): Promise<MessageView> {
+  async postSystem(roomId: string, event: SystemEvent, mediaId?: string): Promise<MessageView> {
     const draft: Unsequenced = {
       id: newId(),
       room_id: roomId,
@@ -171,12 +173,13 @@ export class MessagesService {
       client_id: `sys-${newId()}`,
       type: "system",
       text: null,
-      media_id: null,
+      media_id: mediaId ?? null,
       reply_to_id: null,
       mentions: [],
       system: event,
       created_at: new Date().toISOString(),
     };
+    if (mediaId) await this.#media?.link(mediaId, roomId, draft.id);
     for (let attempt = 0; attempt < 3; attempt++) {
       const result = await this.#accept.accept(draft);
       if (result.kind === "counters_missing") {
@@ -184,7 +187,8 @@ export class MessagesService {
         continue;
       }
       if (result.kind !== "accepted") break;
-      const view = toMessageView(result.message);
+      const media = await this.#reader.media([result.message]);
+      const view = toMessageView(result.message, undefined, mediaId ? (media.get(mediaId) ?? null) : null);
       this.#events.messageNew(view);
       await this.#persist.enqueue(result.message);
       return view;

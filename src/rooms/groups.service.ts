@@ -1,6 +1,6 @@
 import type { AuthUser } from "../auth/jwt.ts";
 import { AppError, notFound } from "../errors.ts";
-import type { MessagesService } from "../messages/messages.service.ts";
+import type { MediaAttachments, MessagesService } from "../messages/messages.service.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MemberRole, MembersStore, RoomRecord, RoomsStore } from "../store/store.ts";
@@ -47,6 +47,7 @@ export class GroupsService {
   readonly #limits: Pick<RateLimits, "consume"> | undefined;
   readonly #blocks: BlocksService;
   readonly #locks: RoomLocks;
+  readonly #media: Pick<MediaAttachments, "attachable">;
 
   constructor(deps: {
     store: RoomsStore & MembersStore;
@@ -61,6 +62,8 @@ export class GroupsService {
     blocks: BlocksService;
     locks: RoomLocks;
     limits?: Pick<RateLimits, "consume">;
+    /** Checks a new avatar: the admin's own confirmed image. */
+    media: Pick<MediaAttachments, "attachable">;
   }) {
     this.#store = deps.store;
     this.#members = deps.members;
@@ -73,6 +76,7 @@ export class GroupsService {
     this.#limits = deps.limits;
     this.#blocks = deps.blocks;
     this.#locks = deps.locks;
+    this.#media = deps.media;
   }
 
   update(user: AuthUser, roomId: string, input: GroupUpdateInput): Promise<RoomView> {
@@ -94,6 +98,8 @@ export class GroupsService {
 
   async #update(user: AuthUser, roomId: string, input: GroupUpdateInput): Promise<RoomView> {
     await this.#assertAdmin(user, roomId);
+    const avatar = input.avatar_media_id ?? undefined;
+    if (avatar) await this.#media.attachable(user, avatar, "image");
     const rev = await this.#rev(roomId);
     const room = await this.#store.updateRoom(roomId, {
       ...input,
@@ -104,7 +110,7 @@ export class GroupsService {
     const fields = (["name", "description", "avatar_media_id"] as const).filter(
       (f) => input[f] !== undefined,
     );
-    await this.#messages.postSystem(roomId, { event: "room_updated", actor_id: user.id, fields });
+    await this.#messages.postSystem(roomId, { event: "room_updated", actor_id: user.id, fields }, avatar);
     this.#events.roomUpdated(room);
     return this.#view(user, roomId);
   }

@@ -2,6 +2,8 @@ import type { AuthUser } from "../auth/jwt.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
+import type { MediaView } from "../media/media.views.ts";
+import type { MessageReader } from "../messages/message.reader.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type {
@@ -40,6 +42,7 @@ export class RoomsService {
   readonly #unread: UnreadCounter;
   readonly #counters: RoomCounters;
   readonly #blocks: BlocksService;
+  readonly #media: Pick<MessageReader, "media">;
 
   constructor(deps: {
     store: RoomsStore & MembersStore & Pick<MessageStateStore, "getMessageStates">;
@@ -49,6 +52,8 @@ export class RoomsService {
     unread: UnreadCounter;
     counters: RoomCounters;
     blocks: BlocksService;
+    /** The media of last messages (MessageReader.media). */
+    media: Pick<MessageReader, "media">;
     limits?: Limits;
   }) {
     this.#store = deps.store;
@@ -59,6 +64,7 @@ export class RoomsService {
     this.#unread = deps.unread;
     this.#counters = deps.counters;
     this.#blocks = deps.blocks;
+    this.#media = deps.media;
   }
 
   async create(user: AuthUser, input: CreateRoomInput): Promise<{ room: RoomView; created: boolean }> {
@@ -137,8 +143,11 @@ export class RoomsService {
       page.map((r) => r.room),
       user.id,
     );
+    const media = await this.#lastMedia(rooms);
     return {
-      rooms: page.map((r, i) => toRoomView(rooms[i] ?? r.room, r.member, undefined, unread.get(r.room.id))),
+      rooms: page.map((r, i) =>
+        toRoomView(rooms[i] ?? r.room, r.member, undefined, unread.get(r.room.id), media),
+      ),
       next_cursor:
         rows.length > query.limit && last
           ? encodeCursor({ a: last.room.last_activity_at, i: last.room.id })
@@ -157,7 +166,11 @@ export class RoomsService {
     if (!room || !me) throw notFound("room");
     const unread = await this.#unread.of([{ member: me, last_seq: room.last_seq }]);
     const [shown] = await this.#withoutHidden([room], user.id);
-    return toRoomView(shown ?? room, me, members, unread.get(roomId));
+    return toRoomView(shown ?? room, me, members, unread.get(roomId), await this.#lastMedia([shown ?? room]));
+  }
+
+  #lastMedia(rooms: RoomRecord[]): Promise<Map<string, MediaView>> {
+    return this.#media.media(rooms.flatMap((r) => (r.last_message ? [r.last_message] : [])));
   }
 
   /** A last message the viewer deleted for themselves is not shown as the room's last message. */

@@ -1,3 +1,4 @@
+import type { MediaView } from "../media/media.views.ts";
 import { type MessageView, toMessageView } from "../messages/messages.views.ts";
 import { initialMessageState, type MemberRecord, type RoomRecord } from "../store/store.ts";
 
@@ -21,6 +22,8 @@ export function toRoomView(
   viewer: MemberRecord | null,
   members?: MemberRecord[],
   unread?: { unread: number; last_seq: number },
+  /** Media views by id, for the last message's media. */
+  media?: Map<string, MediaView>,
 ): RoomView {
   return {
     id: room.id,
@@ -34,10 +37,11 @@ export function toRoomView(
     members_count: room.members_count,
     last_seq: Math.max(room.last_seq, unread?.last_seq ?? 0),
     last_message: room.last_message
-      ? toMessageView(room.last_message, {
-          ...initialMessageState(room.last_message),
-          ...(room.last_message_state ?? {}),
-        })
+      ? toMessageView(
+          room.last_message,
+          { ...initialMessageState(room.last_message), ...(room.last_message_state ?? {}) },
+          room.last_message.media_id ? (media?.get(room.last_message.media_id) ?? null) : null,
+        )
       : null,
     unread_count: unread?.unread ?? Math.max(0, room.last_seq - (viewer?.read_seq ?? 0)),
     settings: {

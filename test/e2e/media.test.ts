@@ -138,6 +138,11 @@ describe("media end to end", () => {
     );
     const inHistory = history.body.messages.find((m) => m.id === sent.body.message.id);
     expect(inHistory?.media?.thumbnail_url).toBeTruthy();
+    const listed = await on(nodeB, "m-bob").call<{ rooms: { id: string; last_message: Message | null }[] }>(
+      "GET",
+      "/rooms",
+    );
+    expect(listed.body.rooms.find((r) => r.id === roomId)?.last_message?.media?.thumbnail_url).toBeTruthy();
     const asBob = await on(nodeB, "m-bob").call<{ media: Media }>("GET", `/media/${media.id}`);
     expect(asBob.status).toBe(200);
     expect(asBob.body.media.status).toBe("ready");
@@ -276,6 +281,45 @@ describe("media end to end", () => {
       media_id: ok.body.media.id,
     });
     expect(outsider.status).toBe(404);
+  });
+
+  it("a group photo: the admin's own confirmed image only; its system message carries it, so members may fetch it", async () => {
+    const roomId = await t.group("g-alice", ["g-bob"]);
+    const alice = on(nodeA, "g-alice");
+    const bob = on(nodeB, "g-bob");
+    const { confirm } = await upload(alice, await jpeg(64, 64), "image/jpeg");
+    const id = confirm.body.media.id;
+    const { confirm: bobs } = await upload(bob, await jpeg(64, 64), "image/jpeg");
+    const foreign = await alice.call<ErrorBody>("PATCH", `/rooms/${roomId}`, {
+      avatar_media_id: bobs.body.media.id,
+    });
+    expect(foreign.status).toBe(400);
+    const { confirm: doc } = await upload(
+      alice,
+      Buffer.from("%PDF-1.4\n%%EOF\n"),
+      "application/pdf",
+      "a.pdf",
+    );
+    expect(doc.status).toBe(200);
+    const notImage = await alice.call<ErrorBody>("PATCH", `/rooms/${roomId}`, {
+      avatar_media_id: doc.body.media.id,
+    });
+    expect(notImage.status).toBe(400);
+    expect((await bob.call("GET", `/media/${id}`)).status).toBe(404);
+
+    const set = await alice.call<{ room: { avatar_media_id: string } }>("PATCH", `/rooms/${roomId}`, {
+      avatar_media_id: id,
+    });
+    expect(set.status).toBe(200);
+    expect(set.body.room.avatar_media_id).toBe(id);
+    const history = await bob.call<{ messages: (Message & { system: { event: string } | null })[] }>(
+      "GET",
+      `/rooms/${roomId}/messages`,
+    );
+    const announced = history.body.messages.find((m) => m.system?.event === "room_updated");
+    expect(announced?.media?.id).toBe(id);
+    expect((await bob.call("GET", `/media/${id}`)).status).toBe(200);
+    expect((await on(nodeB, "g-carol").call("GET", `/media/${id}`)).status).toBe(404);
   });
 
   it.skipIf(!HAS_FFMPEG)("a video gets a poster thumbnail, its duration and its displayed size", async () => {
