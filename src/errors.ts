@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { StorageUnavailableError } from "./media/storage/media-storage.ts";
 import { isRedisUnavailable } from "./redis/redis-errors.ts";
 import { StoreUnavailableError } from "./store/store.ts";
 
@@ -78,6 +79,9 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof StoreUnavailableError) {
     return new AppError("unavailable", "the store is unavailable; retry shortly", undefined, err.retryAfterS);
+  }
+  if (err instanceof StorageUnavailableError) {
+    return new AppError("unavailable", "media storage is unavailable; retry shortly", undefined, 5);
   }
   if (isRedisUnavailable(err))
     return new AppError("unavailable", "a dependency is unavailable; retry shortly", undefined, 1);

@@ -5,11 +5,17 @@ import path from "node:path";
 import express from "express";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toAppError } from "../../src/errors.ts";
 import { errorHandler } from "../../src/http/error.handler.ts";
 import { newId } from "../../src/ids.ts";
 import { LocalMediaStorage } from "../../src/media/storage/local.storage.ts";
 import { localFilesRoutes } from "../../src/media/storage/local-files.routes.ts";
-import { gridExpiry, newObjectKeys, ObjectMissingError } from "../../src/media/storage/media-storage.ts";
+import {
+  gridExpiry,
+  newObjectKeys,
+  ObjectMissingError,
+  StorageUnavailableError,
+} from "../../src/media/storage/media-storage.ts";
 import { S3MediaStorage } from "../../src/media/storage/s3.storage.ts";
 import { UrlSigner } from "../../src/media/storage/url-signer.ts";
 import { createLogger } from "../../src/observability/logger.ts";
@@ -221,6 +227,21 @@ describe("s3 driver against s3rver (real HTTP to presigned URLs)", () => {
     await storage.put(object.replace(/^ob-/, "th-"), Buffer.from("thumb"), "image/webp");
     await storage.delete([object, object.replace(/^ob-/, "th-"), upload]);
     expect(await storage.stat(object)).toBeNull();
+  });
+
+  it("an unreachable endpoint is an outage (503, jobs retry), not a missing object or a bug", async () => {
+    const down = new S3MediaStorage({
+      endpoint: `http://127.0.0.1:${await freePort()}`,
+      region: "us-east-1",
+      bucket: "chat-media",
+      accessKeyId: "S3RVER",
+      secretAccessKey: "S3RVER",
+      forcePathStyle: true,
+    });
+    const err = await down.stat(newObjectKeys(newId()).object).catch((e: unknown) => e);
+    down.destroy();
+    expect(err).toBeInstanceOf(StorageUnavailableError);
+    expect(toAppError(err)).toMatchObject({ code: "unavailable", status: 503 });
   });
 
   it("an expired presigned PUT is refused", async () => {

@@ -5,10 +5,23 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { DownloadOptions, MediaStorage } from "./media-storage.ts";
-import { OBJECT_KEY_PATTERN, ObjectMissingError } from "./media-storage.ts";
+import { OBJECT_KEY_PATTERN, ObjectMissingError, StorageUnavailableError } from "./media-storage.ts";
 import type { UrlSigner } from "./url-signer.ts";
 
 const isMissing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === "ENOENT";
+
+/** An I/O failure (disk full, read-only, EIO) is an outage of the storage, not a bug. */
+async function io<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code && code !== "ENOENT" && /^E[A-Z]+$/.test(code)) {
+      throw new StorageUnavailableError(`local media storage: ${code}`, { cause: err });
+    }
+    throw err;
+  }
+}
 
 /** Thrown while writing an upload that outgrew its signed size. */
 export class UploadTooLargeError extends Error {}
@@ -47,48 +60,60 @@ export class LocalMediaStorage implements MediaStorage {
   }
 
   async stat(key: string): Promise<{ size: number } | null> {
-    try {
-      const s = await stat(this.file(key));
-      return { size: s.size };
-    } catch (err) {
-      if (isMissing(err)) return null;
-      throw err;
-    }
+    const file = this.file(key);
+    return io(async () => {
+      try {
+        return { size: (await stat(file)).size };
+      } catch (err) {
+        if (isMissing(err)) return null;
+        throw err;
+      }
+    });
   }
 
   async readHead(key: string, n: number): Promise<Buffer> {
-    const handle = await open(this.file(key), "r");
-    try {
-      const buf = Buffer.alloc(n);
-      const { bytesRead } = await handle.read(buf, 0, n, 0);
-      return buf.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
+    const file = this.file(key);
+    return io(async () => {
+      const handle = await open(file, "r");
+      try {
+        const buf = Buffer.alloc(n);
+        const { bytesRead } = await handle.read(buf, 0, n, 0);
+        return buf.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
+    });
   }
 
   async move(from: string, to: string): Promise<void> {
-    try {
-      await rename(this.file(from), this.file(to));
-    } catch (err) {
-      if (isMissing(err)) throw new ObjectMissingError(`no object ${from}`);
-      throw err;
-    }
+    const [a, b] = [this.file(from), this.file(to)];
+    await io(async () => {
+      try {
+        await rename(a, b);
+      } catch (err) {
+        if (isMissing(err)) throw new ObjectMissingError(`no object ${from}`);
+        throw err;
+      }
+    });
   }
 
   async download(key: string, file: string): Promise<void> {
-    await copyFile(this.file(key), file);
+    const source = this.file(key);
+    await io(() => copyFile(source, file));
   }
 
   async put(key: string, body: Buffer, _contentType: string): Promise<void> {
-    await mkdir(this.root, { recursive: true });
+    const target = this.file(key);
     const tmp = this.#tmp(key);
-    try {
-      await writeFile(tmp, body);
-      await rename(tmp, this.file(key));
-    } finally {
-      await rm(tmp, { force: true });
-    }
+    await io(async () => {
+      await mkdir(this.root, { recursive: true });
+      try {
+        await writeFile(tmp, body);
+        await rename(tmp, target);
+      } finally {
+        await rm(tmp, { force: true });
+      }
+    });
   }
 
   /** Streams a request body into place, refusing more than `maxSize` bytes. */
@@ -121,7 +146,8 @@ export class LocalMediaStorage implements MediaStorage {
   }
 
   async delete(keys: string[]): Promise<void> {
-    await Promise.all(keys.map((k) => rm(this.file(k), { force: true })));
+    const files = keys.map((k) => this.file(k));
+    await io(() => Promise.all(files.map((f) => rm(f, { force: true }))));
   }
 
   async downloadUrl(key: string, opts: DownloadOptions): Promise<string> {

@@ -43,6 +43,13 @@ export type DownloadOptions = {
 
 export class ObjectMissingError extends Error {}
 
+/** Storage cannot serve now (network, 5xx, disk full, I/O): the API answers 503, a job retries. */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 /**
  * Object keys: made by the server, one random 128-bit token each (unguessable), in one flat
  * charset no path or URL can misread. `up` is what the upload URL writes; `ob` the checked

@@ -11,7 +11,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { DownloadOptions, MediaStorage } from "./media-storage.ts";
-import { ObjectMissingError } from "./media-storage.ts";
+import { ObjectMissingError, StorageUnavailableError } from "./media-storage.ts";
 
 export type S3StorageConfig = {
   endpoint?: string | undefined;
@@ -56,6 +56,16 @@ export class S3MediaStorage implements MediaStorage {
     this.#publicUrl = config.publicUrl?.replace(/\/+$/, "");
   }
 
+  /** Every call: a missing object stays itself (callers decide), anything else is an outage. */
+  async #call<T>(send: (client: S3Client) => Promise<T>): Promise<T> {
+    try {
+      return await send(this.#client);
+    } catch (err) {
+      if (isMissing(err)) throw err;
+      throw new StorageUnavailableError(`s3: ${(err as Error).name ?? "error"}`, { cause: err });
+    }
+  }
+
   async uploadTarget(key: string, contentType: string, size: number, expiresAt: Date) {
     const command = new PutObjectCommand({
       Bucket: this.#bucket,
@@ -72,7 +82,7 @@ export class S3MediaStorage implements MediaStorage {
 
   async stat(key: string): Promise<{ size: number } | null> {
     try {
-      const head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key }));
+      const head = await this.#call((c) => c.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key })));
       return { size: Number(head.ContentLength ?? 0) };
     } catch (err) {
       if (isMissing(err)) return null;
@@ -81,8 +91,8 @@ export class S3MediaStorage implements MediaStorage {
   }
 
   async readHead(key: string, n: number): Promise<Buffer> {
-    const out = await this.#client.send(
-      new GetObjectCommand({ Bucket: this.#bucket, Key: key, Range: `bytes=0-${n - 1}` }),
+    const out = await this.#call((c) =>
+      c.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, Range: `bytes=0-${n - 1}` })),
     );
     const bytes = await out.Body?.transformToByteArray();
     return Buffer.from(bytes ?? []).subarray(0, n);
@@ -90,41 +100,47 @@ export class S3MediaStorage implements MediaStorage {
 
   async move(from: string, to: string): Promise<void> {
     try {
-      await this.#client.send(
-        new CopyObjectCommand({
-          Bucket: this.#bucket,
-          Key: to,
-          CopySource: `${this.#bucket}/${encodeURIComponent(from)}`,
-        }),
+      await this.#call((c) =>
+        c.send(
+          new CopyObjectCommand({
+            Bucket: this.#bucket,
+            Key: to,
+            CopySource: `${this.#bucket}/${encodeURIComponent(from)}`,
+          }),
+        ),
       );
     } catch (err) {
       if (isMissing(err)) throw new ObjectMissingError(`no object ${from}`);
       throw err;
     }
-    await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: from }));
+    await this.#call((c) => c.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: from })));
   }
 
   async download(key: string, file: string): Promise<void> {
-    const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
+    const out = await this.#call((c) => c.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key })));
     if (!out.Body) throw new Error(`empty body for ${key}`);
     await pipeline(out.Body as Readable, createWriteStream(file));
   }
 
   async put(key: string, body: Buffer, contentType: string): Promise<void> {
-    await this.#client.send(
-      new PutObjectCommand({
-        Bucket: this.#bucket,
-        Key: key,
-        Body: body,
-        ContentType: contentType,
-        CacheControl: "public, max-age=31536000, immutable",
-      }),
+    await this.#call((c) =>
+      c.send(
+        new PutObjectCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          Body: body,
+          ContentType: contentType,
+          CacheControl: "public, max-age=31536000, immutable",
+        }),
+      ),
     );
   }
 
   async delete(keys: string[]): Promise<void> {
     await Promise.all(
-      keys.map((key) => this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key }))),
+      keys.map((key) =>
+        this.#call((c) => c.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key }))),
+      ),
     );
   }
 
