@@ -1,4 +1,5 @@
 import { tmpdir } from "node:os";
+import path from "node:path";
 import type { Config } from "../src/config/config.ts";
 import { mediaQueue } from "../src/media/media.queue.ts";
 import { MediaViews } from "../src/media/media.views.ts";
@@ -59,7 +60,8 @@ export async function startMediaPool(config: Config, logger: Logger): Promise<Ru
       views,
       events: new WorkerEvents(redis, keys.socketKey),
     }),
-    tmpDir: tmpdir(),
+    // Beside local media, so the pool's working copy is a hard link rather than a copy.
+    tmpDir: config.MEDIA_STORAGE === "local" ? path.join(config.DATA_DIR, "media") : tmpdir(),
     logger,
   });
 

@@ -73,9 +73,11 @@ export class MediaService {
     const keys = newObjectKeys(id);
     const now = new Date();
     const expiresAt = new Date(now.getTime() + this.#config.uploadTtlS * 1000);
-    // The clean-up job first: a record must never exist without something that removes it.
-    await this.#jobs.expireUpload(id, this.#config.uploadTtlS * 1000 + 60_000);
-    await this.#store.createMedia({
+    // The clean-up job goes with the record (a record must never exist without something that
+    // removes it); if either fails the client gets an error and never sees the URL.
+    await Promise.all([
+      this.#jobs.expireUpload(id, this.#config.uploadTtlS * 1000 + 60_000),
+      this.#store.createMedia({
       id,
       owner_id: user.id,
       kind,
@@ -91,10 +93,11 @@ export class MediaService {
       height: null,
       duration: null,
       failure: null,
-      created_at: now.toISOString(),
-      updated_at: now.toISOString(),
-      deleted_at: null,
-    });
+        created_at: now.toISOString(),
+        updated_at: now.toISOString(),
+        deleted_at: null,
+      }),
+    ]);
     const target = await this.#storage.uploadTarget(keys.upload, contentType, input.size, expiresAt);
     return {
       upload_id: id,

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../observability/logger.ts";
 import type { MediaKind, MediaRecord, MediaStore } from "../store/store.ts";
@@ -49,7 +49,8 @@ export class MediaJobsUseCase {
       await this.#updates.announce(media);
       return { status: media.status };
     }
-    const dir = await mkdtemp(path.join(this.#tmpDir, "media-"));
+    await mkdir(this.#tmpDir, { recursive: true });
+    const dir = await mkdtemp(path.join(this.#tmpDir, ".work-"));
     try {
       const file = path.join(dir, "original");
       await this.#storage.download(media.object_key ?? "", file);

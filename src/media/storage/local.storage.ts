@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { copyFile, mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -99,7 +99,9 @@ export class LocalMediaStorage implements MediaStorage {
 
   async download(key: string, file: string): Promise<void> {
     const source = this.file(key);
-    await io(() => copyFile(source, file));
+    // A hard link costs nothing and the object is never written in place (only renamed over),
+    // so the pool's copy cannot change under it; across file systems, a copy.
+    await io(() => link(source, file).catch(() => copyFile(source, file)));
   }
 
   async put(key: string, body: Buffer, _contentType: string): Promise<void> {
