@@ -88,6 +88,7 @@ export async function startApi(config: Config): Promise<Api> {
     roomCreatesPerMin: config.ROOM_CREATES_PER_MIN,
     memberAddsPerMin: config.MEMBER_ADDS_PER_MIN,
     typingPerS: config.TYPING_RATE_PER_S,
+    mediaUploadsPerMin: config.MEDIA_UPLOADS_PER_MIN,
   });
   const roomEvents = new SocketRoomEvents(io, logger);
   const counters = new RoomCounters(redis, keys, store);
@@ -124,6 +125,7 @@ export async function startApi(config: Config): Promise<Api> {
     jobs: mediaJobs,
     views: mediaViews,
     reader,
+    limits,
     config: {
       maxBytes: {
         image: config.MEDIA_MAX_IMAGE_BYTES,

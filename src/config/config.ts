@@ -38,6 +38,7 @@ const envSchema = z.object({
   ROOM_CREATES_PER_MIN: int(30, 1),
   MEMBER_ADDS_PER_MIN: int(60, 1),
   TYPING_RATE_PER_S: int(5, 1),
+  MEDIA_UPLOADS_PER_MIN: int(60, 1),
   /** A typing indicator ends by itself this long after the last typing:start. */
   TYPING_EXPIRE_MS: int(6000, 100),
   /** A user goes offline at most this long after their last socket's node stopped heartbeating. */

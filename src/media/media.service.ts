@@ -3,6 +3,7 @@ import type { AuthUser } from "../auth/jwt.ts";
 import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { MessageReader } from "../messages/message.reader.ts";
+import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MediaKind, MediaRecord, MediaStore } from "../store/store.ts";
 import { kindOf, normalizeType, verifiedType } from "./media.kinds.ts";
 import type { MediaJobs } from "./media.queue.ts";
@@ -33,6 +34,7 @@ export class MediaService {
   readonly #views: MediaViews;
   readonly #reader: MessageReader;
   readonly #config: MediaConfig;
+  readonly #limits: Pick<RateLimits, "consume"> | undefined;
 
   constructor(deps: {
     store: MediaStore;
@@ -41,6 +43,7 @@ export class MediaService {
     views: MediaViews;
     reader: MessageReader;
     config: MediaConfig;
+    limits?: Pick<RateLimits, "consume">;
   }) {
     this.#store = deps.store;
     this.#storage = deps.storage;
@@ -48,6 +51,7 @@ export class MediaService {
     this.#views = deps.views;
     this.#reader = deps.reader;
     this.#config = deps.config;
+    this.#limits = deps.limits;
   }
 
   async createUpload(
@@ -60,6 +64,7 @@ export class MediaService {
     headers: Record<string, string>;
     expires_at: string;
   }> {
+    await this.#limits?.consume("media_upload", user.id);
     const contentType = normalizeType(input.content_type);
     const kind = kindOf(contentType);
     if (!kind) {

@@ -4,7 +4,7 @@ import { AppError } from "../errors.ts";
 import type { Keys } from "../redis/redis.ts";
 
 /** What a user can do too often; each has its own budget. */
-export type RateLimited = "send" | "message_op" | "room_create" | "member_add" | "typing";
+export type RateLimited = "send" | "message_op" | "room_create" | "member_add" | "typing" | "media_upload";
 
 export type RateLimitConfig = {
   /** Messages per second per user, with a burst of as many again over 10 s; 0 turns it off. */
@@ -17,6 +17,8 @@ export type RateLimitConfig = {
   memberAddsPerMin: number;
   /** typing:start per second per user (each socket is also throttled silently). */
   typingPerS: number;
+  /** Upload URLs per minute per user (each may fill storage until it expires). */
+  mediaUploadsPerMin: number;
 };
 
 type Limiter = Pick<RateLimiterRedis, "consume">;
@@ -47,6 +49,7 @@ export class RateLimits {
     this.#limiters.set("room_create", make("room_create", config.roomCreatesPerMin, 60));
     this.#limiters.set("member_add", make("member_add", config.memberAddsPerMin, 60));
     this.#limiters.set("typing", make("typing", config.typingPerS, 1));
+    this.#limiters.set("media_upload", make("media_upload", config.mediaUploadsPerMin, 60));
   }
 
   /** Takes one unit of the user's budget, or throws 429 `rate_limited` with the wait in seconds. */

@@ -16,7 +16,12 @@ beforeAll(async () => {
   cluster = await startCluster("rate-limits", {
     apis: 2,
     workers: 1,
-    env: { SEND_RATE_PER_S: "5", MESSAGE_OPS_RATE_PER_S: "3", ROOM_CREATES_PER_MIN: "4" },
+    env: {
+      SEND_RATE_PER_S: "5",
+      MESSAGE_OPS_RATE_PER_S: "3",
+      ROOM_CREATES_PER_MIN: "4",
+      MEDIA_UPLOADS_PER_MIN: "3",
+    },
   });
   [nodeA, nodeB] = cluster.apis.map((a) => a.base) as [string, string];
 });
@@ -112,5 +117,22 @@ describe("per-user rate limits shared by every node", () => {
       );
     }
     expect(ops.filter((s) => s === 429).length).toBeGreaterThan(0);
+  });
+
+  it("limits upload URLs: each one may fill storage until it expires", async () => {
+    const erin = new Client(nodeA, token("rl-erin"));
+    const asked: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      asked.push(
+        (
+          await erin.call("POST", "/media/upload-url", {
+            filename: "a.jpg",
+            content_type: "image/jpeg",
+            size: 10,
+          })
+        ).status,
+      );
+    }
+    expect(asked).toEqual([201, 201, 201, 429, 429]);
   });
 });

@@ -35,6 +35,7 @@ export function testEnv(
     ROOM_CREATES_PER_MIN: "1000000",
     MEMBER_ADDS_PER_MIN: "1000000",
     MESSAGE_OPS_RATE_PER_S: "1000",
+    MEDIA_UPLOADS_PER_MIN: "1000000",
     ...extra,
   };
 }
