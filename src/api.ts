@@ -99,6 +99,7 @@ export async function startApi(config: Config): Promise<Api> {
   watchBacklog(pending);
   const media = createMediaStorage(config);
   const mediaViews = new MediaViews(store, media.storage, config.MEDIA_URL_TTL_S);
+  const localFiles = media.local && media.signer ? localFilesRoutes(media.local, media.signer) : null;
   const reader = new MessageReader(store, pending, mediaViews);
   const rooms = new RoomsService({
     store,
@@ -203,7 +204,7 @@ export async function startApi(config: Config): Promise<Api> {
     root: [
       healthRoutes([redis, queueConn], store),
       metricsRoutes(auth),
-      ...(media.local && media.signer ? [localFilesRoutes(media.local, media.signer)] : []),
+      ...(localFiles ? [localFiles.router] : []),
     ],
     chat: [
       roomsRoutes(rooms, receipts, groups),
@@ -240,6 +241,7 @@ export async function startApi(config: Config): Promise<Api> {
         // Stop taking connections and let in-flight requests finish (each answers only once its
         // message's job is stored), then flush what is left and disconnect.
         presence.stop();
+        localFiles?.abortUploads();
         const stopped = new Promise<void>((resolve) => io.close(() => resolve()));
         server.closeIdleConnections();
         await stopped;

@@ -48,6 +48,7 @@ export async function startMediaPool(config: Config, logger: Logger): Promise<Ru
         ffprobePath: config.FFPROBE_PATH,
         timeoutMs: config.MEDIA_FFMPEG_TIMEOUT_MS,
       }),
+      config.MEDIA_MAX_PIXELS,
     ),
     updates: new MediaUpdates({
       store,
@@ -73,7 +74,12 @@ export async function startMediaPool(config: Config, logger: Logger): Promise<Ru
         "process-media": ({ media_id }) => useCase.process(media_id),
         "delete-media": ({ media_id }) => useCase.delete(media_id),
         "expire-upload": ({ media_id }) => useCase.expireUpload(media_id),
+        // Temporary files older than any upload or job can run: what a killed process left.
+        "sweep-temporary": async () => ({
+          removed: await storage.sweep(Math.max(3_600_000, 2 * config.MEDIA_UPLOAD_URL_TTL_S * 1000)),
+        }),
       },
+      schedulers: [{ id: "media-sweep-temporary", everyMs: 600_000, job: "sweep-temporary" }],
       onClose: async () => {
         await persist.close();
         await redis.quit().catch(() => {});

@@ -7,7 +7,15 @@ import type { MediaKind } from "../store/store.ts";
  */
 const TYPES: Record<MediaKind, readonly string[]> = {
   image: ["image/jpeg", "image/png", "image/webp", "image/gif", "image/avif"],
-  video: ["video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/3gpp"],
+  video: [
+    "video/mp4",
+    "video/quicktime",
+    "video/webm",
+    "video/matroska",
+    "video/3gpp",
+    "video/3gpp2",
+    "video/x-m4v",
+  ],
   audio: [
     "audio/mpeg",
     "audio/mp4",
@@ -18,6 +26,7 @@ const TYPES: Record<MediaKind, readonly string[]> = {
     "audio/webm",
     "audio/flac",
     "audio/x-m4a",
+    "audio/amr",
   ],
   file: [
     "application/pdf",
@@ -46,6 +55,7 @@ const ALIASES: Record<string, string> = {
   "audio/x-wav": "audio/wav",
   "audio/vnd.wave": "audio/wav",
   "audio/m4a": "audio/x-m4a",
+  "video/x-matroska": "video/matroska",
   "audio/x-flac": "audio/flac",
   "application/x-zip-compressed": "application/zip",
 };

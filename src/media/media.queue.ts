@@ -13,7 +13,8 @@ const mediaJob = z.strictObject({ media_id: idSchema });
 
 /**
  * The media queue, worked by the `media` pool: thumbnails and metadata of a confirmed upload,
- * removal of a deleted media's objects, and the clean-up of an upload never confirmed. A bad
+ * removal of a deleted media's objects, the clean-up of an upload never confirmed, and a
+ * periodic sweep of temporary files that killed processes left behind. A bad
  * file ends its media `failed` without an error; only transient failures (storage or store
  * away) throw, and those are retried for ever with the pool's capped backoff.
  */
@@ -23,6 +24,7 @@ export const mediaQueue = {
     "process-media": mediaJob,
     "delete-media": mediaJob,
     "expire-upload": mediaJob,
+    "sweep-temporary": z.strictObject({}),
   },
   jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
 } satisfies QueueDefinition<Record<string, z.ZodType>>;

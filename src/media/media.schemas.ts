@@ -7,8 +7,9 @@ export const uploadUrlSchema = z.strictObject({
   filename: wellFormedText()
     .min(1)
     .max(255)
-    .refine((n) => !/[\p{Cc}/\\]/u.test(n) && n.trim() !== "" && n !== "." && n !== "..", {
-      message: "a file name without path separators or control characters",
+    // Format characters too: a right-to-left override makes "invoice<RLO>fdp.exe" look like a PDF.
+    .refine((n) => !/[\p{Cc}\p{Cf}/\\]/u.test(n) && n.trim() !== "" && n !== "." && n !== "..", {
+      message: "a file name without path separators, control or format characters",
     }),
   content_type: z.string().min(3).max(255),
   size: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),

@@ -114,65 +114,83 @@ export class MediaService {
   }
 
   /**
-   * Checks the upload and hands it to the media pool. Safe to repeat: a second confirm (or one
-   * after a crash half-way) finds the object where the first moved it, and a confirm of a media
-   * already past `pending` re-queues its job (idempotent) and returns it.
+   * Checks the upload and hands it to the media pool. The upload is first placed at the
+   * object key, which holds one object for ever (storage `placeOnce`) and no URL can write;
+   * only then is it checked, so what passed is exactly what is processed and served, however
+   * many PUTs and confirms race. Safe to repeat: a second confirm checks the same object, and
+   * a confirm of a media past `pending` re-queues its job (idempotent) and returns it.
    */
   async confirm(user: AuthUser, input: ConfirmInput): Promise<MediaView> {
     const media = await this.#own(user, input.upload_id);
-    if (media.status !== "pending") {
-      if (media.status === "processing") await this.#jobs.process(media.id);
-      return this.#views.view(media);
-    }
+    if (media.status !== "pending") return this.#confirmed(media);
     // The clean-up job removes unconfirmed uploads a minute after the URL expires; stop short of it.
     if (Date.now() > Date.parse(media.created_at) + (this.#config.uploadTtlS + 30) * 1000) {
       throw new AppError("conflict", "the upload has expired: ask for a new upload URL");
     }
     const objectKey = media.object_key ?? "";
-    const uploaded = await this.#storage.stat(media.upload_key);
-    const key = uploaded ? media.upload_key : objectKey;
-    const found = uploaded ?? (await this.#storage.stat(objectKey));
-    if (!found)
-      throw new AppError("conflict", "nothing was uploaded yet: PUT the file to the upload URL first");
-    if (found.size !== media.size) {
-      await this.#storage.delete([key]);
-      throw new AppError(
-        "invalid_request",
-        `the uploaded file has ${found.size} bytes, not the ${media.size} declared; upload it again`,
-        { declared: media.size, uploaded: found.size },
-      );
+    await this.#storage.placeOnce(media.upload_key, objectKey);
+    let head: Buffer;
+    try {
+      const found = await this.#storage.stat(objectKey);
+      if (!found) {
+        throw new AppError("conflict", "nothing was uploaded yet: PUT the file to the upload URL first");
+      }
+      if (found.size !== media.size) {
+        return await this.#refuse(
+          media,
+          new AppError(
+            "invalid_request",
+            `the uploaded file has ${found.size} bytes, not the ${media.size} declared; start a new upload`,
+            { declared: media.size, uploaded: found.size },
+          ),
+        );
+      }
+      head = await this.#storage.readHead(objectKey, SNIFF_BYTES);
+    } catch (err) {
+      // A concurrent confirm refused the file and removed it: answer as it did.
+      if (!(err instanceof ObjectMissingError)) throw err;
+      return this.#confirmed(await this.#own(user, media.id));
     }
-    const head = await this.#storage.readHead(key, SNIFF_BYTES);
     const detected = await fileTypeFromBuffer(head);
     const real = verifiedType(media.content_type, detected?.mime);
     if (!real) {
-      await this.#storage.delete([key]);
-      await this.#store.updateMedia(media.id, ["pending"], {
-        status: "failed",
-        failure: "content does not match the declared type",
-        updated_at: new Date().toISOString(),
-      });
-      throw new AppError(
-        "unsupported_media_type",
-        `the file's content is not ${media.content_type}${detected ? ` (it looks like ${detected.mime})` : ""}`,
+      return this.#refuse(
+        media,
+        new AppError(
+          "unsupported_media_type",
+          `the file's content is not ${media.content_type}${detected ? ` (it looks like ${detected.mime})` : ""}`,
+        ),
       );
-    }
-    if (uploaded) {
-      try {
-        await this.#storage.move(media.upload_key, objectKey);
-      } catch (err) {
-        // A concurrent confirm moved it first: its result is below.
-        if (!(err instanceof ObjectMissingError)) throw err;
-      }
     }
     const updated = await this.#store.updateMedia(media.id, ["pending"], {
       status: "processing",
       content_type: real,
       updated_at: new Date().toISOString(),
     });
-    const current = updated ?? (await this.#own(user, media.id));
-    if (current.status === "processing") await this.#jobs.process(media.id);
-    return this.#views.view(current);
+    return this.#confirmed(updated ?? (await this.#own(user, media.id)));
+  }
+
+  /** The answer to a confirm of a media past `pending`: its job (re)queued, or why it failed. */
+  async #confirmed(media: MediaRecord): Promise<MediaView> {
+    if (media.status === "processing") await this.#jobs.process(media.id);
+    if (media.status === "failed") {
+      throw new AppError(
+        "conflict",
+        `this upload failed (${media.failure ?? "unknown reason"}): start a new one`,
+      );
+    }
+    return this.#views.view(media);
+  }
+
+  /** Fails the media and removes its file; only the confirm that wins the change removes it. */
+  async #refuse(media: MediaRecord, error: AppError): Promise<never> {
+    const failed = await this.#store.updateMedia(media.id, ["pending"], {
+      status: "failed",
+      failure: error.message,
+      updated_at: new Date().toISOString(),
+    });
+    if (failed && media.object_key) await this.#storage.delete([media.object_key, media.upload_key]);
+    throw error;
   }
 
   async get(user: AuthUser, mediaId: string): Promise<MediaView> {

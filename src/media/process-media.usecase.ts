@@ -6,7 +6,7 @@ import type { MediaUpdates } from "./media-updates.ts";
 import type { AvProcessor } from "./processing/av.processor.ts";
 import type { ImageProcessor } from "./processing/image.processor.ts";
 import { MediaRejectedError, type Processed } from "./processing/media-rejected.ts";
-import { type MediaStorage, thumbKeyOf } from "./storage/media-storage.ts";
+import { type MediaStorage, ObjectMissingError, thumbKeyOf } from "./storage/media-storage.ts";
 
 /**
  * The media pool's work (media.queue.ts). A bad file ends `failed` with a reason; anything
@@ -53,11 +53,14 @@ export class MediaJobsUseCase {
     const dir = await mkdtemp(path.join(this.#tmpDir, ".work-"));
     try {
       const file = path.join(dir, "original");
-      await this.#storage.download(media.object_key ?? "", file);
       let result: Processed;
       try {
+        await this.#storage.download(media.object_key ?? "", file);
         result = await this.#work(media.kind, file);
       } catch (err) {
+        // The object of a processing media is never removed by anyone else: if it is gone, no
+        // retry can bring it back.
+        if (err instanceof ObjectMissingError) return await this.#fail(media, "the uploaded file is missing");
         if (!(err instanceof MediaRejectedError)) throw err;
         return await this.#fail(media, err.message);
       }

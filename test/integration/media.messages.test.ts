@@ -57,7 +57,10 @@ const pool = new MediaJobsUseCase({
   store,
   storage: local,
   image: new ImageProcessor(50_000_000),
-  av: new AvProcessor(new Ffmpeg({ ffmpegPath: "ffmpeg", ffprobePath: "ffprobe", timeoutMs: 10_000 })),
+  av: new AvProcessor(
+    new Ffmpeg({ ffmpegPath: "ffmpeg", ffprobePath: "ffprobe", timeoutMs: 10_000 }),
+    50_000_000,
+  ),
   updates: new MediaUpdates({
     store,
     reader,
@@ -136,6 +139,58 @@ afterAll(async () => {
 
 const sendImage = (clientId: string, mediaId: string) =>
   messages.send(alice, roomId, { client_id: clientId, type: "image", media_id: mediaId }, "rest");
+
+describe("confirm under racing uploads", () => {
+  async function started(data: Buffer, type: string) {
+    const up = await media.createUpload(alice, { filename: "f", content_type: type, size: data.length });
+    const key = new URL(up.url).pathname.split("/").at(-1) ?? "";
+    await local.put(key, data, type);
+    return { up, key };
+  }
+
+  it("a PUT that swaps the file after confirm placed it changes nothing: what was checked is what is kept", async () => {
+    const pdf = Buffer.concat([Buffer.from("%PDF-1.4\n"), Buffer.alloc(4087, 32)]);
+    const { up, key } = await started(pdf, "application/pdf");
+    // Between the placement and the checks, the client PUTs a same-size executable.
+    const swapped = Buffer.concat([Buffer.from("MZ"), Buffer.alloc(pdf.length - 2, 65)]);
+    const original = local.placeOnce.bind(local);
+    local.placeOnce = async (from, to) => {
+      await original(from, to);
+      await local.put(key, swapped, "application/pdf");
+    };
+    try {
+      const confirmed = await media.confirm(alice, { upload_id: up.upload_id });
+      expect(confirmed.content_type).toBe("application/pdf");
+    } finally {
+      local.placeOnce = original;
+    }
+    const record = await store.getMedia(up.upload_id);
+    expect((await local.readHead(record?.object_key ?? "", 5)).toString()).toBe("%PDF-");
+    // A second confirm (the swapped upload still sits at the upload key) keeps the first object.
+    await media.confirm(alice, { upload_id: up.upload_id });
+    expect((await local.readHead(record?.object_key ?? "", 5)).toString()).toBe("%PDF-");
+  });
+
+  it("a swap before the placement is what gets checked, and refused", async () => {
+    const { up, key } = await started(await jpeg(32, 32), "image/jpeg");
+    await local.put(key, Buffer.alloc(2000, 65), "image/jpeg");
+    await expect(media.confirm(alice, { upload_id: up.upload_id })).rejects.toMatchObject({
+      code: "invalid_request", // the size no longer matches
+    });
+    const again = media.confirm(alice, { upload_id: up.upload_id });
+    await expect(again).rejects.toMatchObject({ code: "conflict" });
+    expect((await store.getMedia(up.upload_id))?.status).toBe("failed");
+    expect(await local.stat(key)).toBeNull();
+  });
+
+  it("concurrent confirms agree: one job, one answer, no 500", async () => {
+    const { up } = await started(await jpeg(32, 32), "image/jpeg");
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, () => media.confirm(alice, { upload_id: up.upload_id })),
+    );
+    expect(results.every((r) => r.status === "fulfilled" && r.value.status === "processing")).toBe(true);
+  });
+});
 
 describe("a media send racing the media pool", () => {
   it("the pool finishes after the link but before the accept: the send itself carries the thumbnail", async () => {

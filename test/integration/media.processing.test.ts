@@ -22,7 +22,10 @@ import { audio, garbage, HAS_FFMPEG, jpeg, video } from "../helpers/media-files.
 const dir = mkdtempSync(path.join(tmpdir(), "chat-media-proc-"));
 afterAll(() => removeDir(dir));
 const images = new ImageProcessor(50_000_000);
-const av = new AvProcessor(new Ffmpeg({ ffmpegPath: "ffmpeg", ffprobePath: "ffprobe", timeoutMs: 20_000 }));
+const av = new AvProcessor(
+  new Ffmpeg({ ffmpegPath: "ffmpeg", ffprobePath: "ffprobe", timeoutMs: 20_000 }),
+  50_000_000,
+);
 const write = (name: string, data: Buffer) => {
   const file = path.join(dir, name);
   writeFileSync(file, data);
@@ -80,6 +83,14 @@ describe.skipIf(!HAS_FFMPEG)("video and audio with ffmpeg/ffprobe", () => {
     expect(out.placeholder?.length).toBeLessThanOrEqual(1024);
   });
 
+  it("a video whose frames pass the pixel limit is refused before a frame is decoded", async () => {
+    const strict = new AvProcessor(
+      new Ffmpeg({ ffmpegPath: "ffmpeg", ffprobePath: "ffprobe", timeoutMs: 20_000 }),
+      320 * 240 - 1,
+    );
+    await expect(strict.video(write("big.mp4", video(dir, 1)))).rejects.toThrow(/pixel limit/);
+  });
+
   it("a clip shorter than a second gets its first frame", async () => {
     const out = await av.video(write("short.mp4", video(dir, 0.4)));
     expect(out.duration).toBeCloseTo(0.4, 1);
@@ -94,13 +105,17 @@ describe.skipIf(!HAS_FFMPEG)("video and audio with ffmpeg/ffprobe", () => {
   });
 
   it("a run past its time limit is killed and rejected", async () => {
-    const slow = new AvProcessor(new Ffmpeg({ ffmpegPath: "ffmpeg", ffprobePath: "ffprobe", timeoutMs: 1 }));
+    const slow = new AvProcessor(
+      new Ffmpeg({ ffmpegPath: "ffmpeg", ffprobePath: "ffprobe", timeoutMs: 1 }),
+      50_000_000,
+    );
     await expect(slow.video(write("slow.mp4", video(dir, 1)))).rejects.toThrow(/too long/);
   });
 
   it("ffmpeg missing is not the file's fault: the error is thrown for a retry", async () => {
     const missing = new AvProcessor(
       new Ffmpeg({ ffmpegPath: "/nonexistent/ffmpeg", ffprobePath: "/nonexistent/ffprobe", timeoutMs: 1000 }),
+      50_000_000,
     );
     const err = await missing.video(write("any.mp4", video(dir, 1))).catch((e: unknown) => e);
     expect(err).not.toBeInstanceOf(MediaRejectedError);
@@ -153,7 +168,8 @@ describe("the media pool's use case", () => {
     uploadTarget: (...a) => local.uploadTarget(...a),
     stat: (k) => local.stat(k),
     readHead: (k, n) => local.readHead(k, n),
-    move: (a, b) => local.move(a, b),
+    placeOnce: (a, b) => local.placeOnce(a, b),
+    sweep: (age) => local.sweep(age),
     download: (k, f) => local.download(k, f),
     put: (k, b, t) => local.put(k, b, t),
     delete: (k) => local.delete(k),
@@ -196,6 +212,18 @@ describe("the media pool's use case", () => {
     // A repeat of the finished job writes nothing new and only announces again.
     expect(await uc.process(media.id)).toEqual({ status: "ready" });
     expect(announced).toHaveLength(2);
+  });
+
+  it("a processing media whose file is gone ends failed instead of retrying for ever", async () => {
+    const media = await confirmed("image", await jpeg(64, 64), "image/jpeg");
+    await local.delete([media.object_key ?? ""]);
+    const { uc, announced } = useCase();
+    expect(await uc.process(media.id)).toEqual({ status: "failed" });
+    expect(await store.getMedia(media.id)).toMatchObject({
+      status: "failed",
+      failure: "the uploaded file is missing",
+    });
+    expect(announced).toHaveLength(1);
   });
 
   it("a bad file ends failed with a reason, its original removed, and the job completes", async () => {

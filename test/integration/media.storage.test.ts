@@ -32,6 +32,8 @@ describe("local driver: signed URLs served by the API", () => {
   let storage: LocalMediaStorage;
   let signer: UrlSigner;
   const soon = () => new Date(Date.now() + 60_000);
+  /** What the error handler logged (a client's mistake logs nothing). */
+  const logged: unknown[][] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "chat-media-local-"));
@@ -40,8 +42,11 @@ describe("local driver: signed URLs served by the API", () => {
     signer = new UrlSigner(SECRET, base);
     storage = new LocalMediaStorage(dir, signer);
     const app = express();
-    app.use(localFilesRoutes(storage, signer));
-    app.use(errorHandler(createLogger("silent", "test")));
+    app.use(localFilesRoutes(storage, signer).router);
+    const logger = createLogger("silent", "test");
+    logger.warn = ((...args: unknown[]) => void logged.push(["warn", ...args])) as typeof logger.warn;
+    logger.error = ((...args: unknown[]) => void logged.push(["error", ...args])) as typeof logger.error;
+    app.use(errorHandler(logger));
     server = app.listen(port, "127.0.0.1");
     await new Promise((r) => server.once("listening", r));
   });
@@ -147,18 +152,71 @@ describe("local driver: signed URLs served by the API", () => {
     expect(await storage.stat(upload)).toBeNull();
   });
 
-  it("moves, downloads and deletes; a move of a missing object says so", async () => {
+  it("an upload the client abandons half-way stores nothing, leaves no temporary file and logs nothing", async () => {
+    const { upload } = newObjectKeys(newId());
+    const target = await storage.uploadTarget(upload, "image/png", body.length * 4, soon());
+    const abort = new AbortController();
+    let sent!: () => void;
+    const halfway = new Promise<void>((r) => {
+      sent = r;
+    });
+    const stream = new ReadableStream({
+      start(c) {
+        c.enqueue(body);
+        sent();
+      },
+    });
+    const put = fetch(target.url, {
+      method: "PUT",
+      headers: { ...target.headers, "content-length": String(body.length * 4) },
+      body: stream,
+      duplex: "half",
+      signal: abort.signal,
+    } as RequestInit).catch(() => null);
+    await halfway;
+    await new Promise((r) => setTimeout(r, 100));
+    abort.abort();
+    await put;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await storage.stat(upload)).toBeNull();
+    const { readdirSync } = await import("node:fs");
+    expect(readdirSync(dir).filter((f) => f.startsWith(".tmp-"))).toEqual([]);
+    expect(logged).toEqual([]);
+  });
+
+  it("places an upload once: a later upload never replaces the placed object; downloads; deletes", async () => {
     const { upload, object } = newObjectKeys(newId());
     await storage.put(upload, body, "image/png");
-    await storage.move(upload, object);
+    await storage.placeOnce(upload, object);
     expect(await storage.stat(upload)).toBeNull();
+    // A second PUT to the upload URL, then another placement: the first object stays.
+    await storage.put(upload, Buffer.from("swapped"), "image/png");
+    await storage.placeOnce(upload, object);
+    expect(await storage.stat(upload)).toBeNull();
+    expect(await storage.stat(object)).toEqual({ size: body.length });
+    await storage.placeOnce(upload, object); // nothing to place: no error
     const file = path.join(dir, "copy.bin");
     await storage.download(object, file);
     expect(readFileSync(file).equals(body)).toBe(true);
-    await expect(storage.move(upload, object)).rejects.toBeInstanceOf(ObjectMissingError);
     await storage.delete([object, upload]);
     expect(await storage.stat(object)).toBeNull();
+    await expect(storage.readHead(object, 4)).rejects.toBeInstanceOf(ObjectMissingError);
+    await expect(storage.download(object, path.join(dir, "gone.bin"))).rejects.toBeInstanceOf(
+      ObjectMissingError,
+    );
     expect(() => storage.file("../escape")).toThrow();
+  });
+
+  it("sweeps what interrupted writes left, and only old ones", async () => {
+    const { writeFileSync, utimesSync, existsSync } = await import("node:fs");
+    const old = path.join(dir, ".tmp-old");
+    const fresh = path.join(dir, ".tmp-fresh");
+    writeFileSync(old, "x");
+    writeFileSync(fresh, "x");
+    utimesSync(old, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    expect(await storage.sweep(600_000)).toBe(1);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
   });
 });
 
@@ -209,9 +267,10 @@ describe("s3 driver against s3rver (real HTTP to presigned URLs)", () => {
     expect(await storage.stat(upload)).toEqual({ size: body.length });
     expect((await storage.readHead(upload, 10)).toString()).toBe("0123456789");
 
-    await storage.move(upload, object);
+    await storage.placeOnce(upload, object);
     expect(await storage.stat(upload)).toBeNull();
-    await expect(storage.move(upload, object)).rejects.toBeInstanceOf(ObjectMissingError);
+    await storage.placeOnce(upload, object); // nothing left to place: no error
+    await expect(storage.readHead(upload, 1)).rejects.toBeInstanceOf(ObjectMissingError);
     const file = path.join(dir, "dl.bin");
     await storage.download(object, file);
     expect(readFileSync(file).equals(body)).toBe(true);

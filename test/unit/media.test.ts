@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from "../../src/config/config.ts";
 import { newId } from "../../src/ids.ts";
 import { kindOf, normalizeType, verifiedType } from "../../src/media/media.kinds.ts";
 import { uploadUrlSchema } from "../../src/media/media.schemas.ts";
+import { attachment } from "../../src/media/storage/content-disposition.ts";
 import {
   gridExpiry,
   newObjectKeys,
@@ -29,6 +30,9 @@ describe("media kinds: the allow-list and the check of declared against real typ
       expect(kindOf(t), t).toBeNull();
     }
     expect(normalizeType(" Audio/X-WAV ")).toBe("audio/wav");
+    // What file-type reports for real Matroska files, and the name clients often declare.
+    expect(verifiedType("video/x-matroska", "video/matroska")).toBe("video/matroska");
+    expect(attachment("a'(b)*.pdf")).toBe("attachment; filename*=UTF-8''a%27%28b%29%2A.pdf");
   });
 
   it("accepts bytes of the declared kind, refuses a lie, and takes the detected type", () => {
@@ -49,7 +53,7 @@ describe("media kinds: the allow-list and the check of declared against real typ
   it("file names carry no path or control characters", () => {
     const ok = { content_type: "image/jpeg", size: 1 };
     expect(uploadUrlSchema.safeParse({ ...ok, filename: "Photo 1.jpg" }).success).toBe(true);
-    for (const filename of ["../x", "a/b", "a\\b", "a\nb", "", " ", "..", "\ud800"]) {
+    for (const filename of ["../x", "a/b", "a\\b", "a\nb", "", " ", "..", "\ud800", "invoice\u202efdp.exe"]) {
       expect(uploadUrlSchema.safeParse({ ...ok, filename }).success, JSON.stringify(filename)).toBe(false);
     }
     expect(uploadUrlSchema.safeParse({ ...ok, filename: "a", size: 0 }).success).toBe(false);
@@ -95,6 +99,19 @@ describe("object keys and URL signatures", () => {
       reason: "unsigned",
     });
     expect(signer.verify("PUT", key, q, 2_000_000_000_000)).toEqual({ ok: false, reason: "expired" });
+    // One spelling per grant: padding, leading zeros and an empty name are refused, even signed.
+    expect(signer.verify("PUT", key, { ...q, sig: `${q.sig}=` }, Date.now()).ok).toBe(false);
+    expect(signer.verify("PUT", key, { ...q, exp: `0${q.exp}` }, Date.now()).ok).toBe(false);
+    expect(signer.verify("PUT", key, { ...q, max: "010" }, Date.now()).ok).toBe(false);
+    const named = {
+      method: "GET" as const,
+      key,
+      exp: 2_000_000_000,
+      contentType: "application/pdf",
+      name: "",
+    };
+    const nq = Object.fromEntries(new URL(signer.url(named)).searchParams);
+    expect(signer.verify("GET", key, nq, Date.now()).ok).toBe(false);
     const other = new UrlSigner("t".repeat(32), "http://h");
     expect(other.verify("PUT", key, q, Date.now()).ok).toBe(false);
 

@@ -40,14 +40,22 @@ async function onFile<T>(what: string, fn: () => Promise<T>): Promise<T> {
  */
 export class AvProcessor {
   readonly #ffmpeg: Ffmpeg;
-  constructor(ffmpeg: Ffmpeg) {
+  readonly #maxPixels: number;
+  /** `maxPixels`: a frame larger than this is refused before any is decoded (MEDIA_MAX_PIXELS). */
+  constructor(ffmpeg: Ffmpeg, maxPixels: number) {
     this.#ffmpeg = ffmpeg;
+    this.#maxPixels = maxPixels;
   }
 
   async video(file: string): Promise<Processed> {
     const probe = await onFile("video", () => this.#ffmpeg.probe(file));
     const stream = probe.streams.find((s) => s.codec_type === "video");
     if (!stream?.width || !stream.height) throw new MediaRejectedError("the file has no video stream");
+    if (stream.width * stream.height > this.#maxPixels) {
+      throw new MediaRejectedError(
+        `the video's frames exceed the pixel limit (${stream.width}x${stream.height})`,
+      );
+    }
     const duration = durationOf(probe, stream);
     const turned = rotation(stream) === 90;
     const poster = `${file}.poster.png`;

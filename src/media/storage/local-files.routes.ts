@@ -1,6 +1,7 @@
 import { type Request, type Response, Router } from "express";
 import { AppError } from "../../errors.ts";
 import { normalizeType } from "../media.kinds.ts";
+import { attachment } from "./content-disposition.ts";
 import { type LocalMediaStorage, UploadTooLargeError } from "./local.storage.ts";
 import { OBJECT_KEY_PATTERN } from "./media-storage.ts";
 import { LOCAL_FILES_PATH, type UrlGrant, type UrlSigner } from "./url-signer.ts";
@@ -47,8 +48,13 @@ const INLINE_KINDS = /^(image|video|audio)\//;
  * PUT and GET of local media objects at signed URLs (the `local` driver's half of what S3
  * does). No bearer token: the signature binds key, method, type, size and expiry.
  */
-export function localFilesRoutes(storage: LocalMediaStorage, signer: UrlSigner): Router {
+export function localFilesRoutes(
+  storage: LocalMediaStorage,
+  signer: UrlSigner,
+): { router: Router; abortUploads(): void } {
   const router = Router();
+  // Uploads in flight, cut at shutdown: a slow client must not hold the process (it PUTs again).
+  const uploads = new Set<Request>();
 
   router.put(`${LOCAL_FILES_PATH}/:key`, async (req: Request, res: Response) => {
     const grant = grantOf(signer, "PUT", req);
@@ -61,9 +67,14 @@ export function localFilesRoutes(storage: LocalMediaStorage, signer: UrlSigner):
     if (length !== undefined && Number(length) > max) {
       throw new AppError("payload_too_large", `this URL takes at most ${max} bytes`, { max_bytes: max });
     }
+    uploads.add(req);
     try {
       await storage.write(grant.key, req, max);
     } catch (err) {
+      // The client went away (or shutdown cut the upload): nothing was stored, nothing to log.
+      if (req.destroyed && !(err instanceof UploadTooLargeError)) {
+        throw new AppError("invalid_request", "the upload was interrupted; PUT it again");
+      }
       if (err instanceof UploadTooLargeError) {
         res.setHeader("Connection", "close");
         throw new AppError("payload_too_large", `this URL takes at most ${max} bytes`, { max_bytes: max });
@@ -72,6 +83,8 @@ export function localFilesRoutes(storage: LocalMediaStorage, signer: UrlSigner):
         throw new AppError("unavailable", "media storage is full; retry later", undefined, 30);
       }
       throw err;
+    } finally {
+      uploads.delete(req);
     }
     res.status(200).end();
   });
@@ -93,10 +106,7 @@ export function localFilesRoutes(storage: LocalMediaStorage, signer: UrlSigner):
     res.setHeader("Cross-Origin-Resource-Policy", "cross-origin");
     res.setHeader("Content-Security-Policy", "default-src 'none'; sandbox");
     const inline = INLINE_KINDS.test(grant.contentType) && grant.name === undefined;
-    res.setHeader(
-      "Content-Disposition",
-      inline ? "inline" : `attachment; filename*=UTF-8''${encodeURIComponent(grant.name ?? grant.key)}`,
-    );
+    res.setHeader("Content-Disposition", inline ? "inline" : attachment(grant.name ?? grant.key));
     if (range) {
       res.status(206);
       res.setHeader("Content-Range", `bytes ${range.start}-${range.end}/${found.size}`);
@@ -113,5 +123,10 @@ export function localFilesRoutes(storage: LocalMediaStorage, signer: UrlSigner):
     stream.pipe(res);
   });
 
-  return router;
+  return {
+    router,
+    abortUploads: () => {
+      for (const req of uploads) req.destroy();
+    },
+  };
 }

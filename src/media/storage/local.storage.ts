@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { copyFile, link, mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -74,7 +74,9 @@ export class LocalMediaStorage implements MediaStorage {
   async readHead(key: string, n: number): Promise<Buffer> {
     const file = this.file(key);
     return io(async () => {
-      const handle = await open(file, "r");
+      const handle = await open(file, "r").catch((err: unknown) => {
+        throw isMissing(err) ? new ObjectMissingError(`no object ${key}`) : err;
+      });
       try {
         const buf = Buffer.alloc(n);
         const { bytesRead } = await handle.read(buf, 0, n, 0);
@@ -85,15 +87,18 @@ export class LocalMediaStorage implements MediaStorage {
     });
   }
 
-  async move(from: string, to: string): Promise<void> {
+  async placeOnce(from: string, to: string): Promise<void> {
     const [a, b] = [this.file(from), this.file(to)];
     await io(async () => {
+      // A hard link never replaces an existing name (EEXIST), and uploads are renamed into
+      // place, never written in place: the inode linked is final.
       try {
-        await rename(a, b);
+        await link(a, b);
       } catch (err) {
-        if (isMissing(err)) throw new ObjectMissingError(`no object ${from}`);
-        throw err;
+        if (isMissing(err)) return;
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       }
+      await rm(a, { force: true });
     });
   }
 
@@ -101,7 +106,13 @@ export class LocalMediaStorage implements MediaStorage {
     const source = this.file(key);
     // A hard link costs nothing and the object is never written in place (only renamed over),
     // so the pool's copy cannot change under it; across file systems, a copy.
-    await io(() => link(source, file).catch(() => copyFile(source, file)));
+    await io(async () => {
+      try {
+        await link(source, file).catch(() => copyFile(source, file));
+      } catch (err) {
+        throw isMissing(err) ? new ObjectMissingError(`no object ${key}`) : err;
+      }
+    });
   }
 
   async put(key: string, body: Buffer, _contentType: string): Promise<void> {
@@ -150,6 +161,26 @@ export class LocalMediaStorage implements MediaStorage {
   async delete(keys: string[]): Promise<void> {
     const files = keys.map((k) => this.file(k));
     await io(() => Promise.all(files.map((f) => rm(f, { force: true }))));
+  }
+
+  async sweep(ageMs: number): Promise<number> {
+    const before = Date.now() - ageMs;
+    return io(async () => {
+      const names = await readdir(this.root).catch((err: unknown) => {
+        if (isMissing(err)) return [] as string[];
+        throw err;
+      });
+      let removed = 0;
+      for (const name of names) {
+        if (!name.startsWith(".tmp-") && !name.startsWith(".work-")) continue;
+        const full = path.join(this.root, name);
+        const s = await stat(full).catch(() => null);
+        if (!s || s.mtimeMs > before) continue;
+        await rm(full, { recursive: true, force: true });
+        removed++;
+      }
+      return removed;
+    });
   }
 
   async downloadUrl(key: string, opts: DownloadOptions): Promise<string> {

@@ -16,20 +16,23 @@ export interface MediaStorage {
   ): Promise<{ url: string; headers: Record<string, string> }>;
   /** The object's size, or null when there is none. */
   stat(key: string): Promise<{ size: number } | null>;
-  /** Its first `n` bytes (fewer for a smaller object). */
+  /** Its first `n` bytes (fewer for a smaller object). ObjectMissingError when there is none. */
   readHead(key: string, n: number): Promise<Buffer>;
   /**
-   * Moves an object to a key that no upload URL can write, so what was checked is what is
-   * served. Throws ObjectMissingError when `from` is gone.
+   * Moves `from` to `to` unless an object is already at `to`, which is never replaced: the
+   * first object to reach `to` is the only one it ever holds (`from` is then deleted). Nothing
+   * happens when `from` is missing. No URL can write `to`, so a check of `to` stays true.
    */
-  move(from: string, to: string): Promise<void>;
-  /** Copies the object into a local file (the media pool works on files). */
+  placeOnce(from: string, to: string): Promise<void>;
+  /** Copies the object into a local file (the media pool works on files). ObjectMissingError when there is none. */
   download(key: string, file: string): Promise<void>;
   put(key: string, body: Buffer, contentType: string): Promise<void>;
   /** Deletes objects; a missing one is not an error. */
   delete(keys: string[]): Promise<void>;
   /** A URL that GETs the object without a token, until `expiresAt`. */
   downloadUrl(key: string, opts: DownloadOptions): Promise<string>;
+  /** Removes what interrupted writes left behind (temporary files) older than `ageMs`. */
+  sweep(ageMs: number): Promise<number>;
 }
 
 export type DownloadOptions = {

@@ -10,6 +10,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { attachment } from "./content-disposition.ts";
 import type { DownloadOptions, MediaStorage } from "./media-storage.ts";
 import { ObjectMissingError, StorageUnavailableError } from "./media-storage.ts";
 
@@ -93,31 +94,45 @@ export class S3MediaStorage implements MediaStorage {
   async readHead(key: string, n: number): Promise<Buffer> {
     const out = await this.#call((c) =>
       c.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, Range: `bytes=0-${n - 1}` })),
-    );
+    ).catch((err: unknown) => {
+      throw isMissing(err) ? new ObjectMissingError(`no object ${key}`) : err;
+    });
     const bytes = await out.Body?.transformToByteArray();
     return Buffer.from(bytes ?? []).subarray(0, n);
   }
 
-  async move(from: string, to: string): Promise<void> {
+  /**
+   * A server-side copy that refuses to replace `to` (`If-None-Match: *`, which S3 and R2
+   * honour: a 412, or a 409 for a concurrent copy, means another copy got there first), then
+   * the delete of `from`. An endpoint that ignores the condition (s3rver, some older
+   * S3-compatible stores) would let a later confirm replace the object.
+   */
+  async placeOnce(from: string, to: string): Promise<void> {
     try {
-      await this.#call((c) =>
-        c.send(
-          new CopyObjectCommand({
-            Bucket: this.#bucket,
-            Key: to,
-            CopySource: `${this.#bucket}/${encodeURIComponent(from)}`,
-          }),
-        ),
+      await this.#client.send(
+        new CopyObjectCommand({
+          Bucket: this.#bucket,
+          Key: to,
+          CopySource: `${this.#bucket}/${encodeURIComponent(from)}`,
+          IfNoneMatch: "*",
+        }),
       );
     } catch (err) {
-      if (isMissing(err)) throw new ObjectMissingError(`no object ${from}`);
-      throw err;
+      if (isMissing(err)) return;
+      const code = status(err);
+      if (code !== 412 && code !== 409) {
+        throw new StorageUnavailableError(`s3: ${(err as Error).name ?? "error"}`, { cause: err });
+      }
     }
     await this.#call((c) => c.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: from })));
   }
 
   async download(key: string, file: string): Promise<void> {
-    const out = await this.#call((c) => c.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key })));
+    const out = await this.#call((c) =>
+      c.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key })),
+    ).catch((err: unknown) => {
+      throw isMissing(err) ? new ObjectMissingError(`no object ${key}`) : err;
+    });
     if (!out.Body) throw new Error(`empty body for ${key}`);
     await pipeline(out.Body as Readable, createWriteStream(file));
   }
@@ -146,9 +161,7 @@ export class S3MediaStorage implements MediaStorage {
 
   async downloadUrl(key: string, opts: DownloadOptions): Promise<string> {
     if (this.#publicUrl) return `${this.#publicUrl}/${key}`;
-    const disposition = opts.attachmentName
-      ? `attachment; filename*=UTF-8''${encodeURIComponent(opts.attachmentName)}`
-      : "inline";
+    const disposition = opts.attachmentName ? attachment(opts.attachmentName) : "inline";
     const command = new GetObjectCommand({
       Bucket: this.#bucket,
       Key: key,
@@ -160,6 +173,11 @@ export class S3MediaStorage implements MediaStorage {
       expiresIn: secondsUntil(opts.expiresAt, opts.signedAt),
       signingDate: opts.signedAt,
     });
+  }
+
+  /** Uploads are single PUTs: nothing half-written is ever left in the bucket. */
+  async sweep(_ageMs: number): Promise<number> {
+    return 0;
   }
 
   destroy(): void {

@@ -46,13 +46,15 @@ export class UrlSigner {
     if (typeof sig !== "string" || typeof exp !== "string" || typeof ct !== "string") {
       return { ok: false, reason: "unsigned" };
     }
+    // One spelling per grant: no leading zeros, no padding, no empty name.
     if (
-      !/^\d{1,12}$/.test(exp) ||
-      (max !== undefined && (typeof max !== "string" || !/^\d{1,15}$/.test(max)))
+      !/^[A-Za-z0-9_-]{43}$/.test(sig) ||
+      !/^[1-9]\d{0,11}$/.test(exp) ||
+      (max !== undefined && (typeof max !== "string" || !/^[1-9]\d{0,14}$/.test(max))) ||
+      (name !== undefined && (typeof name !== "string" || name === ""))
     ) {
       return { ok: false, reason: "invalid" };
     }
-    if (name !== undefined && typeof name !== "string") return { ok: false, reason: "invalid" };
     const grant: UrlGrant = {
       method,
       key,
