@@ -135,6 +135,7 @@ export async function startApi(config: Config): Promise<Api> {
         file: config.MEDIA_MAX_FILE_BYTES,
       },
       uploadTtlS: config.MEDIA_UPLOAD_URL_TTL_S,
+      pendingMaxBytes: config.MEDIA_PENDING_MAX_BYTES,
     },
   });
   const backlog = { maxMessages: config.PENDING_MAX_MESSAGES, maxBytes: config.PENDING_MAX_BYTES };

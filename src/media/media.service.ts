@@ -14,6 +14,8 @@ import { type MediaStorage, newObjectKeys, ObjectMissingError } from "./storage/
 export type MediaConfig = {
   maxBytes: Record<MediaKind, number>;
   uploadTtlS: number;
+  /** Bytes a user may have in uploads not yet confirmed, while their URLs are valid. */
+  pendingMaxBytes: number;
 };
 
 /** Enough of a file for every signature file-type knows (Office files need their zip directory). */
@@ -74,9 +76,19 @@ export class MediaService {
     if (input.size > max) {
       throw new AppError("payload_too_large", `a ${kind} may be at most ${max} bytes`, { max_bytes: max });
     }
+    const now = new Date();
+    // Uploads never confirmed hold storage until they expire: a user may have only so much.
+    const since = new Date(now.getTime() - this.#config.uploadTtlS * 1000).toISOString();
+    const pending = await this.#store.pendingUploadBytes(user.id, since);
+    if (pending + input.size > this.#config.pendingMaxBytes) {
+      throw new AppError(
+        "payload_too_large",
+        `uploads waiting to be confirmed would exceed ${this.#config.pendingMaxBytes} bytes; confirm or let them expire`,
+        { pending_bytes: pending, max_pending_bytes: this.#config.pendingMaxBytes },
+      );
+    }
     const id = newId();
     const keys = newObjectKeys(id);
-    const now = new Date();
     const expiresAt = new Date(now.getTime() + this.#config.uploadTtlS * 1000);
     // The clean-up job goes with the record (a record must never exist without something that
     // removes it); if either fails the client gets an error and never sees the URL.

@@ -400,6 +400,8 @@ export interface MediaStore {
   deleteMedia(mediaId: string, at: string): Promise<MediaRecord | null>;
   /** Records links, each insert-if-absent. */
   linkMedia(links: MediaLink[]): Promise<void>;
+  /** Bytes declared by a user's uploads still `pending` that were created after `since` (ISO). */
+  pendingUploadBytes(ownerId: string, since: string): Promise<number>;
   /** Links of a media, oldest first, at most `limit`. */
   mediaLinks(mediaId: string, limit: number): Promise<MediaLink[]>;
   /** Links of a media in rooms where `userId` is a member now, at most `limit`. */

@@ -84,6 +84,19 @@ export function runMediaContract(adapter: string, makeStore: () => Promise<Store
       expect(await ctx.store.deleteMedia(ulid(), at(8))).toBeNull();
     });
 
+    it("counts a user's pending upload bytes since a time, and only pending ones", async () => {
+      await ctx.store.createMedia(media({ owner_id: "p1", size: 10, created_at: at(5) }));
+      await ctx.store.createMedia(media({ owner_id: "p1", size: 20, created_at: at(9) }));
+      await ctx.store.createMedia(media({ owner_id: "p1", size: 40, created_at: at(1) }));
+      await ctx.store.createMedia(
+        media({ owner_id: "p1", size: 80, created_at: at(9), status: "processing" }),
+      );
+      await ctx.store.createMedia(media({ owner_id: "p2", size: 160, created_at: at(9) }));
+      expect(await ctx.store.pendingUploadBytes("p1", at(2))).toBe(30);
+      expect(await ctx.store.pendingUploadBytes("p1", at(0))).toBe(70);
+      expect(await ctx.store.pendingUploadBytes("p3", at(0))).toBe(0);
+    });
+
     it("links messages to a media, idempotently; lists them, and only in rooms the user belongs to", async () => {
       const m = media();
       await ctx.store.createMedia(m);

@@ -215,6 +215,20 @@ describe("media end to end", () => {
     });
     expect(big.status).toBe(413);
     expect(big.body.error.code).toBe("payload_too_large");
+    // Uploads not yet confirmed are capped per user (512 MiB by default).
+    const held: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      held.push(
+        (
+          await on(nodeA, "r-hoarder").call("POST", "/media/upload-url", {
+            filename: "big.zip",
+            content_type: "application/zip",
+            size: 100 * 1024 * 1024,
+          })
+        ).status,
+      );
+    }
+    expect(held).toEqual([201, 201, 201, 201, 201, 413]);
     const badName = await alice.call<ErrorBody>("POST", "/media/upload-url", {
       filename: "../../etc/passwd",
       content_type: "image/jpeg",

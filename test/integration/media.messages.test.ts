@@ -89,7 +89,11 @@ const media = new HookedMedia({
   jobs,
   views,
   reader,
-  config: { maxBytes: { image: 1 << 24, video: 1 << 26, audio: 1 << 24, file: 1 << 26 }, uploadTtlS: 900 },
+  config: {
+    maxBytes: { image: 1 << 24, video: 1 << 26, audio: 1 << 24, file: 1 << 26 },
+    uploadTtlS: 900,
+    pendingMaxBytes: 1 << 30,
+  },
 });
 const messages = new MessagesService({
   store,

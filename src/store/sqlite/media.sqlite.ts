@@ -123,6 +123,18 @@ export class SqliteMedia implements MediaStore {
     return row ? mediaFromRow(row) : null;
   }
 
+  async pendingUploadBytes(ownerId: string, since: string): Promise<number> {
+    const row = await this.#db.read(() =>
+      this.#db
+        .stmt(
+          `SELECT coalesce(sum(size), 0) AS bytes FROM media
+           WHERE owner_id = ? AND status = 'pending' AND deleted_at IS NULL AND created_at > ?`,
+        )
+        .get(ownerId, since),
+    );
+    return num(row?.bytes ?? 0);
+  }
+
   async linkMedia(links: MediaLink[]): Promise<void> {
     if (links.length === 0) return;
     const insert = this.#db.stmt(

@@ -95,6 +95,9 @@ export class SqliteStore implements Store {
   deleteMedia(mediaId: string, at: string): Promise<MediaRecord | null> {
     return this.#media.deleteMedia(mediaId, at);
   }
+  pendingUploadBytes(ownerId: string, since: string): Promise<number> {
+    return this.#media.pendingUploadBytes(ownerId, since);
+  }
   linkMedia(links: MediaLink[]): Promise<void> {
     return this.#media.linkMedia(links);
   }
