@@ -1,6 +1,6 @@
 import { ulid } from "ulid";
 import { afterEach, beforeEach } from "vitest";
-import type { MessageRecord, NewRoom, Store } from "../../src/store/store.ts";
+import type { MediaRecord, MessageRecord, NewRoom, Store } from "../../src/store/store.ts";
 
 /** Shared setup of the contract suites: a fresh store per test, and record builders. */
 export function storeFixture(makeStore: () => Promise<Store>) {
@@ -52,3 +52,26 @@ export const members = (...ids: string[]) =>
     role: i === 0 ? ("admin" as const) : ("member" as const),
     joined_at: at(0),
   }));
+
+/** A pending image upload record. */
+export const media = (over: Partial<MediaRecord> = {}): MediaRecord => ({
+  id: ulid(),
+  owner_id: "u1",
+  kind: "image",
+  status: "pending",
+  filename: "a.jpg",
+  content_type: "image/jpeg",
+  size: 100,
+  upload_key: "up-x",
+  object_key: "ob-x",
+  thumb_key: null,
+  placeholder: null,
+  width: null,
+  height: null,
+  duration: null,
+  failure: null,
+  created_at: at(0),
+  updated_at: at(0),
+  deleted_at: null,
+  ...over,
+});

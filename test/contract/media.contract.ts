@@ -1,30 +1,8 @@
 import { ulid } from "ulid";
 import { describe, expect, it } from "vitest";
 import { newId } from "../../src/ids.ts";
-import type { MediaRecord, Store } from "../../src/store/store.ts";
-import { at, members, msg, room, storeFixture } from "./fixtures.ts";
-
-const media = (over: Partial<MediaRecord> = {}): MediaRecord => ({
-  id: ulid(),
-  owner_id: "u1",
-  kind: "image",
-  status: "pending",
-  filename: "a.jpg",
-  content_type: "image/jpeg",
-  size: 100,
-  upload_key: "up-x",
-  object_key: "ob-x",
-  thumb_key: null,
-  placeholder: null,
-  width: null,
-  height: null,
-  duration: null,
-  failure: null,
-  created_at: at(0),
-  updated_at: at(0),
-  deleted_at: null,
-  ...over,
-});
+import type { Store } from "../../src/store/store.ts";
+import { at, media, members, msg, room, storeFixture } from "./fixtures.ts";
 
 /** MediaStore: records with compare-and-set status changes, deletion marks, and links to messages. */
 export function runMediaContract(adapter: string, makeStore: () => Promise<Store>): void {

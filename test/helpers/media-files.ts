@@ -44,70 +44,27 @@ export async function photo(width = 4000, height = 3000): Promise<Buffer> {
 
 export const garbage = (bytes = 4096): Buffer => randomBytes(bytes);
 
+/** Debian's ffmpeg, quiet, never prompting, overwriting its output. */
+const ffmpeg = (...args: string[]) =>
+  execFileSync("ffmpeg", ["-v", "error", "-nostdin", "-y", ...args], { stdio: "pipe" });
+const scratch = (dir: string, name: string) =>
+  path.join(dir, `${name}-${Math.random().toString(36).slice(2)}`);
+
 /** An H.264 MP4 of `seconds` from ffmpeg's test source, optionally tagged as rotated. */
 export function video(dir: string, seconds: number, opts: { rotate?: number; size?: string } = {}): Buffer {
-  const file = path.join(dir, `v-${seconds}-${opts.rotate ?? 0}-${Math.random().toString(36).slice(2)}.mp4`);
-  execFileSync(
-    "ffmpeg",
-    [
-      "-v",
-      "error",
-      "-nostdin",
-      "-y",
-      "-f",
-      "lavfi",
-      "-i",
-      `testsrc=duration=${seconds}:size=${opts.size ?? "320x240"}:rate=25`,
-      "-c:v",
-      "libx264",
-      "-pix_fmt",
-      "yuv420p",
-      file,
-    ],
-    { stdio: "pipe" },
-  );
+  const file = `${scratch(dir, "v")}.mp4`;
+  const source = `testsrc=duration=${seconds}:size=${opts.size ?? "320x240"}:rate=25`;
+  ffmpeg("-f", "lavfi", "-i", source, "-c:v", "libx264", "-pix_fmt", "yuv420p", file);
   if (!opts.rotate) return readFileSync(file);
   // ffmpeg 5 writes the display matrix only when copying the stream, not while encoding it.
-  const rotated = file.replace(/\.mp4$/, "-r.mp4");
-  execFileSync(
-    "ffmpeg",
-    [
-      "-v",
-      "error",
-      "-nostdin",
-      "-y",
-      "-i",
-      file,
-      "-c",
-      "copy",
-      "-metadata:s:v:0",
-      `rotate=${opts.rotate}`,
-      rotated,
-    ],
-    { stdio: "pipe" },
-  );
+  const rotated = `${scratch(dir, "vr")}.mp4`;
+  ffmpeg("-i", file, "-c", "copy", "-metadata:s:v:0", `rotate=${opts.rotate}`, rotated);
   return readFileSync(rotated);
 }
 
 /** A sine tone: AAC in an M4A container. */
 export function audio(dir: string, seconds: number): Buffer {
-  const file = path.join(dir, `a-${seconds}-${Math.random().toString(36).slice(2)}.m4a`);
-  execFileSync(
-    "ffmpeg",
-    [
-      "-v",
-      "error",
-      "-nostdin",
-      "-y",
-      "-f",
-      "lavfi",
-      "-i",
-      `sine=frequency=440:duration=${seconds}`,
-      "-c:a",
-      "aac",
-      file,
-    ],
-    { stdio: "pipe" },
-  );
+  const file = `${scratch(dir, "a")}.m4a`;
+  ffmpeg("-f", "lavfi", "-i", `sine=frequency=440:duration=${seconds}`, "-c:a", "aac", file);
   return readFileSync(file);
 }

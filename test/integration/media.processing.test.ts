@@ -16,6 +16,7 @@ import { UrlSigner } from "../../src/media/storage/url-signer.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { MediaKind, MediaRecord } from "../../src/store/store.ts";
+import { media as mediaRecord } from "../contract/fixtures.ts";
 import { removeDir } from "../helpers/env.ts";
 import { audio, garbage, HAS_FFMPEG, jpeg, video } from "../helpers/media-files.ts";
 
@@ -138,26 +139,17 @@ describe("the media pool's use case", () => {
     const id = newId();
     const keys = newObjectKeys(id);
     const now = new Date().toISOString();
-    const record: MediaRecord = {
+    const record = mediaRecord({
       id,
-      owner_id: "u1",
       kind,
       status: "processing",
-      filename: "f",
       content_type: contentType,
       size: data.length,
       upload_key: keys.upload,
       object_key: keys.object,
-      thumb_key: null,
-      placeholder: null,
-      width: null,
-      height: null,
-      duration: null,
-      failure: null,
       created_at: now,
       updated_at: now,
-      deleted_at: null,
-    };
+    });
     await store.createMedia(record);
     await local.put(keys.object, data, contentType);
     return record;
