@@ -22,6 +22,7 @@ import { PendingRepository } from "./messages/pending.repository.ts";
 import { PersistProducer, persistQueue } from "./messages/persist.queue.ts";
 import { RoomCounters } from "./messages/room-counters.repository.ts";
 import { SearchService } from "./messages/search.service.ts";
+import { StarsService } from "./messages/stars.service.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { watchBacklog } from "./observability/metrics.ts";
 import { JobProducer } from "./queues/queue.ts";
@@ -209,7 +210,12 @@ export async function startApi(config: Config): Promise<Api> {
     ],
     chat: [
       roomsRoutes(rooms, receipts, groups),
-      messagesRoutes(messages, messageOps, new SearchService(store, members, reader)),
+      messagesRoutes(
+        messages,
+        messageOps,
+        new SearchService(store, members, reader),
+        new StarsService(store, members, reader),
+      ),
       usersRoutes(blocks, presence),
       mediaRoutes(mediaService),
     ],

@@ -2,7 +2,7 @@ import type { AuthUser } from "../auth/jwt.ts";
 import { AppError, notFound } from "../errors.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
-import type { MembersStore, MessageRecord, RoomsStore } from "../store/store.ts";
+import type { MembersStore, MessageRecord, MessageStateStore, RoomsStore } from "../store/store.ts";
 import { isBlank } from "../text.ts";
 import type { MessageReader } from "./message.reader.ts";
 import type { MessageView } from "./messages.views.ts";
@@ -30,7 +30,7 @@ const neutral = (view: MessageView): MessageView => ({ ...view, my_reaction: nul
  * the end state never depends on which job runs first (invariant 5).
  */
 export class MessageOpsService {
-  readonly #store: RoomsStore & MembersStore;
+  readonly #store: RoomsStore & MembersStore & Pick<MessageStateStore, "applyMessageOps">;
   readonly #members: MembershipCache;
   readonly #reader: MessageReader;
   readonly #ops: MessageOpsRepository;
@@ -41,7 +41,7 @@ export class MessageOpsService {
   readonly #limits: Pick<RateLimits, "consume"> | undefined;
 
   constructor(deps: {
-    store: RoomsStore & MembersStore;
+    store: RoomsStore & MembersStore & Pick<MessageStateStore, "applyMessageOps">;
     members: MembershipCache;
     reader: MessageReader;
     ops: MessageOpsRepository;
@@ -111,6 +111,48 @@ export class MessageOpsService {
     return updated;
   }
 
+  /**
+   * Stars or unstars for the caller (API.md 31). Written to the store at once as well as
+   * through the persist job (applying an op twice changes nothing), so the starred list,
+   * which reads the store, shows it as soon as this returns.
+   */
+  async star(user: AuthUser, messageId: string, starred: boolean): Promise<void> {
+    const { record, view } = await this.#visible(user, messageId);
+    if (view.starred === starred) return;
+    if (starred && view.deleted) throw new AppError("forbidden", "the message was deleted");
+    const updated = await this.#apply(user, record, { kind: "star", user_id: user.id, starred });
+    this.#events.messageUpdatedFor(user.id, updated);
+  }
+
+  /**
+   * Who received and read a message (API.md 33), from the members' watermarks: sender only.
+   * Members who joined after it was sent are left out (it was history when they came).
+   */
+  async info(
+    user: AuthUser,
+    messageId: string,
+  ): Promise<{
+    delivered: { user_id: string; at: string | null }[];
+    read: { user_id: string; at: string | null }[];
+    pending: string[];
+  }> {
+    const { record } = await this.#visible(user, messageId);
+    if (record.sender_id !== user.id)
+      throw new AppError("forbidden", "only the sender may see a message's info");
+    const members = (await this.#store.getMembers(record.room_id)).filter(
+      (m) => m.user_id !== record.sender_id && m.joined_at <= record.created_at,
+    );
+    return {
+      delivered: members
+        .filter((m) => m.delivered_seq >= record.seq)
+        .map((m) => ({ user_id: m.user_id, at: m.delivered_at })),
+      read: members
+        .filter((m) => m.read_seq >= record.seq)
+        .map((m) => ({ user_id: m.user_id, at: m.read_at })),
+      pending: members.filter((m) => m.delivered_seq < record.seq).map((m) => m.user_id),
+    };
+  }
+
   /** The message, if the caller may see it (member of its room, not hidden for them): else 404. */
   async #visible(user: AuthUser, messageId: string): Promise<{ record: MessageRecord; view: MessageView }> {
     await this.#limits?.consume("message_op", user.id);
@@ -141,7 +183,8 @@ export class MessageOpsService {
       | { kind: "edit"; text: string }
       | { kind: "delete" }
       | { kind: "hide"; user_id: string }
-      | { kind: "react"; user_id: string; emoji: string | null },
+      | { kind: "react"; user_id: string; emoji: string | null }
+      | { kind: "star"; user_id: string; starred: boolean },
   ): Promise<MessageView> {
     const op = {
       ...change,
@@ -158,6 +201,7 @@ export class MessageOpsService {
         2,
       );
     }
+    if (result.op.kind === "star") await this.#store.applyMessageOps([result.op]);
     await this.#persist.enqueueOp(result.op);
     const [view] = await this.#reader.views([record], user.id);
     if (!view) throw notFound("message");

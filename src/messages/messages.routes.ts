@@ -1,7 +1,7 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
-import { roomParamsSchema } from "../rooms/rooms.schemas.ts";
+import { listQuerySchema, roomParamsSchema } from "../rooms/rooms.schemas.ts";
 import type { MessageOpsService } from "./message-ops.service.ts";
 import {
   deleteMessageQuerySchema,
@@ -13,11 +13,13 @@ import {
 } from "./messages.schemas.ts";
 import type { MessagesService } from "./messages.service.ts";
 import { type SearchService, searchQuerySchema } from "./search.service.ts";
+import type { StarsService } from "./stars.service.ts";
 
 export function messagesRoutes(
   messages: MessagesService,
   ops: MessageOpsService,
   search: SearchService,
+  stars: StarsService,
 ): Router {
   const router = Router();
 
@@ -65,6 +67,27 @@ export function messagesRoutes(
     const { message_id } = parse(messageParamsSchema, req.params);
     await ops.react(currentUser(req), message_id, null);
     res.status(204).end();
+  });
+
+  router.put("/messages/:message_id/star", async (req, res) => {
+    const { message_id } = parse(messageParamsSchema, req.params);
+    await ops.star(currentUser(req), message_id, true);
+    res.status(204).end();
+  });
+
+  router.delete("/messages/:message_id/star", async (req, res) => {
+    const { message_id } = parse(messageParamsSchema, req.params);
+    await ops.star(currentUser(req), message_id, false);
+    res.status(204).end();
+  });
+
+  router.get("/starred", async (req, res) => {
+    res.json(await stars.list(currentUser(req), parse(listQuerySchema, req.query)));
+  });
+
+  router.get("/messages/:message_id/info", async (req, res) => {
+    const { message_id } = parse(messageParamsSchema, req.params);
+    res.json(await ops.info(currentUser(req), message_id));
   });
 
   return router;

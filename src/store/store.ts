@@ -296,7 +296,15 @@ export interface MessageStateStore {
   getMessageStates(messages: MessageRecord[], viewerId: string): Promise<Map<string, MessageState>>;
   /** Every user's reaction row for one message (to overlay pending reaction changes). */
   getReactions(messageId: string): Promise<ReactionRow[]>;
+  /**
+   * A user's starred messages, most recently starred first, strictly after the cursor (keyset
+   * on starred_at, then message id). Only the star rows: the caller checks each message.
+   */
+  listStarred(userId: string, limit: number, after?: StarCursor): Promise<StarRow[]>;
 }
+
+export type StarRow = { message_id: string; room_id: string; starred_at: string };
+export type StarCursor = { starred_at: string; message_id: string };
 
 export interface BlocksStore {
   /** Records that `blockerId` blocks `blockedId` (idempotent). */

@@ -19,6 +19,33 @@ export function runMessageStateContract(adapter: string, makeStore: () => Promis
       return { r, m, op, state };
     }
 
+    it("lists a user's stars, most recent first, keyset-paged; unstarred ones are left out", async () => {
+      const r = await ctx.store.createGroupRoom(room(), members("u1", "u2"));
+      const [a, b, c] = [msg(r.id, 1), msg(r.id, 2), msg(r.id, 3)];
+      const star = (m: typeof a, rev: number, starred: boolean, user = "u1"): MessageOp => ({
+        kind: "star",
+        message_id: m.id,
+        room_id: r.id,
+        rev,
+        at: at(rev * 1000),
+        user_id: user,
+        starred,
+      });
+      await ctx.store.applyMessageOps([
+        star(a, 4, true),
+        star(b, 5, true),
+        star(c, 6, true),
+        star(a, 7, true, "u2"),
+      ]);
+      await ctx.store.applyMessageOps([star(b, 8, false)]);
+      const all = await ctx.store.listStarred("u1", 10);
+      expect(all.map((x) => x.message_id)).toEqual([c.id, a.id]);
+      expect(all[0]).toEqual({ message_id: c.id, room_id: r.id, starred_at: at(6000) });
+      const next = await ctx.store.listStarred("u1", 1, { starred_at: at(6000), message_id: c.id });
+      expect(next.map((x) => x.message_id)).toEqual([a.id]);
+      expect(await ctx.store.listStarred("u3", 10)).toEqual([]);
+    });
+
     it("gives a message nobody changed a default state at its record's rev", async () => {
       const { m, state } = await setup();
       await ctx.store.insertMessages([m]);

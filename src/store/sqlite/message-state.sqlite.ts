@@ -5,6 +5,8 @@ import {
   type MessageState,
   type MessageStateStore,
   type ReactionRow,
+  type StarCursor,
+  type StarRow,
 } from "../store.ts";
 import type { SqliteDb } from "./db.ts";
 import { num, type Row, str, strOrNull } from "./rows.ts";
@@ -169,6 +171,30 @@ export class SqliteMessageState implements MessageStateStore {
       if (s) bump(s, r.rev);
     }
     return states;
+  }
+
+  async listStarred(userId: string, limit: number, after?: StarCursor): Promise<StarRow[]> {
+    const rows = await this.#db.read(() =>
+      after
+        ? this.#db
+            .stmt(
+              `SELECT message_id, room_id, starred_at FROM message_stars
+               WHERE user_id = ? AND starred = 1 AND (starred_at, message_id) < (?, ?)
+               ORDER BY starred_at DESC, message_id DESC LIMIT ?`,
+            )
+            .all(userId, after.starred_at, after.message_id, limit)
+        : this.#db
+            .stmt(
+              `SELECT message_id, room_id, starred_at FROM message_stars WHERE user_id = ? AND starred = 1
+               ORDER BY starred_at DESC, message_id DESC LIMIT ?`,
+            )
+            .all(userId, limit),
+    );
+    return rows.map((r) => ({
+      message_id: str(r.message_id),
+      room_id: str(r.room_id),
+      starred_at: str(r.starred_at),
+    }));
   }
 
   async getReactions(messageId: string): Promise<ReactionRow[]> {

@@ -156,4 +156,8 @@ export const migrations: string[] = [
     rev INTEGER NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
+  // 9: the starred list, newest star first.
+  `
+  CREATE INDEX message_stars_by_time ON message_stars (user_id, starred_at, message_id) WHERE starred = 1;
+  `,
 ];

@@ -20,6 +20,8 @@ import type {
   RoomRecord,
   SearchQuery,
   SettingsChange,
+  StarCursor,
+  StarRow,
   Store,
 } from "../store.ts";
 import { SqliteBlocks } from "./blocks.sqlite.ts";
@@ -78,6 +80,10 @@ export class SqliteStore implements Store {
   }
   directRoomId(a: string, b: string): Promise<string | null> {
     return this.#blocks.directRoomId(a, b);
+  }
+
+  listStarred(userId: string, limit: number, after?: StarCursor): Promise<StarRow[]> {
+    return this.#state.listStarred(userId, limit, after);
   }
 
   createMedia(media: MediaRecord): Promise<void> {
