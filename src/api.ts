@@ -3,6 +3,8 @@ import type { AddressInfo } from "node:net";
 import { authenticate } from "./auth/auth.middleware.ts";
 import { TokenVerifier } from "./auth/jwt.ts";
 import type { Config } from "./config/config.ts";
+import { devicesRoutes } from "./devices/devices.routes.ts";
+import { DevicesService } from "./devices/devices.service.ts";
 import { healthRoutes } from "./http/health.routes.ts";
 import { createHttpApp } from "./http/http.app.ts";
 import { metricsRoutes } from "./http/metrics.routes.ts";
@@ -27,6 +29,7 @@ import { createLogger, type Logger } from "./observability/logger.ts";
 import { watchBacklog } from "./observability/metrics.ts";
 import { JobProducer } from "./queues/queue.ts";
 import { RateLimits } from "./rate-limits/rate-limits.ts";
+import { SocketDeviceEvents } from "./realtime/device.events.ts";
 import { SocketMessageEvents } from "./realtime/message.events.ts";
 import { Presence } from "./realtime/presence.ts";
 import { SocketRoomEvents } from "./realtime/room.events.ts";
@@ -167,6 +170,7 @@ export async function startApi(config: Config): Promise<Api> {
     limits,
     media: mediaService,
   });
+  const devices = new DevicesService(store, new SocketDeviceEvents(io));
   const typing = new Typing(io, members, limits, {
     expireMs: config.TYPING_EXPIRE_MS,
     throttleMs: Math.min(2000, Math.floor(config.TYPING_EXPIRE_MS / 3)),
@@ -218,6 +222,7 @@ export async function startApi(config: Config): Promise<Api> {
       ),
       usersRoutes(blocks, presence),
       mediaRoutes(mediaService),
+      devicesRoutes(devices),
     ],
     authenticate: auth,
   });

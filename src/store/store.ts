@@ -416,6 +416,59 @@ export interface MediaStore {
   mediaLinksForMember(mediaId: string, userId: string, limit: number): Promise<MediaLink[]>;
 }
 
+export type Platform = "ios" | "android" | "web" | "desktop";
+
+/** One of a user's devices (an app install); push goes to its token. */
+export type DeviceRecord = {
+  user_id: string;
+  device_id: string;
+  platform: Platform;
+  push_token: string | null;
+  app_version: string | null;
+  created_at: string;
+  updated_at: string;
+  last_sync_at: string | null;
+  last_seen_at: string | null;
+};
+
+export type DeviceUpsert = {
+  user_id: string;
+  device_id: string;
+  platform: Platform;
+  /** Undefined leaves the token as it is; null removes it. */
+  push_token?: string | null | undefined;
+  app_version?: string | null | undefined;
+  at: string;
+};
+
+export interface DevicesStore {
+  /**
+   * Creates or updates a device. A push token belongs to one device at a time: registering it
+   * here takes it off any other device (any user's), atomically. Returns the device, whether it
+   * was new, and the device the token was taken from.
+   */
+  upsertDevice(d: DeviceUpsert): Promise<{
+    device: DeviceRecord;
+    created: boolean;
+    tokenTakenFrom: { user_id: string; device_id: string } | null;
+  }>;
+  getDevice(userId: string, deviceId: string): Promise<DeviceRecord | null>;
+  /** A user's devices, oldest first. */
+  listDevices(userId: string): Promise<DeviceRecord[]>;
+  /** Every device of these users (push fan-out). */
+  devicesOf(userIds: string[]): Promise<DeviceRecord[]>;
+  /** Removes the device and its sync cursors; false when there was none. */
+  deleteDevice(userId: string, deviceId: string): Promise<boolean>;
+  /** Moves last_sync_at / last_seen_at forward; null when there is no such device. */
+  touchDevice(
+    userId: string,
+    deviceId: string,
+    times: { last_sync_at?: string; last_seen_at?: string },
+  ): Promise<DeviceRecord | null>;
+  /** Forgets a push token the provider reported dead (whichever device holds it). */
+  dropPushToken(token: string): Promise<void>;
+}
+
 export interface Store
   extends RoomsStore,
     MembersStore,
@@ -423,7 +476,8 @@ export interface Store
     MessageStateStore,
     BlocksStore,
     SearchStore,
-    MediaStore {
+    MediaStore,
+    DevicesStore {
   /** Throws when the store cannot read, or cannot write after a write failed (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

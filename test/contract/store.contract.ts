@@ -1,5 +1,6 @@
 import type { Store } from "../../src/store/store.ts";
 import { runBlocksContract } from "./blocks.contract.ts";
+import { runDevicesContract } from "./devices.contract.ts";
 import { runMediaContract } from "./media.contract.ts";
 import { runMessageStateContract } from "./message-state.contract.ts";
 import { runMessagesContract } from "./messages.contract.ts";
@@ -14,4 +15,5 @@ export function runStoreContract(adapter: string, makeStore: () => Promise<Store
   runBlocksContract(adapter, makeStore);
   runSearchContract(adapter, makeStore);
   runMediaContract(adapter, makeStore);
+  runDevicesContract(adapter, makeStore);
 }

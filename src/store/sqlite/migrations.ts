@@ -160,4 +160,28 @@ export const migrations: string[] = [
   `
   CREATE INDEX message_stars_by_time ON message_stars (user_id, starred_at, message_id) WHERE starred = 1;
   `,
+  // 10: devices (a push token on one device at most) and the sync cursors each device holds.
+  `
+  CREATE TABLE devices (
+    user_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    platform TEXT NOT NULL CHECK (platform IN ('ios', 'android', 'web', 'desktop')),
+    push_token TEXT UNIQUE,
+    app_version TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_sync_at TEXT,
+    last_seen_at TEXT,
+    PRIMARY KEY (user_id, device_id)
+  ) STRICT;
+  CREATE TABLE sync_cursors (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('rooms', 'messages')),
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX sync_cursors_by_device ON sync_cursors (user_id, device_id, kind, id);
+  `,
 ];

@@ -1,5 +1,7 @@
 import type {
   ActivityCursor,
+  DeviceRecord,
+  DeviceUpsert,
   HistoryQuery,
   InsertResult,
   MediaChange,
@@ -26,6 +28,7 @@ import type {
 } from "../store.ts";
 import { SqliteBlocks } from "./blocks.sqlite.ts";
 import { SqliteDb, type SqliteStoreOptions } from "./db.ts";
+import { SqliteDevices } from "./devices.sqlite.ts";
 import { SqliteMedia } from "./media.sqlite.ts";
 import { SqliteMessageState } from "./message-state.sqlite.ts";
 import { SqliteMessages } from "./messages.sqlite.ts";
@@ -44,6 +47,7 @@ export class SqliteStore implements Store {
   readonly #blocks: SqliteBlocks;
   readonly #search: SqliteSearch;
   readonly #media: SqliteMedia;
+  readonly #devices: SqliteDevices;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.#db = new SqliteDb(file, options);
@@ -54,6 +58,7 @@ export class SqliteStore implements Store {
     this.#blocks = new SqliteBlocks(this.#db);
     this.#search = new SqliteSearch(this.#db);
     this.#media = new SqliteMedia(this.#db);
+    this.#devices = new SqliteDevices(this.#db);
   }
 
   searchMessages(
@@ -112,6 +117,28 @@ export class SqliteStore implements Store {
   }
   mediaLinksForMember(mediaId: string, userId: string, limit: number): Promise<MediaLink[]> {
     return this.#media.mediaLinksForMember(mediaId, userId, limit);
+  }
+
+  upsertDevice(d: DeviceUpsert) {
+    return this.#devices.upsertDevice(d);
+  }
+  getDevice(userId: string, deviceId: string): Promise<DeviceRecord | null> {
+    return this.#devices.getDevice(userId, deviceId);
+  }
+  listDevices(userId: string): Promise<DeviceRecord[]> {
+    return this.#devices.listDevices(userId);
+  }
+  devicesOf(userIds: string[]): Promise<DeviceRecord[]> {
+    return this.#devices.devicesOf(userIds);
+  }
+  deleteDevice(userId: string, deviceId: string): Promise<boolean> {
+    return this.#devices.deleteDevice(userId, deviceId);
+  }
+  touchDevice(userId: string, deviceId: string, times: { last_sync_at?: string; last_seen_at?: string }) {
+    return this.#devices.touchDevice(userId, deviceId, times);
+  }
+  dropPushToken(token: string): Promise<void> {
+    return this.#devices.dropPushToken(token);
   }
 
   ping(): Promise<void> {

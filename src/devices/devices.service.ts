@@ -1,0 +1,64 @@
+import type { AuthUser } from "../auth/jwt.ts";
+import { notFound } from "../errors.ts";
+import type { DeviceRecord, DevicesStore } from "../store/store.ts";
+import type { RegisterDeviceInput } from "./devices.schemas.ts";
+
+/** A device as clients see it: everything but the owner (it is the caller). */
+export type DeviceView = Omit<DeviceRecord, "user_id">;
+export const toDeviceView = ({ user_id: _owner, ...device }: DeviceRecord): DeviceView => device;
+
+/** Realtime side: `device:updated` to a user's sockets. */
+export interface DeviceEvents {
+  deviceUpdated(userId: string, payload: { device: DeviceView } | { device_id: string; deleted: true }): void;
+}
+
+/**
+ * A user's devices (API.md 25–27): upserted by `device_id`; a push token lives on one device
+ * at a time, so registering it moves it (the device it left hears of it too).
+ */
+export class DevicesService {
+  readonly #store: DevicesStore;
+  readonly #events: DeviceEvents;
+
+  constructor(store: DevicesStore, events: DeviceEvents) {
+    this.#store = store;
+    this.#events = events;
+  }
+
+  async register(
+    user: AuthUser,
+    input: RegisterDeviceInput,
+  ): Promise<{ device: DeviceView; created: boolean }> {
+    const { device, created, tokenTakenFrom } = await this.#store.upsertDevice({
+      user_id: user.id,
+      device_id: input.device_id,
+      platform: input.platform,
+      push_token: input.push_token,
+      app_version: input.app_version,
+      at: new Date().toISOString(),
+    });
+    const view = toDeviceView(device);
+    this.#events.deviceUpdated(user.id, { device: view });
+    if (tokenTakenFrom && tokenTakenFrom.user_id !== user.id) {
+      const left = await this.#store.getDevice(tokenTakenFrom.user_id, tokenTakenFrom.device_id);
+      if (left) this.#events.deviceUpdated(left.user_id, { device: toDeviceView(left) });
+    }
+    return { device: view, created };
+  }
+
+  async list(user: AuthUser): Promise<DeviceView[]> {
+    return (await this.#store.listDevices(user.id)).map(toDeviceView);
+  }
+
+  async remove(user: AuthUser, deviceId: string): Promise<void> {
+    if (!(await this.#store.deleteDevice(user.id, deviceId))) throw notFound("device");
+    this.#events.deviceUpdated(user.id, { device_id: deviceId, deleted: true });
+  }
+
+  /** The caller's device, or 404: sync and other per-device calls name one. */
+  async require(user: AuthUser, deviceId: string): Promise<DeviceRecord> {
+    const device = await this.#store.getDevice(user.id, deviceId);
+    if (!device) throw notFound("device");
+    return device;
+  }
+}

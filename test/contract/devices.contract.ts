@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import type { Store } from "../../src/store/store.ts";
+import { at, storeFixture } from "./fixtures.ts";
+
+/** DevicesStore: upsert by (user, device), one device per push token, forward-only times. */
+export function runDevicesContract(adapter: string, makeStore: () => Promise<Store>): void {
+  describe(`${adapter}: Devices`, () => {
+    const ctx = storeFixture(makeStore);
+
+    it("upserts by (user, device): a repeat updates, an absent field is kept, null clears", async () => {
+      const first = await ctx.store.upsertDevice({
+        user_id: "u1",
+        device_id: "d1",
+        platform: "ios",
+        push_token: "tok-1",
+        app_version: "1.0",
+        at: at(1),
+      });
+      expect(first).toMatchObject({ created: true, tokenTakenFrom: null });
+      expect(first.device).toMatchObject({
+        push_token: "tok-1",
+        app_version: "1.0",
+        created_at: at(1),
+        last_sync_at: null,
+      });
+      const again = await ctx.store.upsertDevice({
+        user_id: "u1",
+        device_id: "d1",
+        platform: "ios",
+        at: at(2),
+      });
+      expect(again.created).toBe(false);
+      expect(again.device).toMatchObject({
+        push_token: "tok-1",
+        app_version: "1.0",
+        created_at: at(1),
+        updated_at: at(2),
+      });
+      const cleared = await ctx.store.upsertDevice({
+        user_id: "u1",
+        device_id: "d1",
+        platform: "ios",
+        push_token: null,
+        at: at(3),
+      });
+      expect(cleared.device.push_token).toBeNull();
+      // The same device id of another user is another device.
+      expect(
+        (await ctx.store.upsertDevice({ user_id: "u2", device_id: "d1", platform: "web", at: at(4) }))
+          .created,
+      ).toBe(true);
+      expect((await ctx.store.listDevices("u1")).map((d) => d.device_id)).toEqual(["d1"]);
+    });
+
+    it("moves a push token to the device that registers it, whoever held it", async () => {
+      await ctx.store.upsertDevice({
+        user_id: "u1",
+        device_id: "a",
+        platform: "android",
+        push_token: "t",
+        at: at(1),
+      });
+      const moved = await ctx.store.upsertDevice({
+        user_id: "u2",
+        device_id: "b",
+        platform: "android",
+        push_token: "t",
+        at: at(2),
+      });
+      expect(moved.tokenTakenFrom).toEqual({ user_id: "u1", device_id: "a" });
+      expect((await ctx.store.getDevice("u1", "a"))?.push_token).toBeNull();
+      expect((await ctx.store.getDevice("u2", "b"))?.push_token).toBe("t");
+      const holders = await ctx.store.devicesOf(["u1", "u2", "u3"]);
+      expect(holders.filter((d) => d.push_token === "t").map((d) => d.user_id)).toEqual(["u2"]);
+      await ctx.store.dropPushToken("t");
+      expect((await ctx.store.getDevice("u2", "b"))?.push_token).toBeNull();
+    });
+
+    it("moves sync and seen times forward only; deletes", async () => {
+      await ctx.store.upsertDevice({ user_id: "u1", device_id: "d", platform: "web", at: at(1) });
+      expect(await ctx.store.touchDevice("u1", "d", { last_sync_at: at(5) })).toMatchObject({
+        last_sync_at: at(5),
+      });
+      expect(
+        await ctx.store.touchDevice("u1", "d", { last_sync_at: at(3), last_seen_at: at(9) }),
+      ).toMatchObject({
+        last_sync_at: at(5),
+        last_seen_at: at(9),
+      });
+      expect(await ctx.store.touchDevice("u1", "nope", { last_sync_at: at(5) })).toBeNull();
+      expect(await ctx.store.deleteDevice("u1", "d")).toBe(true);
+      expect(await ctx.store.deleteDevice("u1", "d")).toBe(false);
+      expect(await ctx.store.getDevice("u1", "d")).toBeNull();
+    });
+  });
+}
