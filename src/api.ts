@@ -48,6 +48,8 @@ import { RoomsService } from "./rooms/rooms.service.ts";
 import { UnreadCounter } from "./rooms/unread.ts";
 import { usersRoutes } from "./rooms/users.routes.ts";
 import { createStore } from "./store/store.factory.ts";
+import { syncRoutes } from "./sync/sync.routes.ts";
+import { SyncService } from "./sync/sync.service.ts";
 
 export type Api = {
   server: HttpServer;
@@ -198,7 +200,8 @@ export async function startApi(config: Config): Promise<Api> {
     logger,
   });
   presence.start();
-  registerSocketHandlers(io, { messages, receipts, typing, presence, logger });
+  const sync = new SyncService({ store, devices, counters, pending, reader, rooms });
+  registerSocketHandlers(io, { messages, receipts, typing, presence, sync, logger });
 
   let closing: Promise<void> | undefined;
   const auth = authenticate(verifier);
@@ -223,6 +226,7 @@ export async function startApi(config: Config): Promise<Api> {
       usersRoutes(blocks, presence),
       mediaRoutes(mediaService),
       devicesRoutes(devices),
+      syncRoutes(sync),
     ],
     authenticate: auth,
   });

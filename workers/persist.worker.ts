@@ -1,4 +1,5 @@
 import type { Config } from "../src/config/config.ts";
+import { MessageOpsRepository } from "../src/messages/ops.repository.ts";
 import { PendingRepository } from "../src/messages/pending.repository.ts";
 import { persistQueue } from "../src/messages/persist.queue.ts";
 import { PersistMessages } from "../src/messages/persist-messages.usecase.ts";
@@ -24,7 +25,10 @@ export async function startPersistPool(config: Config, logger: Logger): Promise<
   const useCase = new PersistMessages({
     store,
     pending,
-    counters: new RoomCounters(redis, keys, store),
+    ops: new MessageOpsRepository(redis, keys, new RoomCounters(redis, keys, store), {
+      maxMessages: config.PENDING_MAX_MESSAGES,
+      maxBytes: config.PENDING_MAX_BYTES,
+    }),
     events: new WorkerEvents(redis, keys.socketKey),
     logger,
   });

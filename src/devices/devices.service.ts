@@ -55,6 +55,11 @@ export class DevicesService {
     this.#events.deviceUpdated(user.id, { device_id: deviceId, deleted: true });
   }
 
+  /** A sync happened on this device now. */
+  async touchSync(user: AuthUser, deviceId: string, at: string): Promise<void> {
+    await this.#store.touchDevice(user.id, deviceId, { last_sync_at: at, last_seen_at: at });
+  }
+
   /** The caller's device, or 404: sync and other per-device calls name one. */
   async require(user: AuthUser, deviceId: string): Promise<DeviceRecord> {
     const device = await this.#store.getDevice(user.id, deviceId);

@@ -67,6 +67,19 @@ export class MessageReader {
 
   /** Records to views as `viewerId` sees them: stored state, then pending ops on top. */
   async views(records: MessageRecord[], viewerId: string, dropHidden = false): Promise<MessageView[]> {
+    return this.#views(records, viewerId, dropHidden ? "drop" : "keep");
+  }
+
+  /** As `views`, but a message the viewer hid comes as a tombstone (sync tells their devices to drop it). */
+  async syncViews(records: MessageRecord[], viewerId: string): Promise<MessageView[]> {
+    return this.#views(records, viewerId, "tombstone");
+  }
+
+  async #views(
+    records: MessageRecord[],
+    viewerId: string,
+    hidden: "keep" | "drop" | "tombstone",
+  ): Promise<MessageView[]> {
     if (records.length === 0) return [];
     const rooms = [...new Set(records.map((m) => m.room_id))];
     const pendingOps = (await Promise.all(rooms.map((r) => this.#pending.ops(r)))).flat();
@@ -80,8 +93,21 @@ export class MessageReader {
         const rows = ops.some((op) => op.kind === "react") ? await this.#store.getReactions(m.id) : [];
         state = overlayOps(state, ops, viewerId, rows);
       }
-      if (dropHidden && state?.hidden) continue;
-      out.push(toMessageView(m, state, m.media_id ? (media.get(m.media_id) ?? null) : null));
+      if (hidden === "drop" && state?.hidden) continue;
+      const view = toMessageView(m, state, m.media_id ? (media.get(m.media_id) ?? null) : null);
+      out.push(
+        hidden === "tombstone" && state?.hidden
+          ? {
+              ...view,
+              deleted: true,
+              text: null,
+              media_id: null,
+              media: null,
+              reactions: {},
+              my_reaction: null,
+            }
+          : view,
+      );
     }
     return out;
   }

@@ -42,13 +42,15 @@ export class MessageOpsRepository {
     this.#backlog = backlog;
   }
 
-  async accept(op: UnrevisionedOp): Promise<OpAcceptResult> {
+  /** `overBacklog`: accepted even past the backlog bound (a rollback's tombstone must never wait). */
+  async accept(op: UnrevisionedOp, overBacklog = false): Promise<OpAcceptResult> {
     const k = this.#keys;
+    const max = overBacklog ? Number.MAX_SAFE_INTEGER : this.#backlog.maxMessages;
     for (let attempt = 0; attempt < 3; attempt++) {
       const reply = (await acceptOpScript.run(
         this.#redis,
         [k.rev(op.room_id), k.pendingOps(op.room_id), k.pendingOpsIndex()],
-        [JSON.stringify(op), Date.now(), op.room_id, this.#backlog.maxMessages],
+        [JSON.stringify(op), Date.now(), op.room_id, max],
       )) as [number, number?];
       if (reply[0] === 5) return { kind: "accepted", op: { ...op, rev: Number(reply[1]) } as MessageOp };
       if (reply[0] === 6) return { kind: "backlog_full" };

@@ -1,9 +1,9 @@
 import type { Logger } from "../observability/logger.ts";
 import { messagesPersisted, messagesRolledBack } from "../observability/metrics.ts";
 import type { MessageOp, MessageRecord, MessageStateStore, MessagesStore } from "../store/store.ts";
+import type { MessageOpsRepository } from "./ops.repository.ts";
 import type { PendingRepository } from "./pending.repository.ts";
 import type { PersistBatch } from "./persist.queue.ts";
-import type { RoomCounters } from "./room-counters.repository.ts";
 
 /** Tells clients to drop an optimistic copy; workers implement it with the Socket.IO emitter. */
 export interface FailureEvents {
@@ -19,20 +19,20 @@ export interface FailureEvents {
 export class PersistMessages {
   readonly #store: MessagesStore & MessageStateStore;
   readonly #pending: PendingRepository;
-  readonly #counters: RoomCounters;
+  readonly #ops: MessageOpsRepository;
   readonly #events: FailureEvents;
   readonly #logger: Logger;
 
   constructor(deps: {
     store: MessagesStore & MessageStateStore;
     pending: PendingRepository;
-    counters: RoomCounters;
+    ops: MessageOpsRepository;
     events: FailureEvents;
     logger: Logger;
   }) {
     this.#store = deps.store;
     this.#pending = deps.pending;
-    this.#counters = deps.counters;
+    this.#ops = deps.ops;
     this.#events = deps.events;
     this.#logger = deps.logger;
   }
@@ -60,20 +60,27 @@ export class PersistMessages {
   /**
    * The store refused these for good: each becomes a tombstone with its own room revision (a
    * device that synced the pending copy learns it was dropped), leaves pending, frees its
-   * client_id, and the room hears `message:failed`.
+   * client_id, and the room hears `message:failed`. The tombstone is accepted like any op (its
+   * revision and its pending entry in one script, so sync never passes it), then stored with
+   * the record beside it (the store never took the message itself), then leaves pending.
    */
   async #rollback(messages: MessageRecord[], reason: string): Promise<void> {
     if (messages.length === 0) return;
     const at = new Date().toISOString();
     const tombstones: MessageOp[] = [];
-    for (const [roomId, inRoom] of Map.groupBy(messages, (m) => m.room_id)) {
-      const revs = await this.#counters.takeRevs(roomId, inRoom.length);
-      inRoom.forEach((m, i) => {
-        tombstones.push({ kind: "delete", message_id: m.id, room_id: roomId, rev: revs[i] ?? 0, at });
-      });
+    for (const m of messages) {
+      const result = await this.#ops.accept(
+        { kind: "delete", message_id: m.id, room_id: m.room_id, at },
+        true,
+      );
+      if (result.kind === "accepted") tombstones.push(result.op);
     }
+    await this.#store.recordRollbacks(
+      messages.map((m, i) => ({ message: m, rev: tombstones[i]?.rev ?? 0, at })),
+    );
     await this.#store.applyMessageOps(tombstones);
     await this.#pending.rollback(messages);
+    await this.#pending.clear([], tombstones);
     for (const m of messages) this.#events.messageFailed(m, reason);
     messagesRolledBack.inc(messages.length);
     this.#logger.error({ count: messages.length, reason }, "messages rolled back");

@@ -73,6 +73,28 @@ export class RoomCounters {
     return counter === null ? (await this.#store.roomCounters(roomId)).seq : Number(counter);
   }
 
+  /**
+   * Each room's revision counter now (one MGET); a missing one is re-seeded first. Every
+   * revision at or below it was handed out by a script that also made its change visible
+   * (pending or, once persisted, stored): what sync may read up to.
+   */
+  async currentRevs(roomIds: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (roomIds.length === 0) return out;
+    const values = await this.#redis.mget(...roomIds.map((r) => this.#keys.rev(r)));
+    const missing: string[] = [];
+    roomIds.forEach((r, i) => {
+      const v = values[i];
+      if (v === null || v === undefined) missing.push(r);
+      else out.set(r, Number(v));
+    });
+    for (const r of missing) {
+      await this.seed(r);
+      out.set(r, Number(await this.#redis.get(this.#keys.rev(r))));
+    }
+    return out;
+  }
+
   /** Takes `n` consecutive revisions of the room; returns them in order. */
   async takeRevs(roomId: string, n: number): Promise<number[]> {
     for (let attempt = 0; attempt < 3; attempt++) {

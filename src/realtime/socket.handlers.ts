@@ -6,6 +6,8 @@ import type { MessagesService } from "../messages/messages.service.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ReceiptsService } from "../rooms/receipts.service.ts";
 import { socketReceiptSchema } from "../rooms/rooms.schemas.ts";
+import { syncMessagesSchema, syncRoomsSchema } from "../sync/sync.schemas.ts";
+import type { SyncService } from "../sync/sync.service.ts";
 import type { Presence } from "./presence.ts";
 import type { ChatServer, ChatSocket } from "./socket.server.ts";
 import type { Typing } from "./typing.ts";
@@ -33,6 +35,7 @@ export function registerSocketHandlers(
     receipts: ReceiptsService;
     typing: Typing;
     presence: Presence;
+    sync: SyncService;
     logger: Logger;
   },
 ): void {
@@ -61,6 +64,18 @@ export function registerSocketHandlers(
       const { room_id } = parse(typingSchema, payload);
       await deps.typing.stop(socket.id, socket.data.user, room_id);
       return {};
+    },
+    // The sync pair answer in the ack and also emit their *:synced event to the asking socket.
+    "chats:sync": async (socket, payload) => {
+      const result = await deps.sync.rooms(socket.data.user, parse(syncRoomsSchema.strict(), payload));
+      const synced = { ...result, timestamp: new Date().toISOString() };
+      socket.emit("chats:synced", synced);
+      return synced;
+    },
+    "messages:sync": async (socket, payload) => {
+      const result = await deps.sync.messages(socket.data.user, parse(syncMessagesSchema.strict(), payload));
+      socket.emit("messages:synced", result);
+      return result;
     },
   };
 

@@ -155,6 +155,20 @@ export class RoomsService {
     };
   }
 
+  /** Every room of the user as the caller sees it (sync compares them with what a device has). */
+  async everyRoom(user: AuthUser): Promise<RoomView[]> {
+    const rows = await this.#store.listRoomsForUser(user.id, Number.MAX_SAFE_INTEGER);
+    const unread = await this.#unread.of(rows.map((r) => ({ member: r.member, last_seq: r.room.last_seq })));
+    const rooms = await this.#withoutHidden(
+      rows.map((r) => r.room),
+      user.id,
+    );
+    const media = await this.#lastMedia(rooms);
+    return rows.map((r, i) =>
+      toRoomView(rooms[i] ?? r.room, r.member, undefined, unread.get(r.room.id), media),
+    );
+  }
+
   async get(user: AuthUser, roomId: string): Promise<RoomView> {
     await this.#members.assertMember(roomId, user.id);
     return this.#view(user, roomId);

@@ -275,6 +275,15 @@ export interface MessagesStore {
    */
   insertMessages(messages: MessageRecord[]): Promise<InsertResult>;
   getMessage(messageId: string): Promise<MessageRecord | null>;
+  /** The stored ones of these messages, in no particular order. */
+  getMessages(messageIds: string[]): Promise<MessageRecord[]>;
+  /**
+   * Keeps the records of messages the store refused for good (rolled back), with the revision
+   * of their tombstone, insert-if-absent, so sync can tell devices that had them to drop them.
+   */
+  recordRollbacks(items: { message: MessageRecord; rev: number; at: string }[]): Promise<void>;
+  /** The rolled-back ones of these messages. */
+  getRolledBack(messageIds: string[]): Promise<MessageRecord[]>;
   /** The message a sender sent with this client_id, if stored: (sender_id, client_id) is unique. */
   getMessageByClientId(senderId: string, clientId: string): Promise<MessageRecord | null>;
   /** Ascending by seq. With afterSeq: the first `limit` after it; otherwise the last `limit` before beforeSeq (or the newest). */
@@ -469,6 +478,40 @@ export interface DevicesStore {
   dropPushToken(token: string): Promise<void>;
 }
 
+export type SyncKind = "rooms" | "messages";
+/** What a sync cursor stands for, kept by the server so the cursor itself stays small. */
+export type SyncCursorRecord = {
+  id: string;
+  user_id: string;
+  device_id: string;
+  kind: SyncKind;
+  /** JSON of the per-room state the device has (revisions, or room fingerprints). */
+  state: string;
+  created_at: string;
+};
+
+export interface SyncStore {
+  /** The user's rooms now, each with the room revision the user joined at (0 for founders). */
+  memberRooms(userId: string): Promise<{ room_id: string; joined_rev: number }[]>;
+  /**
+   * Messages of a room with a change after `afterRev` (created, edited, deleted, reacted to,
+   * media changed, and the viewer's own hides and stars), each once at its latest change
+   * revision, oldest first; only those whose latest change is at most `uptoRev`; at most `limit`.
+   * Cost grows with the changes, not the room's history.
+   */
+  messageChanges(
+    roomId: string,
+    afterRev: number,
+    uptoRev: number,
+    viewerId: string,
+    limit: number,
+  ): Promise<{ message_id: string; rev: number }[]>;
+  saveSyncCursor(cursor: SyncCursorRecord): Promise<void>;
+  getSyncCursor(id: string): Promise<SyncCursorRecord | null>;
+  /** Forgets a device's cursors of a kind older than `beforeId` (the device has moved past them). */
+  pruneSyncCursors(userId: string, deviceId: string, kind: SyncKind, beforeId: string): Promise<void>;
+}
+
 export interface Store
   extends RoomsStore,
     MembersStore,
@@ -477,7 +520,8 @@ export interface Store
     BlocksStore,
     SearchStore,
     MediaStore,
-    DevicesStore {
+    DevicesStore,
+    SyncStore {
   /** Throws when the store cannot read, or cannot write after a write failed (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -38,7 +38,7 @@ const reader = new MessageReader(store, pending);
 const persistUseCase = new PersistMessages({
   store,
   pending,
-  counters,
+  ops: new MessageOpsRepository(redis, keys, counters, { maxMessages: 1_000_000, maxBytes: 1 << 30 }),
   events: { messageFailed: () => {} },
   logger: createLogger("silent", "test"),
 });

@@ -28,7 +28,10 @@ const pending = new PendingRepository(redis, keys, 3600);
 const persistUseCase = new PersistMessages({
   store: sqlite,
   pending,
-  counters: new RoomCounters(redis, keys, sqlite),
+  ops: new MessageOpsRepository(redis, keys, new RoomCounters(redis, keys, sqlite), {
+    maxMessages: 1_000_000,
+    maxBytes: 1 << 30,
+  }),
   events: { messageFailed: () => {} },
   logger: createLogger("silent", "test"),
 });

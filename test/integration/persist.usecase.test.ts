@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AcceptRepository } from "../../src/messages/accept.repository.ts";
+import { MessageOpsRepository } from "../../src/messages/ops.repository.ts";
 import { PendingRepository } from "../../src/messages/pending.repository.ts";
 import { PersistProducer, persistBatchSchema, persistQueue } from "../../src/messages/persist.queue.ts";
 import { type FailureEvents, PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
@@ -29,7 +30,7 @@ const events: FailureEvents = { messageFailed: (m, reason) => failed.push({ id: 
 const useCase = new PersistMessages({
   store,
   pending,
-  counters,
+  ops: new MessageOpsRepository(redis, keys, counters, { maxMessages: 1_000_000, maxBytes: 1 << 30 }),
   events,
   logger: createLogger("silent", "test"),
 });

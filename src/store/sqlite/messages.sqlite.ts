@@ -105,6 +105,38 @@ export class SqliteMessages implements MessagesStore {
     return row ? messageFromRow(row) : null;
   }
 
+  async getMessages(messageIds: string[]): Promise<MessageRecord[]> {
+    if (messageIds.length === 0) return [];
+    const rows = await this.#db.read(() =>
+      this.#db
+        .stmt(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id IN (SELECT value FROM json_each(?))`)
+        .all(JSON.stringify(messageIds)),
+    );
+    return rows.map(messageFromRow);
+  }
+
+  async recordRollbacks(items: { message: MessageRecord; rev: number; at: string }[]): Promise<void> {
+    if (items.length === 0) return;
+    const insert = this.#db.stmt(
+      `INSERT INTO message_rollbacks (message_id, room_id, rev, record, rolled_back_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
+    );
+    await this.#db.write(() => {
+      for (const { message, rev, at } of items)
+        insert.run(message.id, message.room_id, rev, JSON.stringify(message), at);
+    });
+  }
+
+  async getRolledBack(messageIds: string[]): Promise<MessageRecord[]> {
+    if (messageIds.length === 0) return [];
+    const rows = await this.#db.read(() =>
+      this.#db
+        .stmt("SELECT record FROM message_rollbacks WHERE message_id IN (SELECT value FROM json_each(?))")
+        .all(JSON.stringify(messageIds)),
+    );
+    return rows.map((r) => JSON.parse(String(r.record)) as MessageRecord);
+  }
+
   async getMessageByClientId(senderId: string, clientId: string): Promise<MessageRecord | null> {
     const row = await this.#db.read(() =>
       this.#db

@@ -184,4 +184,16 @@ export const migrations: string[] = [
   ) STRICT;
   CREATE INDEX sync_cursors_by_device ON sync_cursors (user_id, device_id, kind, id);
   `,
+  // 11: what sync reads by room revision: when each member joined, and indexes for the
+  // changes not indexed by (room, rev) yet.
+  `
+  ALTER TABLE members ADD COLUMN joined_rev INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX message_media_by_room_rev ON message_media (room_id, rev);
+  CREATE INDEX message_stars_by_user_room ON message_stars (user_id, room_id, rev);
+  CREATE TABLE message_rollbacks (
+    message_id TEXT PRIMARY KEY, room_id TEXT NOT NULL, rev INTEGER NOT NULL, record TEXT NOT NULL,
+    rolled_back_at TEXT NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX message_rollbacks_by_room_rev ON message_rollbacks (room_id, rev);
+  `,
 ];

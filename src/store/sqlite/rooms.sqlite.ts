@@ -166,10 +166,10 @@ export class SqliteMembers implements MembersStore {
       const fresh = members.filter((m) => !have.has(m.user_id));
       if (have.size + fresh.length > maxMembers) return "full";
       const insert = db.stmt(
-        `INSERT INTO members (room_id, user_id, role, joined_at, read_seq, read_at, delivered_seq, delivered_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?5, ?4)`,
+        `INSERT INTO members (room_id, user_id, role, joined_at, read_seq, read_at, delivered_seq, delivered_at, joined_rev)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?5, ?4, ?6)`,
       );
-      for (const m of fresh) insert.run(roomId, m.user_id, m.role, m.joined_at, readSeq);
+      for (const m of fresh) insert.run(roomId, m.user_id, m.role, m.joined_at, readSeq, rev);
       if (fresh.length > 0) db.stmt("UPDATE rooms SET rev = max(rev, ?) WHERE id = ?").run(rev, roomId);
       return fresh.map((m) => m.user_id);
     });

@@ -25,6 +25,8 @@ import type {
   StarCursor,
   StarRow,
   Store,
+  SyncCursorRecord,
+  SyncKind,
 } from "../store.ts";
 import { SqliteBlocks } from "./blocks.sqlite.ts";
 import { SqliteDb, type SqliteStoreOptions } from "./db.ts";
@@ -34,6 +36,7 @@ import { SqliteMessageState } from "./message-state.sqlite.ts";
 import { SqliteMessages } from "./messages.sqlite.ts";
 import { SqliteMembers, SqliteRooms } from "./rooms.sqlite.ts";
 import { SqliteSearch } from "./search.sqlite.ts";
+import { SqliteSync } from "./sync.sqlite.ts";
 
 export { StoreMissingError } from "./db.ts";
 
@@ -48,6 +51,7 @@ export class SqliteStore implements Store {
   readonly #search: SqliteSearch;
   readonly #media: SqliteMedia;
   readonly #devices: SqliteDevices;
+  readonly #sync: SqliteSync;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.#db = new SqliteDb(file, options);
@@ -59,6 +63,7 @@ export class SqliteStore implements Store {
     this.#search = new SqliteSearch(this.#db);
     this.#media = new SqliteMedia(this.#db);
     this.#devices = new SqliteDevices(this.#db);
+    this.#sync = new SqliteSync(this.#db);
   }
 
   searchMessages(
@@ -139,6 +144,22 @@ export class SqliteStore implements Store {
   }
   dropPushToken(token: string): Promise<void> {
     return this.#devices.dropPushToken(token);
+  }
+
+  memberRooms(userId: string): Promise<{ room_id: string; joined_rev: number }[]> {
+    return this.#sync.memberRooms(userId);
+  }
+  messageChanges(roomId: string, afterRev: number, uptoRev: number, viewerId: string, limit: number) {
+    return this.#sync.messageChanges(roomId, afterRev, uptoRev, viewerId, limit);
+  }
+  saveSyncCursor(cursor: SyncCursorRecord): Promise<void> {
+    return this.#sync.saveSyncCursor(cursor);
+  }
+  getSyncCursor(id: string): Promise<SyncCursorRecord | null> {
+    return this.#sync.getSyncCursor(id);
+  }
+  pruneSyncCursors(userId: string, deviceId: string, kind: SyncKind, beforeId: string): Promise<void> {
+    return this.#sync.pruneSyncCursors(userId, deviceId, kind, beforeId);
   }
 
   ping(): Promise<void> {
@@ -224,6 +245,15 @@ export class SqliteStore implements Store {
   }
   getMessage(messageId: string): Promise<MessageRecord | null> {
     return this.#messages.getMessage(messageId);
+  }
+  getMessages(messageIds: string[]): Promise<MessageRecord[]> {
+    return this.#messages.getMessages(messageIds);
+  }
+  recordRollbacks(items: { message: MessageRecord; rev: number; at: string }[]): Promise<void> {
+    return this.#messages.recordRollbacks(items);
+  }
+  getRolledBack(messageIds: string[]): Promise<MessageRecord[]> {
+    return this.#messages.getRolledBack(messageIds);
   }
   getMessageByClientId(senderId: string, clientId: string): Promise<MessageRecord | null> {
     return this.#messages.getMessageByClientId(senderId, clientId);

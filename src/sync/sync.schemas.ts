@@ -1,0 +1,23 @@
+import { z } from "zod";
+import { deviceIdSchema } from "../devices/devices.schemas.ts";
+import { idSchema } from "../ids.ts";
+
+/** A cursor is the id of the state the server keeps for it (a ULID). */
+const since = idSchema.optional();
+
+/** REST 28 and socket `chats:sync`. */
+export const syncRoomsSchema = z.object({ device_id: deviceIdSchema, since });
+export type SyncRoomsInput = z.infer<typeof syncRoomsSchema>;
+
+/** REST 29 and socket `messages:sync`. */
+export const syncMessagesSchema = z.object({
+  device_id: deviceIdSchema,
+  since,
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+export type SyncMessagesInput = z.infer<typeof syncMessagesSchema>;
+
+/** What a messages cursor stands for: per room, the revision the device has everything up to. */
+export const messagesStateSchema = z.record(idSchema, z.number().int().min(0));
+/** What a rooms cursor stands for: per room, a fingerprint of the room as the device last got it. */
+export const roomsStateSchema = z.record(idSchema, z.string());

@@ -1,0 +1,209 @@
+import { createHash } from "node:crypto";
+import type { z } from "zod";
+import type { AuthUser } from "../auth/jwt.ts";
+import type { DevicesService } from "../devices/devices.service.ts";
+import { AppError } from "../errors.ts";
+import { newId } from "../ids.ts";
+import type { MessageReader } from "../messages/message.reader.ts";
+import type { MessageView } from "../messages/messages.views.ts";
+import type { PendingRepository } from "../messages/pending.repository.ts";
+import type { RoomCounters } from "../messages/room-counters.repository.ts";
+import type { RoomView } from "../rooms/rooms.views.ts";
+import type { MessageRecord, MessagesStore, SyncKind, SyncStore } from "../store/store.ts";
+import {
+  messagesStateSchema,
+  roomsStateSchema,
+  type SyncMessagesInput,
+  type SyncRoomsInput,
+} from "./sync.schemas.ts";
+
+export type RoomsSync = { rooms: RoomView[]; removed_room_ids: string[]; next_since: string };
+export type MessagesSync = { messages: MessageView[]; next_since: string; has_more: boolean };
+
+/** What changes a room for a device: anything but the signed URLs, which move with time. */
+function fingerprint(room: RoomView): string {
+  const stable = {
+    ...room,
+    last_message: room.last_message
+      ? { id: room.last_message.id, rev: room.last_message.rev, deleted: room.last_message.deleted }
+      : null,
+  };
+  return createHash("sha256").update(JSON.stringify(stable)).digest("base64url").slice(0, 16);
+}
+
+/**
+ * Gapless multi-device sync (API.md 28–29, invariant 6). A cursor is small and opaque: the id
+ * of the state the server keeps per device (per room, the revision the device has everything
+ * up to; or, for rooms, a fingerprint of each room as the device last got it). Cursors never
+ * expire: a device may come back after any time and page forward from where it was.
+ *
+ * Messages: every change in a room takes the next room revision in the same script that makes
+ * it visible (pending in Redis, then stored). A page reads each room's counter first (C), then
+ * pending, then the store: every revision up to C is in one of the two reads, so the page only
+ * takes changes up to C and the next cursor never skips one. Each message comes once, in its
+ * latest state, at its latest revision, oldest first; a message that changes again later comes
+ * again then.
+ */
+export class SyncService {
+  readonly #store: SyncStore & Pick<MessagesStore, "getMessages" | "getRolledBack">;
+  readonly #devices: DevicesService;
+  readonly #counters: RoomCounters;
+  readonly #pending: PendingRepository;
+  readonly #reader: MessageReader;
+  readonly #rooms: { everyRoom(user: AuthUser): Promise<RoomView[]> };
+
+  constructor(deps: {
+    store: SyncStore & Pick<MessagesStore, "getMessages" | "getRolledBack">;
+    devices: DevicesService;
+    counters: RoomCounters;
+    pending: PendingRepository;
+    reader: MessageReader;
+    rooms: { everyRoom(user: AuthUser): Promise<RoomView[]> };
+  }) {
+    this.#store = deps.store;
+    this.#devices = deps.devices;
+    this.#counters = deps.counters;
+    this.#pending = deps.pending;
+    this.#reader = deps.reader;
+    this.#rooms = deps.rooms;
+  }
+
+  /** Rooms changed since the cursor (all without one), and rooms the user is no longer in. */
+  async rooms(user: AuthUser, input: SyncRoomsInput): Promise<RoomsSync> {
+    await this.#devices.require(user, input.device_id);
+    const had = input.since
+      ? await this.#state(user, input.device_id, "rooms", input.since, roomsStateSchema)
+      : {};
+    const now = await this.#rooms.everyRoom(user);
+    const state: Record<string, string> = {};
+    const changed: RoomView[] = [];
+    for (const room of now) {
+      const print = fingerprint(room);
+      state[room.id] = print;
+      if (had[room.id] !== print) changed.push(room);
+    }
+    const removed = Object.keys(had).filter((id) => !(id in state));
+    const next = await this.#save(user, input.device_id, "rooms", state, input.since);
+    return { rooms: changed, removed_room_ids: removed, next_since: next };
+  }
+
+  /** Messages changed since the cursor, in bounded pages; without a cursor, none and the current one. */
+  async messages(user: AuthUser, input: SyncMessagesInput): Promise<MessagesSync> {
+    await this.#devices.require(user, input.device_id);
+    const memberships = await this.#store.memberRooms(user.id);
+    const roomIds = memberships.map((m) => m.room_id).sort();
+    const upto = await this.#counters.currentRevs(roomIds);
+    const next: Record<string, number> = {};
+    if (!input.since) {
+      for (const r of roomIds) next[r] = upto.get(r) ?? 0;
+      return {
+        messages: [],
+        next_since: await this.#save(user, input.device_id, "messages", next),
+        has_more: false,
+      };
+    }
+    const had = await this.#state(user, input.device_id, "messages", input.since, messagesStateSchema);
+    const joined = new Map(memberships.map((m) => [m.room_id, m.joined_rev]));
+    const out: MessageView[] = [];
+    let hasMore = false;
+    for (const roomId of roomIds) {
+      // A room the device has not seen yet starts where the user joined it.
+      const from = had[roomId] ?? joined.get(roomId) ?? 0;
+      const to = upto.get(roomId) ?? 0;
+      next[roomId] = from;
+      if (hasMore || to <= from) continue;
+      const room = await this.#roomChanges(user.id, roomId, from, to, input.limit - out.length);
+      out.push(...room.messages);
+      next[roomId] = room.through;
+      if (room.through < to) hasMore = true;
+      if (out.length >= input.limit)
+        hasMore ||= roomIds.some((r) => r > roomId && (upto.get(r) ?? 0) > (had[r] ?? joined.get(r) ?? 0));
+    }
+    return {
+      messages: out,
+      next_since: await this.#save(user, input.device_id, "messages", next, input.since),
+      has_more: hasMore,
+    };
+  }
+
+  /**
+   * One room's changes in (from, to], at most `limit` messages, oldest first, and the revision
+   * the device has everything up to after them (`to` when the room is done).
+   */
+  async #roomChanges(
+    viewerId: string,
+    roomId: string,
+    from: number,
+    to: number,
+    limit: number,
+  ): Promise<{ messages: MessageView[]; through: number }> {
+    if (limit <= 0) return { messages: [], through: from };
+    // Pending first, then the store: whatever leaves pending in between was stored before it left.
+    const pendingMessages = (await this.#pending.range(roomId, { afterSeq: 0, limit: 1_000_000 })).filter(
+      (m) => m.rev > from,
+    );
+    const pendingOps = (await this.#pending.ops(roomId)).filter((op) => op.rev > from);
+    const touched = new Set([...pendingMessages.map((m) => m.id), ...pendingOps.map((op) => op.message_id)]);
+    const stored = await this.#store.messageChanges(roomId, from, to, viewerId, limit + touched.size + 1);
+    const ids = new Set([...touched, ...stored.map((c) => c.message_id)]);
+    const byId = new Map<string, MessageRecord>(pendingMessages.map((m) => [m.id, m]));
+    const missing = [...ids].filter((id) => !byId.has(id));
+    for (const m of await this.#store.getMessages(missing)) byId.set(m.id, m);
+    // An op may be pending for a message that is itself still pending under an older revision.
+    for (const id of missing.filter((i) => !byId.has(i))) {
+      const record = await this.#reader.record(id);
+      if (record) byId.set(id, record);
+    }
+    // Refused by the store after devices may have seen it pending: it comes as a tombstone.
+    for (const m of await this.#store.getRolledBack(missing.filter((i) => !byId.has(i)))) byId.set(m.id, m);
+    const views = (await this.#reader.syncViews([...byId.values()], viewerId))
+      .filter((v) => v.rev > from && v.rev <= to)
+      .sort((a, b) => a.rev - b.rev);
+    const page = views.slice(0, limit);
+    // More stored changes than were read: the page ends at the last one taken.
+    const cut = views.length > limit || stored.length >= limit + touched.size + 1;
+    const last = page.at(-1);
+    return { messages: page, through: cut && last ? last.rev : cut ? from : to };
+  }
+
+  /** The state behind a cursor: this device's, of this kind, or a 400. */
+  async #state<S extends z.ZodType>(
+    user: AuthUser,
+    deviceId: string,
+    kind: SyncKind,
+    since: string,
+    schema: S,
+  ): Promise<z.infer<S>> {
+    const cursor = await this.#store.getSyncCursor(since);
+    if (!cursor || cursor.user_id !== user.id || cursor.device_id !== deviceId || cursor.kind !== kind) {
+      throw new AppError("invalid_request", `since is not a ${kind} cursor of this device`);
+    }
+    return schema.parse(JSON.parse(cursor.state));
+  }
+
+  /**
+   * Keeps the new state and hands out its id. Older cursors of the device go once it has moved
+   * past them (the one it came with stays: a lost answer can be asked for again).
+   */
+  async #save(
+    user: AuthUser,
+    deviceId: string,
+    kind: SyncKind,
+    state: object,
+    from?: string,
+  ): Promise<string> {
+    const id = newId();
+    const at = new Date().toISOString();
+    await this.#store.saveSyncCursor({
+      id,
+      user_id: user.id,
+      device_id: deviceId,
+      kind,
+      state: JSON.stringify(state),
+      created_at: at,
+    });
+    if (from) await this.#store.pruneSyncCursors(user.id, deviceId, kind, from);
+    await this.#devices.touchSync(user, deviceId, at);
+    return id;
+  }
+}
