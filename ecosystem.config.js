@@ -34,6 +34,14 @@ export const apps = [
   },
   {
     ...common,
+    name: "fanout",
+    script: "workers/main.ts",
+    args: "fanout",
+    exec_mode: "fork",
+    instances: Number(env("FANOUT_INSTANCES", "1")),
+  },
+  {
+    ...common,
     name: "media",
     script: "workers/main.ts",
     args: "media",

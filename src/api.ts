@@ -15,6 +15,8 @@ import { MediaViews } from "./media/media.views.ts";
 import { localFilesRoutes } from "./media/storage/local-files.routes.ts";
 import { createMediaStorage } from "./media/storage/storage.factory.ts";
 import { AcceptRepository } from "./messages/accept.repository.ts";
+import { FanoutJobs } from "./messages/forward.queue.ts";
+import { ForwardService } from "./messages/forward.service.ts";
 import { MessageReader } from "./messages/message.reader.ts";
 import { MessageOpsService } from "./messages/message-ops.service.ts";
 import { messagesRoutes } from "./messages/messages.routes.ts";
@@ -126,6 +128,7 @@ export async function startApi(config: Config): Promise<Api> {
     minIntervalMs: config.PERSIST_JOB_INTERVAL_MS,
   });
   const mediaJobs = new MediaJobs(queueConn, keys.bullPrefix);
+  const fanoutJobs = new FanoutJobs(queueConn, keys.bullPrefix);
   const mediaService = new MediaService({
     store,
     storage: media.storage,
@@ -222,6 +225,7 @@ export async function startApi(config: Config): Promise<Api> {
         messageOps,
         new SearchService(store, members, reader),
         new StarsService(store, members, reader),
+        new ForwardService({ members, reader, jobs: fanoutJobs, limits }),
       ),
       usersRoutes(blocks, presence),
       mediaRoutes(mediaService),
@@ -264,6 +268,7 @@ export async function startApi(config: Config): Promise<Api> {
         await persist.close();
         await membershipJobs.close();
         await mediaJobs.close();
+        await fanoutJobs.close();
         await Promise.allSettled([redis.quit(), pub.quit(), sub.quit(), queueConn.quit()]);
         await store.close();
       })();

@@ -4,13 +4,18 @@ import { createLogger, type Logger } from "../src/observability/logger.ts";
 import { POOLS, type PoolName } from "../src/queues/pools.ts";
 import { onShutdown } from "../src/shutdown.ts";
 import { exitOnStartFailure } from "../src/start-failure.ts";
+import { startFanoutPool } from "./fanout.worker.ts";
 import { startMediaPool } from "./media.worker.ts";
 import { startPersistPool } from "./persist.worker.ts";
 import type { RunningPool } from "./pool.ts";
 
 // Usage: npm run start:worker -- <pool>
 type PoolStarter = (config: Config, logger: Logger) => Promise<RunningPool>;
-const starters: Partial<Record<PoolName, PoolStarter>> = { persist: startPersistPool, media: startMediaPool };
+const starters: Partial<Record<PoolName, PoolStarter>> = {
+  persist: startPersistPool,
+  media: startMediaPool,
+  fanout: startFanoutPool,
+};
 
 const pool = z.enum(POOLS).safeParse(process.argv[2]);
 if (!pool.success) {

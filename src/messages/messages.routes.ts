@@ -2,10 +2,12 @@ import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
 import { listQuerySchema, roomParamsSchema } from "../rooms/rooms.schemas.ts";
+import type { ForwardService } from "./forward.service.ts";
 import type { MessageOpsService } from "./message-ops.service.ts";
 import {
   deleteMessageQuerySchema,
   editMessageSchema,
+  forwardSchema,
   historyQuerySchema,
   messageParamsSchema,
   reactionSchema,
@@ -20,6 +22,7 @@ export function messagesRoutes(
   ops: MessageOpsService,
   search: SearchService,
   stars: StarsService,
+  forward: ForwardService,
 ): Router {
   const router = Router();
 
@@ -83,6 +86,12 @@ export function messagesRoutes(
 
   router.get("/starred", async (req, res) => {
     res.json(await stars.list(currentUser(req), parse(listQuerySchema, req.query)));
+  });
+
+  router.post("/messages/:message_id/forward", async (req, res) => {
+    const { message_id } = parse(messageParamsSchema, req.params);
+    const { room_ids } = parse(forwardSchema, req.body);
+    res.status(202).json(await forward.forward(currentUser(req), message_id, room_ids));
   });
 
   router.get("/messages/:message_id/info", async (req, res) => {

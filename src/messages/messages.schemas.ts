@@ -36,6 +36,9 @@ export type HistoryQueryInput = z.infer<typeof historyQuerySchema>;
 
 export const messageParamsSchema = z.object({ message_id: idSchema });
 
+/** REST 30: 1–5 target rooms (the service lowers it to 1 for a message forwarded many times). */
+export const forwardSchema = z.strictObject({ room_ids: z.array(idSchema).min(1).max(5) });
+
 /** REST 12. */
 export const editMessageSchema = z.strictObject({ text: wellFormedText() });
 
@@ -102,6 +105,15 @@ export const messageRecordSchema = z.strictObject({
   reply_to_id: idSchema.nullable(),
   mentions: z.array(userIdSchema),
   system: systemEventSchema.nullable(),
+  forwarded: z
+    .strictObject({
+      original_message_id: idSchema,
+      original_sender_id: userIdSchema,
+      forward_count: z.number().int().positive(),
+      many_times: z.boolean(),
+    })
+    .nullable()
+    .optional(),
   created_at: z.iso.datetime(),
 });
 const _recordExact: Exact<z.infer<typeof messageRecordSchema>, MessageRecord> = true;

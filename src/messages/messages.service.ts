@@ -25,7 +25,7 @@ export interface MediaAttachments {
   attachable(user: AuthUser, mediaId: string, kind: MediaKind): Promise<unknown>;
   link(mediaId: string, roomId: string, messageId: string): Promise<void>;
 }
-export type Transport = "rest" | "socket";
+export type Transport = "rest" | "socket" | "forward";
 
 const clientIdTaken = () =>
   new AppError("conflict", "client_id was already used for a message in another room");
@@ -102,6 +102,42 @@ export class MessagesService {
     if (prior) return this.#replay(user, roomId, prior);
     if (input.type !== "text") await this.#attachMedia(user, roomId, input.type, draft);
 
+    return this.#acceptDraft(user, draft, transport);
+  }
+
+  /**
+   * A forwarded copy (the fanout pool, API.md 30): a normal message from the forwarder, with
+   * the source's current content, its media reused (linked, not copied) and its provenance.
+   * The forward id makes the client_id, so a retried job returns the copy it already made.
+   */
+  async forwardCopy(
+    user: AuthUser,
+    roomId: string,
+    copy: Pick<Unsequenced, "client_id" | "type" | "text" | "media_id" | "forwarded">,
+  ): Promise<{ message: MessageView; created: boolean }> {
+    const prior = await this.#store.getMessageByClientId(user.id, copy.client_id);
+    if (prior) return this.#replay(user, roomId, prior);
+    const draft: Unsequenced = {
+      ...copy,
+      id: newId(),
+      room_id: roomId,
+      sender_id: user.id,
+      reply_to_id: null,
+      mentions: [],
+      system: null,
+      created_at: new Date().toISOString(),
+    };
+    if (draft.media_id) await this.#media?.link(draft.media_id, roomId, draft.id);
+    return this.#acceptDraft(user, draft, "forward");
+  }
+
+  /** Sequences a checked draft, broadcasts it, and returns once its persist job is stored. */
+  async #acceptDraft(
+    user: AuthUser,
+    draft: Unsequenced,
+    transport: Transport,
+  ): Promise<{ message: MessageView; created: boolean }> {
+    const roomId = draft.room_id;
     for (let attempt = 0; attempt < 3; attempt++) {
       const result = await this.#accept.accept(draft);
       switch (result.kind) {

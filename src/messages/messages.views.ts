@@ -1,9 +1,14 @@
 import type { MediaView } from "../media/media.views.ts";
-import { initialMessageState, type MessageRecord, type MessageState } from "../store/store.ts";
+import {
+  type Forwarded,
+  initialMessageState,
+  type MessageRecord,
+  type MessageState,
+} from "../store/store.ts";
 
 export type MessageView = MessageRecord & {
   media: MediaView | null;
-  forwarded: null;
+  forwarded: Forwarded | null;
   reactions: Record<string, number>;
   my_reaction: string | null;
   starred: boolean;
@@ -29,7 +34,7 @@ export function toMessageView(
     text: deleted ? null : (state.edit?.text ?? m.text),
     media_id: deleted ? null : m.media_id,
     media: deleted ? null : media,
-    forwarded: null,
+    forwarded: m.forwarded ?? null,
     reactions: deleted ? {} : state.reactions,
     my_reaction: deleted ? null : state.my_reaction,
     starred: state.starred,

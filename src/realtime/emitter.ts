@@ -26,6 +26,10 @@ export class WorkerEvents implements FailureEvents, MediaEvents {
       .emit(media.status === "ready" ? "media:ready" : "media:failed", { media });
   }
 
+  messageNew(message: MessageView): void {
+    this.#emitter.to(roomChannel(message.room_id)).emit("message:new", { message });
+  }
+
   messageUpdated(message: MessageView): void {
     this.#emitter.to(roomChannel(message.room_id)).emit("message:updated", { message });
   }

@@ -87,7 +87,18 @@ export type MessageRecord = {
   mentions: string[];
   /** For `system` messages: what happened in the room (clients render it in their language). */
   system: SystemEvent | null;
+  /** A forwarded copy's provenance (absent or null for an original). */
+  forwarded?: Forwarded | null | undefined;
   created_at: string;
+};
+
+export type Forwarded = {
+  original_message_id: string;
+  original_sender_id: string;
+  /** How many hops from the original: 1 for a forward of an original. */
+  forward_count: number;
+  /** From 5 hops on. */
+  many_times: boolean;
 };
 
 /** The story a `system` message tells. `actor_id` did it; for a leave, actor and user are the same. */

@@ -23,7 +23,7 @@ export class SqliteMessages implements MessagesStore {
     if (messages.length === 0) return { rejected: [] };
     const db = this.#db;
     const insert = db.stmt(
-      `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
     );
     const advanceRoom = db.stmt(
@@ -72,6 +72,7 @@ export class SqliteMessages implements MessagesStore {
                 m.reply_to_id,
                 JSON.stringify(m.mentions),
                 m.system === null ? null : JSON.stringify(m.system),
+                m.forwarded ? JSON.stringify(m.forwarded) : null,
                 m.created_at,
               ).changes,
             ),

@@ -196,4 +196,8 @@ export const migrations: string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX message_rollbacks_by_room_rev ON message_rollbacks (room_id, rev);
   `,
+  // 12: a forwarded copy's provenance (JSON).
+  `
+  ALTER TABLE messages ADD COLUMN forwarded TEXT;
+  `,
 ];

@@ -1,4 +1,11 @@
-import type { MemberRecord, MessageRecord, MessageType, RoomRecord, SystemEvent } from "../store.ts";
+import type {
+  Forwarded,
+  MemberRecord,
+  MessageRecord,
+  MessageType,
+  RoomRecord,
+  SystemEvent,
+} from "../store.ts";
 
 /** Row mappers: SQLite's untyped rows to the port's records. */
 export type Row = Record<string, unknown>;
@@ -8,7 +15,7 @@ export const strOrNull = (v: unknown): string | null => (v === null || v === und
 export const num = (v: unknown): number => Number(v);
 
 export const MESSAGE_COLUMNS =
-  "id, room_id, seq, rev, sender_id, client_id, type, text, media_id, reply_to_id, mentions, system, created_at";
+  "id, room_id, seq, rev, sender_id, client_id, type, text, media_id, reply_to_id, mentions, system, forwarded, created_at";
 
 export function messageFromRow(row: Row): MessageRecord {
   return {
@@ -25,6 +32,10 @@ export function messageFromRow(row: Row): MessageRecord {
     mentions: JSON.parse(str(row.mentions)) as string[],
     system:
       row.system === null || row.system === undefined ? null : (JSON.parse(str(row.system)) as SystemEvent),
+    // Only copies carry it: an original reads back as it was written.
+    ...(row.forwarded === null || row.forwarded === undefined
+      ? {}
+      : { forwarded: JSON.parse(str(row.forwarded)) as Forwarded }),
     created_at: str(row.created_at),
   };
 }
@@ -35,7 +46,7 @@ export const ROOM_COLUMNS = `r.id, r.type, r.name, r.description, r.avatar_media
   (SELECT count(*) FROM members c WHERE c.room_id = r.id) AS members_count,
   m.id AS m_id, m.seq AS m_seq, m.rev AS m_rev, m.sender_id AS m_sender_id, m.client_id AS m_client_id,
   m.type AS m_type, m.text AS m_text, m.media_id AS m_media_id, m.reply_to_id AS m_reply_to_id,
-  m.mentions AS m_mentions, m.system AS m_system, m.created_at AS m_created_at,
+  m.mentions AS m_mentions, m.system AS m_system, m.forwarded AS m_forwarded, m.created_at AS m_created_at,
   (SELECT json_object('text', e.text, 'edited_at', e.edited_at, 'rev', e.rev) FROM message_edits e WHERE e.message_id = m.id) AS m_edit,
   (SELECT json_object('at', d.deleted_at, 'rev', d.rev) FROM message_deletes d WHERE d.message_id = m.id) AS m_deleted`;
 
@@ -79,6 +90,7 @@ export function roomFromRow(row: Row): RoomRecord {
             reply_to_id: row.m_reply_to_id,
             mentions: row.m_mentions,
             system: row.m_system,
+            forwarded: row.m_forwarded,
             created_at: row.m_created_at,
           }),
   };

@@ -1,0 +1,54 @@
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { idSchema, userIdSchema } from "../ids.ts";
+import {
+  BACKOFF_TYPE,
+  JobProducer,
+  type QueueDefinition,
+  RETENTION,
+  UNBOUNDED_ATTEMPTS,
+} from "../queues/queue.ts";
+import { messageRecordSchema } from "./messages.schemas.ts";
+
+/** What is forwarded: the source as the forwarder saw it when they asked (its current text). */
+export const forwardJobSchema = z.strictObject({
+  forward_id: idSchema,
+  user_id: userIdSchema,
+  room_ids: z.array(idSchema).min(1).max(5),
+  copy: z.strictObject({
+    type: z.enum(["text", "image", "video", "audio", "file"]),
+    text: z.string().nullable(),
+    media_id: idSchema.nullable(),
+    forwarded: messageRecordSchema.shape.forwarded.unwrap().unwrap(),
+  }),
+});
+export type ForwardJob = z.infer<typeof forwardJobSchema>;
+
+/**
+ * The fanout queue, worked by the `fanout` pool: a forward makes one copy per target room, each
+ * a normal message (seq, broadcast, persistence). Retries are safe: each copy's client_id comes
+ * from the forward id and the target's position.
+ */
+export const fanoutQueue = {
+  name: "fanout",
+  jobs: { forward: forwardJobSchema },
+  jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
+} satisfies QueueDefinition<Record<string, z.ZodType>>;
+
+export class FanoutJobs {
+  readonly #producer: JobProducer<typeof fanoutQueue.jobs>;
+  constructor(connection: Redis, prefix: string) {
+    this.#producer = new JobProducer(fanoutQueue, connection, prefix);
+  }
+
+  forward(job: ForwardJob): Promise<void> {
+    return this.#producer.add("forward", job, `forward-${job.forward_id}`);
+  }
+
+  close(): Promise<void> {
+    return this.#producer.close();
+  }
+}
+
+/** The client_id of a forward's copy in its i-th target room. */
+export const forwardClientId = (forwardId: string, index: number) => `fwd-${forwardId}-${index}`;

@@ -1,0 +1,85 @@
+import type { AuthUser } from "../auth/jwt.ts";
+import { AppError, notFound } from "../errors.ts";
+import { newId } from "../ids.ts";
+import type { RateLimits } from "../rate-limits/rate-limits.ts";
+import type { MembershipCache } from "../rooms/membership.cache.ts";
+import type { FanoutJobs } from "./forward.queue.ts";
+import type { MessageReader } from "./message.reader.ts";
+
+/** A message forwarded this many hops from its original is "forwarded many times". */
+export const MANY_TIMES = 5;
+const MAX_TARGETS = 5;
+
+/**
+ * Forwarding (API.md 30): the checks here (the source is visible to the caller and not a
+ * tombstone or a system message; every target is one of the caller's rooms; at most 5 targets,
+ * 1 once the source was forwarded many times), the copies in the fanout pool.
+ */
+export class ForwardService {
+  readonly #members: MembershipCache;
+  readonly #reader: MessageReader;
+  readonly #jobs: FanoutJobs;
+  readonly #limits: Pick<RateLimits, "consume"> | undefined;
+
+  constructor(deps: {
+    members: MembershipCache;
+    reader: MessageReader;
+    jobs: FanoutJobs;
+    limits?: Pick<RateLimits, "consume">;
+  }) {
+    this.#members = deps.members;
+    this.#reader = deps.reader;
+    this.#jobs = deps.jobs;
+    this.#limits = deps.limits;
+  }
+
+  async forward(
+    user: AuthUser,
+    messageId: string,
+    roomIds: string[],
+  ): Promise<{ forward_id: string; room_ids: string[] }> {
+    const found = await this.#reader.visible(messageId, user.id, (r, u) => this.#members.isMember(r, u));
+    if (!found) throw notFound("message");
+    const { record, view } = found;
+    if (view.deleted) throw new AppError("forbidden", "the message was deleted");
+    if (record.type === "system")
+      throw new AppError("invalid_request", "system messages cannot be forwarded");
+    if (record.media_id && !view.media)
+      throw new AppError("invalid_request", "the message's media was deleted");
+    const targets = [...new Set(roomIds)];
+    const manyTimes = record.forwarded?.many_times ?? false;
+    const max = manyTimes ? 1 : MAX_TARGETS;
+    if (targets.length > max) {
+      throw new AppError(
+        "invalid_request",
+        manyTimes
+          ? "a message forwarded many times may be forwarded to one chat at a time"
+          : `a message may be forwarded to at most ${MAX_TARGETS} chats at a time`,
+        { max_rooms: max },
+      );
+    }
+    for (const roomId of targets) {
+      if (!(await this.#members.isMember(roomId, user.id))) throw notFound("room");
+    }
+    for (const _ of targets) await this.#limits?.consume("send", user.id);
+    const hops = (record.forwarded?.forward_count ?? 0) + 1;
+    const forwardId = newId();
+    await this.#jobs.forward({
+      forward_id: forwardId,
+      user_id: user.id,
+      room_ids: targets,
+      copy: {
+        type: record.type,
+        text: view.text,
+        media_id: record.media_id,
+        forwarded: {
+          original_message_id: record.forwarded?.original_message_id ?? record.id,
+          original_sender_id: record.forwarded?.original_sender_id ?? record.sender_id,
+          forward_count: hops,
+          many_times: hops >= MANY_TIMES,
+        },
+      },
+    });
+    return { forward_id: forwardId, room_ids: targets };
+  }
+}

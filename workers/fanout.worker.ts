@@ -1,0 +1,70 @@
+import type { Config } from "../src/config/config.ts";
+import { MediaViews } from "../src/media/media.views.ts";
+import { createMediaStorage } from "../src/media/storage/storage.factory.ts";
+import { AcceptRepository } from "../src/messages/accept.repository.ts";
+import { fanoutQueue } from "../src/messages/forward.queue.ts";
+import { ForwardMessages } from "../src/messages/forward-messages.usecase.ts";
+import { MessageReader } from "../src/messages/message.reader.ts";
+import { MessagesService } from "../src/messages/messages.service.ts";
+import { PendingRepository } from "../src/messages/pending.repository.ts";
+import { PersistProducer } from "../src/messages/persist.queue.ts";
+import { RoomCounters } from "../src/messages/room-counters.repository.ts";
+import type { Logger } from "../src/observability/logger.ts";
+import { WorkerEvents } from "../src/realtime/emitter.ts";
+import { createRedis, Keys } from "../src/redis/redis.ts";
+import { MembershipCache } from "../src/rooms/membership.cache.ts";
+import { createStore } from "../src/store/store.factory.ts";
+import { type RunningPool, startPool } from "./pool.ts";
+
+/** The fanout pool: forwards, one normal message per target room (accept, broadcast, persist). */
+export async function startFanoutPool(config: Config, logger: Logger): Promise<RunningPool> {
+  const keys = new Keys(config.REDIS_PREFIX);
+  const redis = createRedis(config.REDIS_URL, "worker", "chat-fanout");
+  redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const store = createStore(config, logger);
+  const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
+  const persist = new PersistProducer(redis, keys.bullPrefix, {
+    maxDelayMs: config.PERSIST_BATCH_MS,
+    maxMessages: config.PERSIST_BATCH_MAX,
+    minIntervalMs: config.PERSIST_JOB_INTERVAL_MS,
+  });
+  const backlog = { maxMessages: config.PENDING_MAX_MESSAGES, maxBytes: config.PENDING_MAX_BYTES };
+  const messages = new MessagesService({
+    store,
+    members: new MembershipCache(redis, keys, store, config.MEMBERSHIP_CACHE_TTL_S),
+    accept: new AcceptRepository(redis, keys, backlog),
+    counters: new RoomCounters(redis, keys, store),
+    reader: new MessageReader(
+      store,
+      pending,
+      new MediaViews(store, createMediaStorage(config).storage, config.MEDIA_URL_TTL_S),
+    ),
+    persist,
+    events: new WorkerEvents(redis, keys.socketKey),
+    config: { maxTextChars: config.MESSAGE_MAX_CHARS },
+    // A copy reuses the source's media: it is linked to the copy, never checked for ownership.
+    media: {
+      attachable: async () => {
+        throw new Error("copies are never checked as uploads");
+      },
+      link: (mediaId, roomId, messageId) =>
+        store.linkMedia([{ media_id: mediaId, room_id: roomId, message_id: messageId }]),
+    },
+  });
+  const forward = new ForwardMessages(messages, logger);
+
+  return startPool(
+    {
+      pool: "fanout",
+      queue: fanoutQueue,
+      handlers: { forward: (job) => forward.run(job) },
+      onClose: async () => {
+        await persist.close();
+        await redis.quit().catch(() => {});
+        await store.close();
+      },
+    },
+    config,
+    logger,
+  );
+}
