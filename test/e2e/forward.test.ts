@@ -104,13 +104,15 @@ describe("forward (30) through the fanout pool", () => {
       (await t.on(t.nodeA, "l-zed").call("POST", `/messages/${m.id}/forward`, { room_ids: [outsiderRoom] }))
         .status,
     ).toBe(404);
+    expect((await alice.call("POST", `/rooms/${rooms[0]}/members`, { user_ids: ["l-cat"] })).status).toBe(
+      200,
+    );
     const history = await alice.call<{ messages: Message[] }>("GET", `/rooms/${rooms[0]}/messages`);
     const system = history.body.messages.find((x) => x.type === "system");
-    if (system) {
-      expect(
-        (await alice.call("POST", `/messages/${system.id}/forward`, { room_ids: [rooms[1]] })).status,
-      ).toBe(400);
-    }
+    expect(system).toBeDefined();
+    expect(
+      (await alice.call("POST", `/messages/${system?.id}/forward`, { room_ids: [rooms[1]] })).status,
+    ).toBe(400);
     const gone = await send(rooms[0] ?? "", "l-alice", "gone");
     await alice.call("DELETE", `/messages/${gone.id}?for=everyone`);
     expect((await alice.call("POST", `/messages/${gone.id}/forward`, { room_ids: [rooms[1]] })).status).toBe(
