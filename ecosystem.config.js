@@ -42,6 +42,14 @@ export const apps = [
   },
   {
     ...common,
+    name: "notify",
+    script: "workers/main.ts",
+    args: "notify",
+    exec_mode: "fork",
+    instances: Number(env("NOTIFY_INSTANCES", "1")),
+  },
+  {
+    ...common,
     name: "media",
     script: "workers/main.ts",
     args: "media",

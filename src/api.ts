@@ -27,6 +27,7 @@ import { PersistProducer, persistQueue } from "./messages/persist.queue.ts";
 import { RoomCounters } from "./messages/room-counters.repository.ts";
 import { SearchService } from "./messages/search.service.ts";
 import { StarsService } from "./messages/stars.service.ts";
+import { NotifyJobs } from "./notify/notify.queue.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { watchBacklog } from "./observability/metrics.ts";
 import { JobProducer } from "./queues/queue.ts";
@@ -120,7 +121,8 @@ export async function startApi(config: Config): Promise<Api> {
     limits,
     media: reader,
   });
-  const receipts = new ReceiptsService({ store, members, counters, events: roomEvents });
+  const notifyJobs = new NotifyJobs(queueConn, keys.bullPrefix);
+  const receipts = new ReceiptsService({ store, members, counters, events: roomEvents, notify: notifyJobs });
 
   const persist = new PersistProducer(queueConn, keys.bullPrefix, {
     maxDelayMs: config.PERSIST_BATCH_MS,
@@ -269,6 +271,7 @@ export async function startApi(config: Config): Promise<Api> {
         await membershipJobs.close();
         await mediaJobs.close();
         await fanoutJobs.close();
+        await notifyJobs.close();
         await Promise.allSettled([redis.quit(), pub.quit(), sub.quit(), queueConn.quit()]);
         await store.close();
       })();

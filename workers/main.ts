@@ -6,6 +6,7 @@ import { onShutdown } from "../src/shutdown.ts";
 import { exitOnStartFailure } from "../src/start-failure.ts";
 import { startFanoutPool } from "./fanout.worker.ts";
 import { startMediaPool } from "./media.worker.ts";
+import { startNotifyPool } from "./notify.worker.ts";
 import { startPersistPool } from "./persist.worker.ts";
 import type { RunningPool } from "./pool.ts";
 
@@ -15,6 +16,7 @@ const starters: Partial<Record<PoolName, PoolStarter>> = {
   persist: startPersistPool,
   media: startMediaPool,
   fanout: startFanoutPool,
+  notify: startNotifyPool,
 };
 
 const pool = z.enum(POOLS).safeParse(process.argv[2]);

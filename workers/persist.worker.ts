@@ -4,6 +4,7 @@ import { PendingRepository } from "../src/messages/pending.repository.ts";
 import { persistQueue } from "../src/messages/persist.queue.ts";
 import { PersistMessages } from "../src/messages/persist-messages.usecase.ts";
 import { RoomCounters } from "../src/messages/room-counters.repository.ts";
+import { NotifyJobs } from "../src/notify/notify.queue.ts";
 import type { Logger } from "../src/observability/logger.ts";
 import { WorkerEvents } from "../src/realtime/emitter.ts";
 import { createRedis, Keys } from "../src/redis/redis.ts";
@@ -22,7 +23,9 @@ export async function startPersistPool(config: Config, logger: Logger): Promise<
   const store = createStore(config, logger);
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
   const members = new MembershipCache(redis, keys, store, config.MEMBERSHIP_CACHE_TTL_S);
+  const notify = new NotifyJobs(redis, keys.bullPrefix);
   const useCase = new PersistMessages({
+    notify,
     store,
     pending,
     ops: new MessageOpsRepository(redis, keys, new RoomCounters(redis, keys, store), {
@@ -52,6 +55,7 @@ export async function startPersistPool(config: Config, logger: Logger): Promise<
       },
       schedulers: [{ id: "pending-rescue", everyMs: config.PENDING_RESCUE_EVERY_MS, job: "pending-rescue" }],
       onClose: async () => {
+        await notify.close();
         await redis.quit().catch(() => {});
         await store.close();
       },

@@ -87,6 +87,10 @@ const envSchema = z.object({
    * unguessable key instead of a signed, expiring URL.
    */
   S3_PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  /** `log` records each push in the notify pool's log (no text, no token); `fcm` sends through Firebase. */
+  PUSH_PROVIDER: z.enum(["log", "fcm"]).default("log"),
+  /** A Firebase service account's JSON (the whole file's content), for PUSH_PROVIDER=fcm. */
+  FCM_SERVICE_ACCOUNT_JSON: optionalString,
   /** Comma-separated browser origins (scheme://host[:port]) allowed by CORS for REST and Socket.IO, or "*". */
   CORS_ORIGINS: z
     .string()
@@ -166,6 +170,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     for (const name of ["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const) {
       if (!env[name]) problems.push(`${name}: required when MEDIA_STORAGE=s3`);
     }
+  }
+  if (env.PUSH_PROVIDER === "fcm" && !env.FCM_SERVICE_ACCOUNT_JSON) {
+    problems.push("FCM_SERVICE_ACCOUNT_JSON: required when PUSH_PROVIDER=fcm");
   }
   if (prod && env.MEDIA_STORAGE === "local" && !env.PUBLIC_URL) {
     problems.push("PUBLIC_URL: required when NODE_ENV=production and MEDIA_STORAGE=local (media URLs)");

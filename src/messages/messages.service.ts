@@ -16,6 +16,8 @@ import type { RoomCounters } from "./room-counters.repository.ts";
 /** Realtime side of the message path; the API implements it with Socket.IO. */
 export interface MessageEvents {
   messageNew(message: MessageView): void;
+  /** `mention:new` to each mentioned member's sockets (the sender's excepted). */
+  mentionNew?(userIds: string[], message: MessageView): void;
 }
 
 export type MessagesConfig = { maxTextChars: number };
@@ -187,6 +189,8 @@ export class MessagesService {
             result.message.media_id ? (media.get(result.message.media_id) ?? null) : null,
           );
           this.#events.messageNew(view);
+          const mentioned = result.message.mentions.filter((u) => u !== user.id);
+          if (mentioned.length > 0) this.#events.mentionNew?.(mentioned, view);
           await this.#persist.enqueue(result.message);
           return { message: view, created: true };
         }

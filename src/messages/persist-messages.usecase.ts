@@ -22,6 +22,7 @@ export class PersistMessages {
   readonly #ops: MessageOpsRepository;
   readonly #events: FailureEvents;
   readonly #logger: Logger;
+  readonly #notify: { messages(messages: MessageRecord[]): Promise<void> } | undefined;
 
   constructor(deps: {
     store: MessagesStore & MessageStateStore;
@@ -29,12 +30,15 @@ export class PersistMessages {
     ops: MessageOpsRepository;
     events: FailureEvents;
     logger: Logger;
+    /** Pushes for what was stored (the notify pool). */
+    notify?: { messages(messages: MessageRecord[]): Promise<void> };
   }) {
     this.#store = deps.store;
     this.#pending = deps.pending;
     this.#ops = deps.ops;
     this.#events = deps.events;
     this.#logger = deps.logger;
+    this.#notify = deps.notify;
   }
 
   async run(batch: PersistBatch): Promise<{ persisted: number; rejected: number; ops: number }> {
@@ -42,6 +46,8 @@ export class PersistMessages {
     await this.#store.applyMessageOps(batch.ops);
     const refused = new Set(rejected.map((r) => r.message.id));
     const persisted = batch.messages.filter((m) => !refused.has(m.id));
+    // Before the clear: a failure here retries the whole (idempotent) batch, so no push is lost.
+    if (persisted.length > 0) await this.#notify?.messages(persisted);
     await this.#pending.clear(persisted, batch.ops);
     messagesPersisted.inc(persisted.length);
     for (const r of rejected) {

@@ -38,6 +38,12 @@ export const messagesRolledBack = new Counter({
   registers: [registry],
 });
 
+export const pushesSent = new Counter({
+  name: "chat_pushes_sent_total",
+  help: "Pushes the push provider took",
+  registers: [registry],
+});
+
 export const jobDuration = new Histogram({
   name: "chat_job_duration_seconds",
   help: "Job processing time by queue, job name and outcome",

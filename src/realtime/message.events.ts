@@ -15,6 +15,10 @@ export class SocketMessageEvents implements MessageEvents, MessageUpdateEvents {
     this.#io.to(roomChannel(message.room_id)).emit("message:new", { message });
   }
 
+  mentionNew(userIds: string[], message: MessageView): void {
+    this.#io.to(userIds.map(userChannel)).emit("mention:new", { message });
+  }
+
   messageUpdated(message: MessageView): void {
     this.#io.to(roomChannel(message.room_id)).emit("message:updated", { message });
   }

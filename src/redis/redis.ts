@@ -128,6 +128,10 @@ export class Keys {
   presenceSeen(userId: string): string {
     return this.#key("presence-seen", userId);
   }
+  /** Set once a push of a message reached a device: a retried notify job never pushes it twice. */
+  pushSent(messageId: string, userId: string, deviceId: string): string {
+    return this.#key("push-sent", messageId, userId, deviceId);
+  }
   /** BullMQ's own keys live under this family. */
   get bullPrefix(): string {
     return this.#key("bull");

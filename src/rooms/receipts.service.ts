@@ -22,17 +22,21 @@ export class ReceiptsService {
   readonly #members: MembershipCache;
   readonly #counters: RoomCounters;
   readonly #events: ReceiptEvents;
+  readonly #notify: { clearRoom(userId: string, roomId: string, readSeq: number): Promise<void> } | undefined;
 
   constructor(deps: {
     store: MembersStore;
     members: MembershipCache;
     counters: RoomCounters;
     events: ReceiptEvents;
+    /** A read clears the room's notifications on the user's other devices (a silent push). */
+    notify?: { clearRoom(userId: string, roomId: string, readSeq: number): Promise<void> };
   }) {
     this.#store = deps.store;
     this.#members = deps.members;
     this.#counters = deps.counters;
     this.#events = deps.events;
+    this.#notify = deps.notify;
   }
 
   async mark(user: AuthUser, roomId: string, kind: "read" | "delivered", seq: number): Promise<void> {
@@ -55,5 +59,6 @@ export class ReceiptsService {
       read_seq: after.read_seq,
       delivered_seq: after.delivered_seq,
     });
+    if (kind === "read") await this.#notify?.clearRoom(user.id, roomId, after.read_seq);
   }
 }

@@ -37,7 +37,7 @@ const builders: Record<string, string[]> = {
   presenceSeen: hostileUserIds.map((u) => keys.presenceSeen(u)),
   // rate-limiter-flexible appends ":<user id>" to each prefix; each budget is a family.
   ...Object.fromEntries(
-    ["send", "send-burst", "message_op", "room_create", "member_add", "typing"].map((b) => [
+    ["send", "send-burst", "message_op", "room_create", "member_add", "typing", "media_upload"].map((b) => [
       `rateLimitPrefix(${b})`,
       hostileUserIds.map((u) => `${keys.rateLimitPrefix(b)}:${u}`),
     ]),
@@ -49,6 +49,7 @@ const builders: Record<string, string[]> = {
   pendingMessage: roomIds.map((r) => keys.pendingMessage(r)),
   pendingIndex: [keys.pendingIndex()],
   pendingMessagePrefix: [keys.pendingMessagePrefix],
+  pushSent: hostileUserIds.flatMap((u) => roomIds.map((m) => keys.pushSent(m, u, u))),
   bullPrefix: [keys.bullPrefix],
   socketKey: [keys.socketKey],
 };

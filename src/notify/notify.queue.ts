@@ -1,0 +1,55 @@
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { idSchema, userIdSchema } from "../ids.ts";
+import { messageRecordSchema } from "../messages/messages.schemas.ts";
+import {
+  BACKOFF_TYPE,
+  JobProducer,
+  type QueueDefinition,
+  RETENTION,
+  UNBOUNDED_ATTEMPTS,
+} from "../queues/queue.ts";
+import type { MessageRecord } from "../store/store.ts";
+
+/**
+ * The notify queue, worked by the `notify` pool: pushes for messages once they are stored (to
+ * members with no live socket, honouring mute unless mentioned), and a silent push that clears
+ * a room's notifications on a user's devices once they read it.
+ */
+export const notifyQueue = {
+  name: "notify",
+  jobs: {
+    "notify-messages": z.strictObject({ messages: z.array(messageRecordSchema).min(1).max(10_000) }),
+    "clear-room": z.strictObject({
+      user_id: userIdSchema,
+      room_id: idSchema,
+      read_seq: z.number().int().min(0),
+    }),
+  },
+  jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
+} satisfies QueueDefinition<Record<string, z.ZodType>>;
+
+export class NotifyJobs {
+  readonly #producer: JobProducer<typeof notifyQueue.jobs>;
+  constructor(connection: Redis, prefix: string) {
+    this.#producer = new JobProducer(notifyQueue, connection, prefix);
+  }
+
+  /** One job per stored batch; the id follows the messages, so a retried persist job adds it once. */
+  async messages(messages: MessageRecord[]): Promise<void> {
+    const wanted = messages.filter((m) => m.type !== "system");
+    if (wanted.length === 0) return;
+    const ids = wanted.map((m) => m.id).sort();
+    const digest = createHash("sha256").update(ids.join(",")).digest("base64url").slice(0, 22);
+    await this.#producer.add("notify-messages", { messages: wanted }, `notify-${digest}`);
+  }
+
+  clearRoom(userId: string, roomId: string, readSeq: number): Promise<void> {
+    return this.#producer.add("clear-room", { user_id: userId, room_id: roomId, read_seq: readSeq });
+  }
+
+  close(): Promise<void> {
+    return this.#producer.close();
+  }
+}

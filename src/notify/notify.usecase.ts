@@ -1,0 +1,157 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "../observability/logger.ts";
+import { pushesSent } from "../observability/metrics.ts";
+import { onlineUsers } from "../realtime/online.ts";
+import type { Keys } from "../redis/redis.ts";
+import type { DeviceRecord, DevicesStore, MembersStore, MessageRecord } from "../store/store.ts";
+import type { Push, PushProvider } from "./providers/push-provider.ts";
+
+const SENT_TTL_S = 7 * 86_400;
+const PREVIEW_CHARS = 120;
+
+const preview = (m: MessageRecord): string => {
+  if (m.type === "text") {
+    const chars = [...(m.text ?? "")];
+    return chars.length > PREVIEW_CHARS ? `${chars.slice(0, PREVIEW_CHARS).join("")}…` : chars.join("");
+  }
+  const label = { image: "📷 Photo", video: "🎥 Video", audio: "🎤 Audio", file: "📄 File", system: "" }[
+    m.type
+  ];
+  return m.text ? `${label}: ${m.text}` : label;
+};
+
+/**
+ * The notify pool's work. A stored batch of messages becomes, per room and recipient, one push
+ * with the newest message and how many arrived (a burst collapses; the collapse key replaces
+ * older ones on the device). Recipients are the room's members but the sender, with no live
+ * socket, not muting the room (a mention overrides mute). Each (message, device) is pushed
+ * once: a mark is set per device when the provider took it, so a retried job skips it. A token
+ * the provider reports dead is removed; anything transient fails the job for a retry.
+ */
+export class NotifyUseCase {
+  readonly #store: Pick<MembersStore, "getMembers"> & Pick<DevicesStore, "devicesOf" | "dropPushToken">;
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+  readonly #provider: PushProvider;
+  readonly #logger: Logger;
+
+  constructor(deps: {
+    store: Pick<MembersStore, "getMembers"> & Pick<DevicesStore, "devicesOf" | "dropPushToken">;
+    redis: Redis;
+    keys: Keys;
+    provider: PushProvider;
+    logger: Logger;
+  }) {
+    this.#store = deps.store;
+    this.#redis = deps.redis;
+    this.#keys = deps.keys;
+    this.#provider = deps.provider;
+    this.#logger = deps.logger;
+  }
+
+  async messages(messages: MessageRecord[]): Promise<{ pushes: number }> {
+    const now = Date.now();
+    /** (room, user) → the newest message for them, how many, and whether any mentions them. */
+    const due = new Map<string, { user: string; latest: MessageRecord; count: number; mention: boolean }>();
+    for (const [roomId, inRoom] of Map.groupBy(messages, (m) => m.room_id)) {
+      const members = await this.#store.getMembers(roomId);
+      const candidates = members.filter((mb) => inRoom.some((m) => m.sender_id !== mb.user_id));
+      const online = await onlineUsers(
+        this.#redis,
+        this.#keys,
+        candidates.map((mb) => mb.user_id),
+      );
+      for (const member of candidates) {
+        if (online.has(member.user_id)) continue; // their sockets got it
+        const muted = member.muted_until !== null && Date.parse(member.muted_until) > now;
+        for (const m of inRoom) {
+          if (m.sender_id === member.user_id) continue;
+          const mention = m.mentions.includes(member.user_id);
+          if (muted && !mention) continue;
+          const key = `${roomId}|${member.user_id}`;
+          const entry = due.get(key);
+          if (!entry) due.set(key, { user: member.user_id, latest: m, count: 1, mention });
+          else {
+            entry.count++;
+            entry.mention ||= mention;
+            if (m.seq > entry.latest.seq) entry.latest = m;
+          }
+        }
+      }
+    }
+    if (due.size === 0) return { pushes: 0 };
+    const devices = Map.groupBy(
+      (await this.#store.devicesOf([...new Set([...due.values()].map((d) => d.user))])).filter(
+        (d) => d.push_token,
+      ),
+      (d) => d.user_id,
+    );
+    const pushes: Push[] = [];
+    for (const d of due.values()) {
+      for (const device of devices.get(d.user) ?? []) {
+        pushes.push({
+          token: device.push_token ?? "",
+          user_id: d.user,
+          device_id: device.device_id,
+          notification: { title: d.mention ? "You were mentioned" : "New message", body: preview(d.latest) },
+          data: {
+            type: d.mention ? "mention" : "message",
+            room_id: d.latest.room_id,
+            message_id: d.latest.id,
+            seq: String(d.latest.seq),
+            count: String(d.count),
+          },
+          collapse_key: d.latest.room_id,
+        });
+      }
+    }
+    return { pushes: await this.#deliver(pushes, (p) => p.data.message_id ?? "") };
+  }
+
+  /** After a read on one device: a silent push that clears the room's notifications on the others. */
+  async clearRoom(userId: string, roomId: string, readSeq: number): Promise<{ pushes: number }> {
+    const devices = (await this.#store.devicesOf([userId])).filter((d: DeviceRecord) => d.push_token);
+    const pushes: Push[] = devices.map((device) => ({
+      token: device.push_token ?? "",
+      user_id: userId,
+      device_id: device.device_id,
+      notification: null,
+      data: { type: "clear", room_id: roomId, read_seq: String(readSeq) },
+      collapse_key: roomId,
+    }));
+    return { pushes: await this.#deliver(pushes, () => null) };
+  }
+
+  /**
+   * Sends what was not sent yet (per the marks of `markOf`'s message), marks what the provider
+   * took, drops dead tokens; throws when some must be retried (the marks keep the rest from
+   * going twice).
+   */
+  async #deliver(all: Push[], markOf: (p: Push) => string | null): Promise<number> {
+    const markKey = (p: Push) => {
+      const message = markOf(p);
+      return message ? this.#keys.pushSent(message, p.user_id, p.device_id) : null;
+    };
+    const keys = all.map(markKey);
+    const marked = await Promise.all(keys.map((k) => (k ? this.#redis.exists(k) : Promise.resolve(0))));
+    const pushes = all.filter((_, i) => marked[i] === 0);
+    if (pushes.length === 0) return 0;
+    const outcomes = await this.#provider.send(pushes);
+    let retry = 0;
+    let sent = 0;
+    for (const [i, p] of pushes.entries()) {
+      const outcome = outcomes[i];
+      if (outcome === "sent") {
+        sent++;
+        const k = markKey(p);
+        if (k) await this.#redis.set(k, "1", "EX", SENT_TTL_S);
+      } else if (outcome === "dead") {
+        await this.#store.dropPushToken(p.token);
+        this.#logger.info({ user_id: p.user_id, device_id: p.device_id }, "push token dead; removed");
+      } else retry++;
+    }
+    pushesSent.inc(sent);
+    if (retry > 0) throw new Error(`${retry} of ${pushes.length} pushes must be retried`);
+    return sent;
+  }
+}

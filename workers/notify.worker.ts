@@ -1,0 +1,36 @@
+import type { Config } from "../src/config/config.ts";
+import { notifyQueue } from "../src/notify/notify.queue.ts";
+import { NotifyUseCase } from "../src/notify/notify.usecase.ts";
+import { createPushProvider } from "../src/notify/providers/provider.factory.ts";
+import type { Logger } from "../src/observability/logger.ts";
+import { createRedis, Keys } from "../src/redis/redis.ts";
+import { createStore } from "../src/store/store.factory.ts";
+import { type RunningPool, startPool } from "./pool.ts";
+
+/** The notify pool: pushes for stored messages, and silent pushes that clear read rooms. */
+export async function startNotifyPool(config: Config, logger: Logger): Promise<RunningPool> {
+  const keys = new Keys(config.REDIS_PREFIX);
+  const redis = createRedis(config.REDIS_URL, "worker", "chat-notify");
+  redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const store = createStore(config, logger);
+  const provider = createPushProvider(config, logger);
+  const useCase = new NotifyUseCase({ store, redis, keys, provider, logger });
+
+  return startPool(
+    {
+      pool: "notify",
+      queue: notifyQueue,
+      handlers: {
+        "notify-messages": ({ messages }) => useCase.messages(messages),
+        "clear-room": ({ user_id, room_id, read_seq }) => useCase.clearRoom(user_id, room_id, read_seq),
+      },
+      onClose: async () => {
+        await provider.close();
+        await redis.quit().catch(() => {});
+        await store.close();
+      },
+    },
+    config,
+    logger,
+  );
+}
