@@ -159,7 +159,7 @@ describe("FCM provider over HTTP/2", () => {
       const pushes = Array.from({ length: 620 }, (_, i) => push(i % 100 === 7 ? `dead-${i}` : `ok-${i}`));
       const outcomes = await p.send(pushes);
       expect(outcomes).toHaveLength(620);
-      outcomes.forEach((o, i) => expect(o).toBe(i % 100 === 7 ? "dead" : "sent"));
+      expect(outcomes).toEqual(pushes.map((_, i) => (i % 100 === 7 ? "dead" : "sent")));
       expect(seen).toHaveLength(620);
     } finally {
       await p.close();
