@@ -41,7 +41,7 @@ export async function startMediaPool(config: Config, logger: Logger): Promise<Ru
   const useCase = new MediaJobsUseCase({
     store,
     storage,
-    image: new ImageProcessor(config.MEDIA_MAX_PIXELS),
+    image: new ImageProcessor(config.MEDIA_MAX_PIXELS, config.MEDIA_IMAGE_TIMEOUT_S),
     av: new AvProcessor(
       new Ffmpeg({
         ffmpegPath: config.FFMPEG_PATH,

@@ -68,11 +68,13 @@ const envSchema = z.object({
   MEDIA_MAX_VIDEO_BYTES: int(64 * 1024 * 1024, 1),
   MEDIA_MAX_AUDIO_BYTES: int(16 * 1024 * 1024, 1),
   MEDIA_MAX_FILE_BYTES: int(100 * 1024 * 1024, 1),
-  /** Per user: bytes of uploads not yet confirmed (each holds storage until its URL expires). */
-  MEDIA_PENDING_MAX_BYTES: int(512 * 1024 * 1024, 1),
+  /** Per user: bytes of uploads started per upload URL lifetime (each URL can hold storage until it expires). */
+  MEDIA_PENDING_MAX_BYTES: int(1024 * 1024 * 1024, 1),
   /** Images above this many pixels end `failed` instead of being decoded (decompression bombs). */
   MEDIA_MAX_PIXELS: int(50_000_000, 1),
   MEDIA_FFMPEG_TIMEOUT_MS: int(30_000, 1000),
+  /** An image whose thumbnail takes longer fails (decode bombs within the pixel limit). */
+  MEDIA_IMAGE_TIMEOUT_S: int(20, 1),
   FFMPEG_PATH: z.string().default("ffmpeg"),
   FFPROBE_PATH: z.string().default("ffprobe"),
   S3_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),

@@ -68,7 +68,8 @@ for (const [kind, types] of Object.entries(TYPES) as [MediaKind, readonly string
 /** `image/JPEG; charset=x` to `image/jpeg`, aliases folded. */
 export function normalizeType(contentType: string): string {
   const bare = (contentType.split(";")[0] ?? "").trim().toLowerCase();
-  return ALIASES[bare] ?? bare;
+  // Own keys only: "constructor" or "__proto__" must stay what they are (off the list).
+  return Object.hasOwn(ALIASES, bare) ? (ALIASES[bare] ?? bare) : bare;
 }
 
 /** The kind of an allowed type, or null when the type is not on the allow-list. */
@@ -91,8 +92,10 @@ export function verifiedType(declared: string, detected: string | undefined): st
   const realKind = kindOf(real);
   if (!realKind) return null;
   if (realKind === kind || kind === "file") return real;
-  // An audio-only MP4/WebM is often detected as its video container: the container fits.
-  if (kind === "audio" && (real === "video/mp4" || real === "video/webm")) return normalizeType(declared);
+  // An audio-only MP4/WebM is often detected as its video container: the container fits, and
+  // is what it is served as.
+  if (kind === "audio" && (real === "video/mp4" || real === "video/webm"))
+    return real.replace("video/", "audio/");
   return null;
 }
 

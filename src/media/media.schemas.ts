@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { idSchema } from "../ids.ts";
-import { wellFormedText } from "../text.ts";
+import { isBlank, wellFormedText } from "../text.ts";
 
 /** REST 21. The name is what a download is saved as: no path, no control characters. */
 export const uploadUrlSchema = z.strictObject({
@@ -8,7 +8,7 @@ export const uploadUrlSchema = z.strictObject({
     .min(1)
     .max(255)
     // Format characters too: a right-to-left override makes "invoice<RLO>fdp.exe" look like a PDF.
-    .refine((n) => !/[\p{Cc}\p{Cf}/\\]/u.test(n) && n.trim() !== "" && n !== "." && n !== "..", {
+    .refine((n) => !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}/\\]/u.test(n) && !isBlank(n) && !/^[\s.]*$/u.test(n), {
       message: "a file name without path separators, control or format characters",
     }),
   content_type: z.string().min(3).max(255),

@@ -77,44 +77,50 @@ export class MediaService {
       throw new AppError("payload_too_large", `a ${kind} may be at most ${max} bytes`, { max_bytes: max });
     }
     const now = new Date();
-    // Uploads never confirmed hold storage until they expire: a user may have only so much.
-    const since = new Date(now.getTime() - this.#config.uploadTtlS * 1000).toISOString();
-    const pending = await this.#store.pendingUploadBytes(user.id, since);
-    if (pending + input.size > this.#config.pendingMaxBytes) {
-      throw new AppError(
-        "payload_too_large",
-        `uploads waiting to be confirmed would exceed ${this.#config.pendingMaxBytes} bytes; confirm or let them expire`,
-        { pending_bytes: pending, max_pending_bytes: this.#config.pendingMaxBytes },
-      );
-    }
     const id = newId();
     const keys = newObjectKeys(id);
     const expiresAt = new Date(now.getTime() + this.#config.uploadTtlS * 1000);
     // The clean-up job goes with the record (a record must never exist without something that
     // removes it); if either fails the client gets an error and never sees the URL.
-    await Promise.all([
+    // An upload URL can fill storage until it expires, whatever becomes of its media: a user
+    // may start only so many bytes of uploads per URL lifetime (checked and written at once).
+    const quota = {
+      since: new Date(now.getTime() - this.#config.uploadTtlS * 1000).toISOString(),
+      maxBytes: this.#config.pendingMaxBytes,
+    };
+    const [, created] = await Promise.all([
       this.#jobs.expireUpload(id, this.#config.uploadTtlS * 1000 + 60_000),
-      this.#store.createMedia({
-        id,
-        owner_id: user.id,
-        kind,
-        status: "pending",
-        filename: input.filename,
-        content_type: contentType,
-        size: input.size,
-        upload_key: keys.upload,
-        object_key: keys.object,
-        thumb_key: null,
-        placeholder: null,
-        width: null,
-        height: null,
-        duration: null,
-        failure: null,
-        created_at: now.toISOString(),
-        updated_at: now.toISOString(),
-        deleted_at: null,
-      }),
+      this.#store.createMedia(
+        {
+          id,
+          owner_id: user.id,
+          kind,
+          status: "pending",
+          filename: input.filename,
+          content_type: contentType,
+          size: input.size,
+          upload_key: keys.upload,
+          object_key: keys.object,
+          thumb_key: null,
+          placeholder: null,
+          width: null,
+          height: null,
+          duration: null,
+          failure: null,
+          created_at: now.toISOString(),
+          updated_at: now.toISOString(),
+          deleted_at: null,
+        },
+        quota,
+      ),
     ]);
+    if (!created.created) {
+      throw new AppError(
+        "payload_too_large",
+        `uploads started in the last ${this.#config.uploadTtlS} s would exceed ${quota.maxBytes} bytes; retry later`,
+        { used_bytes: created.used, max_bytes: quota.maxBytes },
+      );
+    }
     const target = await this.#storage.uploadTarget(keys.upload, contentType, input.size, expiresAt);
     return {
       upload_id: id,

@@ -414,7 +414,16 @@ export type MediaChange = Partial<
 export type MediaLink = { media_id: string; room_id: string; message_id: string };
 
 export interface MediaStore {
-  createMedia(media: MediaRecord): Promise<void>;
+  /**
+   * Creates the record. With a quota: only if the owner's media created after `quota.since`
+   * (whatever became of them) plus this one stay within `quota.maxBytes`, checked and written
+   * in one atomic step (concurrent requests cannot pass it together); else `used` says how much
+   * the window already holds.
+   */
+  createMedia(
+    media: MediaRecord,
+    quota?: { since: string; maxBytes: number },
+  ): Promise<{ created: true } | { created: false; used: number }>;
   /** The record, deleted or not (callers decide what a deleted one means). */
   getMedia(mediaId: string): Promise<MediaRecord | null>;
   getMediaMany(mediaIds: string[]): Promise<Map<string, MediaRecord>>;
@@ -428,8 +437,6 @@ export interface MediaStore {
   deleteMedia(mediaId: string, at: string): Promise<MediaRecord | null>;
   /** Records links, each insert-if-absent. */
   linkMedia(links: MediaLink[]): Promise<void>;
-  /** Bytes declared by a user's uploads still `pending` that were created after `since` (ISO). */
-  pendingUploadBytes(ownerId: string, since: string): Promise<number>;
   /** Links of a media, oldest first, at most `limit`. */
   mediaLinks(mediaId: string, limit: number): Promise<MediaLink[]>;
   /** Links of a media in rooms where `userId` is a member now, at most `limit`. */

@@ -62,17 +62,24 @@ export function runMediaContract(adapter: string, makeStore: () => Promise<Store
       expect(await ctx.store.deleteMedia(ulid(), at(8))).toBeNull();
     });
 
-    it("counts a user's pending upload bytes since a time, and only pending ones", async () => {
-      await ctx.store.createMedia(media({ owner_id: "p1", size: 10, created_at: at(5) }));
-      await ctx.store.createMedia(media({ owner_id: "p1", size: 20, created_at: at(9) }));
-      await ctx.store.createMedia(media({ owner_id: "p1", size: 40, created_at: at(1) }));
-      await ctx.store.createMedia(
-        media({ owner_id: "p1", size: 80, created_at: at(9), status: "processing" }),
-      );
-      await ctx.store.createMedia(media({ owner_id: "p2", size: 160, created_at: at(9) }));
-      expect(await ctx.store.pendingUploadBytes("p1", at(2))).toBe(30);
-      expect(await ctx.store.pendingUploadBytes("p1", at(0))).toBe(70);
-      expect(await ctx.store.pendingUploadBytes("p3", at(0))).toBe(0);
+    it("creates within a quota of bytes started since a time (any status), atomically", async () => {
+      const quota = { since: at(2), maxBytes: 100 };
+      expect(
+        await ctx.store.createMedia(media({ owner_id: "p1", size: 40, created_at: at(1) }), quota),
+      ).toEqual({
+        created: true,
+      });
+      await ctx.store.createMedia(media({ owner_id: "p1", size: 30, created_at: at(5), status: "failed" }));
+      await ctx.store.createMedia(media({ owner_id: "p2", size: 90, created_at: at(5) }));
+      // 30 in the window (the 40 is older): 30 + 70 fits, then nothing more does.
+      expect(
+        await ctx.store.createMedia(media({ owner_id: "p1", size: 70, created_at: at(6) }), quota),
+      ).toEqual({
+        created: true,
+      });
+      const refused = media({ owner_id: "p1", size: 1, created_at: at(7) });
+      expect(await ctx.store.createMedia(refused, quota)).toEqual({ created: false, used: 100 });
+      expect(await ctx.store.getMedia(refused.id)).toBeNull();
     });
 
     it("links messages to a media, idempotently; lists them, and only in rooms the user belongs to", async () => {

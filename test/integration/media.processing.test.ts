@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -90,6 +91,42 @@ describe.skipIf(!HAS_FFMPEG)("video and audio with ffmpeg/ffprobe", () => {
       320 * 240 - 1,
     );
     await expect(strict.video(write("big.mp4", video(dir, 1)))).rejects.toThrow(/pixel limit/);
+  });
+
+  it("a second, larger video stream cannot slip past the pixel limit", async () => {
+    const file = path.join(dir, "two-streams.mp4");
+    execFileSync(
+      "ffmpeg",
+      [
+        "-v",
+        "error",
+        "-nostdin",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=duration=1:size=64x64:rate=5",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=duration=1:size=640x640:rate=5",
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        file,
+      ],
+      { stdio: "pipe" },
+    );
+    const strict = new AvProcessor(
+      new Ffmpeg({ ffmpegPath: "ffmpeg", ffprobePath: "ffprobe", timeoutMs: 20_000 }),
+      100_000,
+    );
+    await expect(strict.video(file)).rejects.toThrow(/640x640/);
   });
 
   it("a clip shorter than a second gets its first frame", async () => {

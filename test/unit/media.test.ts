@@ -47,13 +47,29 @@ describe("media kinds: the allow-list and the check of declared against real typ
     expect(verifiedType("text/plain", "application/x-elf")).toBeNull();
     // Audio in an MP4 container is often detected as video/mp4.
     expect(verifiedType("audio/mp4", "video/mp4")).toBe("audio/mp4");
+    expect(verifiedType("audio/ogg", "video/mp4")).toBe("audio/mp4");
+    expect(kindOf("constructor")).toBeNull();
+    expect(kindOf("__proto__")).toBeNull();
     expect(verifiedType("text/html", "text/html")).toBeNull();
   });
 
   it("file names carry no path or control characters", () => {
     const ok = { content_type: "image/jpeg", size: 1 };
     expect(uploadUrlSchema.safeParse({ ...ok, filename: "Photo 1.jpg" }).success).toBe(true);
-    for (const filename of ["../x", "a/b", "a\\b", "a\nb", "", " ", "..", "\ud800", "invoice\u202efdp.exe"]) {
+    for (const filename of [
+      "../x",
+      "a/b",
+      "a\\b",
+      "a\nb",
+      "",
+      " ",
+      "..",
+      " ..",
+      "\u2800",
+      "\u2028",
+      "\ud800",
+      "invoice\u202efdp.exe",
+    ]) {
       expect(uploadUrlSchema.safeParse({ ...ok, filename }).success, JSON.stringify(filename)).toBe(false);
     }
     expect(uploadUrlSchema.safeParse({ ...ok, filename: "a", size: 0 }).success).toBe(false);

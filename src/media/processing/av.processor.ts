@@ -51,18 +51,21 @@ export class AvProcessor {
     const probe = await onFile("video", () => this.#ffmpeg.probe(file));
     const stream = probe.streams.find((s) => s.codec_type === "video");
     if (!stream?.width || !stream.height) throw new MediaRejectedError("the file has no video stream");
-    if (stream.width * stream.height > this.#maxPixels) {
-      throw new MediaRejectedError(
-        `the video's frames exceed the pixel limit (${stream.width}x${stream.height})`,
-      );
+    // Every video stream, not only the one shown: a hidden huge one must not slip through.
+    for (const s of probe.streams.filter((x) => x.codec_type === "video")) {
+      if ((s.width ?? 0) * (s.height ?? 0) > this.#maxPixels) {
+        throw new MediaRejectedError(`the video's frames exceed the pixel limit (${s.width}x${s.height})`);
+      }
     }
     const duration = durationOf(probe, stream);
     const turned = rotation(stream) === 90;
     const poster = `${file}.poster.png`;
     try {
       const at = duration !== null && duration > 1 ? 1 : 0;
-      await onFile("video", () => this.#ffmpeg.frame(file, at, poster));
-      if (!(await exists(poster)) && at > 0) await onFile("video", () => this.#ffmpeg.frame(file, 0, poster));
+      const frame = (atS: number) =>
+        onFile("video", () => this.#ffmpeg.frame(file, atS, poster, this.#maxPixels));
+      await frame(at);
+      if (!(await exists(poster)) && at > 0) await frame(0);
       if (!(await exists(poster))) throw new MediaRejectedError("the video has no frame to show");
       const thumbnail = await sharp(poster)
         .resize(THUMBNAIL_PX, THUMBNAIL_PX, { fit: "inside", withoutEnlargement: true })

@@ -61,16 +61,21 @@ export class Ffmpeg {
    * One frame at `atS` seconds as PNG, upright (ffmpeg applies the rotation metadata). Seeking
    * past the end exits 0 without a frame: the caller checks that the file exists.
    */
-  async frame(file: string, atS: number, outFile: string): Promise<void> {
+  async frame(file: string, atS: number, outFile: string, maxPixels: number): Promise<void> {
     await this.#run(this.#ffmpeg, [
       "-v",
       "error",
       "-nostdin",
       "-y",
+      // The decoder refuses any frame above the limit (a stream may change size mid-way).
+      "-max_pixels",
+      String(maxPixels),
       "-ss",
       String(atS),
       "-i",
       file,
+      "-map",
+      "0:v:0",
       "-frames:v",
       "1",
       "-f",

@@ -15,8 +15,11 @@ const PLACEHOLDER_MAX_BYTES = 1024;
  */
 export class ImageProcessor {
   readonly #maxPixels: number;
-  constructor(maxPixels: number) {
+  readonly #timeoutS: number;
+  /** `timeoutS`: a decode running longer fails the image (crafted JPEGs can take minutes). */
+  constructor(maxPixels: number, timeoutS = 20) {
     this.#maxPixels = maxPixels;
+    this.#timeoutS = timeoutS;
   }
 
   async process(file: string): Promise<Processed> {
@@ -30,6 +33,7 @@ export class ImageProcessor {
         .autoOrient()
         .resize(THUMBNAIL_PX, THUMBNAIL_PX, { fit: "inside", withoutEnlargement: true })
         .webp({ quality: 75 })
+        .timeout({ seconds: this.#timeoutS })
         .toBuffer();
       return {
         width: turned ? meta.height : meta.width,

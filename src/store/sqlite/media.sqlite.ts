@@ -53,35 +53,45 @@ export class SqliteMedia implements MediaStore {
     this.#db = db;
   }
 
-  async createMedia(m: MediaRecord): Promise<void> {
-    await this.#db.write(() =>
-      this.#db
-        .stmt(
-          `INSERT INTO media (id, owner_id, kind, status, filename, content_type, size, upload_key, object_key,
-             thumb_key, placeholder, width, height, duration, failure, created_at, updated_at, deleted_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          m.id,
-          m.owner_id,
-          m.kind,
-          m.status,
-          m.filename,
-          m.content_type,
-          m.size,
-          m.upload_key,
-          m.object_key,
-          m.thumb_key,
-          m.placeholder,
-          m.width,
-          m.height,
-          m.duration,
-          m.failure,
-          m.created_at,
-          m.updated_at,
-          m.deleted_at,
-        ),
-    );
+  async createMedia(
+    m: MediaRecord,
+    quota?: { since: string; maxBytes: number },
+  ): Promise<{ created: true } | { created: false; used: number }> {
+    const db = this.#db;
+    return db.write(() => {
+      if (quota) {
+        const row = db
+          .stmt("SELECT coalesce(sum(size), 0) AS bytes FROM media WHERE owner_id = ? AND created_at > ?")
+          .get(m.owner_id, quota.since);
+        const used = num(row?.bytes ?? 0);
+        if (used + m.size > quota.maxBytes) return { created: false as const, used };
+      }
+      db.stmt(
+        `INSERT INTO media (id, owner_id, kind, status, filename, content_type, size, upload_key, object_key,
+           thumb_key, placeholder, width, height, duration, failure, created_at, updated_at, deleted_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        m.id,
+        m.owner_id,
+        m.kind,
+        m.status,
+        m.filename,
+        m.content_type,
+        m.size,
+        m.upload_key,
+        m.object_key,
+        m.thumb_key,
+        m.placeholder,
+        m.width,
+        m.height,
+        m.duration,
+        m.failure,
+        m.created_at,
+        m.updated_at,
+        m.deleted_at,
+      );
+      return { created: true as const };
+    });
   }
 
   async getMedia(mediaId: string): Promise<MediaRecord | null> {
@@ -121,18 +131,6 @@ export class SqliteMedia implements MediaStore {
       return this.#db.stmt("SELECT * FROM media WHERE id = ?").get(mediaId);
     });
     return row ? mediaFromRow(row) : null;
-  }
-
-  async pendingUploadBytes(ownerId: string, since: string): Promise<number> {
-    const row = await this.#db.read(() =>
-      this.#db
-        .stmt(
-          `SELECT coalesce(sum(size), 0) AS bytes FROM media
-           WHERE owner_id = ? AND status = 'pending' AND deleted_at IS NULL AND created_at > ?`,
-        )
-        .get(ownerId, since),
-    );
-    return num(row?.bytes ?? 0);
   }
 
   async linkMedia(links: MediaLink[]): Promise<void> {

@@ -149,7 +149,7 @@ export const migrations: string[] = [
     PRIMARY KEY (media_id, message_id)
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX media_links_by_room ON media_links (media_id, room_id);
-  CREATE INDEX media_pending_by_owner ON media (owner_id, created_at) WHERE status = 'pending';
+  CREATE INDEX media_by_owner ON media (owner_id, created_at);
   CREATE TABLE message_media (
     message_id TEXT PRIMARY KEY,
     room_id TEXT NOT NULL,

@@ -96,8 +96,8 @@ export class SqliteStore implements Store {
     return this.#state.listStarred(userId, limit, after);
   }
 
-  createMedia(media: MediaRecord): Promise<void> {
-    return this.#media.createMedia(media);
+  createMedia(media: MediaRecord, quota?: { since: string; maxBytes: number }) {
+    return this.#media.createMedia(media, quota);
   }
   getMedia(mediaId: string): Promise<MediaRecord | null> {
     return this.#media.getMedia(mediaId);
@@ -110,9 +110,6 @@ export class SqliteStore implements Store {
   }
   deleteMedia(mediaId: string, at: string): Promise<MediaRecord | null> {
     return this.#media.deleteMedia(mediaId, at);
-  }
-  pendingUploadBytes(ownerId: string, since: string): Promise<number> {
-    return this.#media.pendingUploadBytes(ownerId, since);
   }
   linkMedia(links: MediaLink[]): Promise<void> {
     return this.#media.linkMedia(links);
