@@ -133,23 +133,29 @@ export class NotifyUseCase {
       return message ? this.#keys.pushSent(message, p.user_id, p.device_id) : null;
     };
     const keys = all.map(markKey);
-    const marked = await Promise.all(keys.map((k) => (k ? this.#redis.exists(k) : Promise.resolve(0))));
+    const check = this.#redis.pipeline();
+    for (const k of keys) if (k) check.exists(k);
+    const found = ((await check.exec()) ?? []).map(([, v]) => Number(v));
+    let n = 0;
+    const marked = keys.map((k) => (k ? (found[n++] ?? 0) : 0));
     const pushes = all.filter((_, i) => marked[i] === 0);
     if (pushes.length === 0) return 0;
     const outcomes = await this.#provider.send(pushes);
     let retry = 0;
     let sent = 0;
+    const marks = this.#redis.pipeline();
     for (const [i, p] of pushes.entries()) {
       const outcome = outcomes[i];
       if (outcome === "sent") {
         sent++;
         const k = markKey(p);
-        if (k) await this.#redis.set(k, "1", "EX", SENT_TTL_S);
+        if (k) marks.set(k, "1", "EX", SENT_TTL_S);
       } else if (outcome === "dead") {
         await this.#store.dropPushToken(p.token);
         this.#logger.info({ user_id: p.user_id, device_id: p.device_id }, "push token dead; removed");
       } else retry++;
     }
+    await marks.exec();
     pushesSent.inc(sent);
     if (retry > 0) throw new Error(`${retry} of ${pushes.length} pushes must be retried`);
     return sent;
