@@ -173,7 +173,7 @@ export async function startApi(config: Config): Promise<Api> {
     reader,
     persist,
     events: messageEvents,
-    config: { maxTextChars: config.MESSAGE_MAX_CHARS },
+    config: { maxTextChars: config.MESSAGE_MAX_CHARS, maxMentions: config.MESSAGE_MAX_MENTIONS },
     limits,
     media: mediaService,
   });

@@ -41,7 +41,7 @@ export async function startFanoutPool(config: Config, logger: Logger): Promise<R
     ),
     persist,
     events: new WorkerEvents(redis, keys.socketKey),
-    config: { maxTextChars: config.MESSAGE_MAX_CHARS },
+    config: { maxTextChars: config.MESSAGE_MAX_CHARS, maxMentions: config.MESSAGE_MAX_MENTIONS },
     // A copy reuses the source's media: it is linked to the copy, never checked for ownership.
     media: {
       attachable: async () => {

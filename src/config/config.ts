@@ -30,6 +30,7 @@ const envSchema = z.object({
   STORE: z.enum(["sqlite", "couchbase"]).default("sqlite"),
   GROUP_MAX_MEMBERS: int(1024, 2),
   MESSAGE_MAX_CHARS: int(5000, 1),
+  MESSAGE_MAX_MENTIONS: int(50, 1),
   IDEMPOTENCY_TTL_S: int(600, 60),
   EDIT_WINDOW_S: int(900, 0),
   /** Per-user rate limits (shared by every node): 0 turns the send limit off. */

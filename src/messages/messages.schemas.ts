@@ -14,7 +14,8 @@ export const sendMessageSchema = z.strictObject({
   text: wellFormedText().optional(),
   media_id: idSchema.optional(),
   reply_to_id: idSchema.optional(),
-  mentions: z.array(userIdSchema).max(50).optional(),
+  // The schema's bound only keeps bodies small; the configured cap (MESSAGE_MAX_MENTIONS) is the rule.
+  mentions: z.array(userIdSchema).max(1024).optional(),
 });
 export type SendMessageInput = z.infer<typeof sendMessageSchema>;
 

@@ -20,7 +20,7 @@ export interface MessageEvents {
   mentionNew?(userIds: string[], message: MessageView): void;
 }
 
-export type MessagesConfig = { maxTextChars: number };
+export type MessagesConfig = { maxTextChars: number; maxMentions: number };
 
 /** What sending a media message needs of the media feature (media.service.ts). */
 export interface MediaAttachments {
@@ -83,6 +83,12 @@ export class MessagesService {
     const text = this.#checkText(input);
     if (input.reply_to_id !== undefined) await this.#assertReplyTarget(user, roomId, input.reply_to_id);
     const mentions = [...new Set(input.mentions ?? [])];
+    const maxMentions = this.#config.maxMentions;
+    if (mentions.length > maxMentions) {
+      throw new AppError("invalid_request", `a message may mention at most ${maxMentions} members`, {
+        max_mentions: maxMentions,
+      });
+    }
     const draft: Unsequenced = {
       id: newId(),
       room_id: roomId,

@@ -106,3 +106,37 @@ describe("push notifications through the notify pool (log provider)", () => {
     });
   });
 });
+
+describe("mentions", () => {
+  it("are capped per message (MESSAGE_MAX_MENTIONS) and must be members", async () => {
+    const members = Array.from({ length: 51 }, (_, i) => `mm-${i}`);
+    const roomId = await t.group("mm-owner", members);
+    const owner = t.on(t.nodeA, "mm-owner");
+    const tooMany = await owner.call<{ error: { details: { max_mentions: number } } }>(
+      "POST",
+      `/rooms/${roomId}/messages`,
+      {
+        client_id: "mm-1",
+        type: "text",
+        text: "all of you",
+        mentions: members,
+      },
+    );
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.error.details.max_mentions).toBe(50);
+    const outsider = await owner.call("POST", `/rooms/${roomId}/messages`, {
+      client_id: "mm-2",
+      type: "text",
+      text: "who?",
+      mentions: ["nobody-here"],
+    });
+    expect(outsider.status).toBe(400);
+    const fifty = await owner.call("POST", `/rooms/${roomId}/messages`, {
+      client_id: "mm-3",
+      type: "text",
+      text: "fifty",
+      mentions: members.slice(0, 50),
+    });
+    expect(fifty.status).toBe(201);
+  });
+});

@@ -103,7 +103,7 @@ const messages = new MessagesService({
   reader,
   persist,
   events: { messageNew: () => {} },
-  config: { maxTextChars: 100 },
+  config: { maxTextChars: 100, maxMentions: 50 },
   media,
 });
 const alice: AuthUser = { id: "alice", name: undefined, admin: false, expiresAt: Date.now() + 3_600_000 };

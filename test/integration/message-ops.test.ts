@@ -65,7 +65,7 @@ const messages = new MessagesService({
   reader,
   persist: producer,
   events: { messageNew: () => {} },
-  config: { maxTextChars: 100 },
+  config: { maxTextChars: 100, maxMentions: 50 },
 });
 const user = (id: string): AuthUser => ({
   id,

@@ -67,7 +67,7 @@ const service = new MessagesService({
   reader: new MessageReader(store, pending),
   persist: producer,
   events: { messageNew: () => {} },
-  config: { maxTextChars: 100 },
+  config: { maxTextChars: 100, maxMentions: 50 },
 });
 const ops = new MessageOpsRepository(redis, keys, new RoomCounters(redis, keys, store), {
   maxMessages: 1_000_000,
@@ -272,7 +272,7 @@ describe("the send loop", () => {
       reader: new MessageReader(store, pending),
       persist: producer,
       events: { messageNew: () => {} },
-      config: { maxTextChars: 100 },
+      config: { maxTextChars: 100, maxMentions: 50 },
     });
     await expect(
       stuck.send(alice, roomA, { client_id: "stuck", type: "text", text: "x" }, "rest"),

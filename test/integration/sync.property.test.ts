@@ -68,7 +68,7 @@ const messages = new MessagesService({
   reader,
   persist: producer,
   events: { messageNew: () => {} },
-  config: { maxTextChars: 100 },
+  config: { maxTextChars: 100, maxMentions: 50 },
 });
 const devices = new DevicesService(store, { deviceUpdated: () => {} });
 /** Runs once right after the next page read the rooms' counters: forces a change into that window. */
