@@ -13,11 +13,11 @@
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { z } from "zod";
-import { newId } from "../src/ids.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite.store.ts";
-import type { MessageRecord, NewMember } from "../src/store/store.ts";
+import type { MessageRecord } from "../src/store/store.ts";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../test/helpers/env.ts";
 import { startApiProcess } from "../test/helpers/processes.ts";
+import { group, message } from "./fixtures.ts";
 
 const opts = z
   .object({
@@ -36,48 +36,6 @@ const WORDS =
     " ",
   );
 const word = (i: number) => WORDS[i % WORDS.length] ?? "alpha";
-
-function message(roomId: string, seq: number, sender: string, text: string, at: number): MessageRecord {
-  return {
-    id: newId(),
-    room_id: roomId,
-    seq,
-    rev: seq,
-    sender_id: sender,
-    client_id: `c-${roomId}-${seq}`,
-    type: "text",
-    text,
-    media_id: null,
-    reply_to_id: null,
-    mentions: [],
-    system: null,
-    created_at: new Date(at).toISOString(),
-  };
-}
-
-async function group(store: SqliteStore, creator: string, memberIds: string[]): Promise<string> {
-  const now = new Date().toISOString();
-  const members: NewMember[] = memberIds.map((id, i) => ({
-    user_id: id,
-    role: i === 0 ? "admin" : "member",
-    joined_at: now,
-  }));
-  const room = await store.createGroupRoom(
-    {
-      id: newId(),
-      type: "group",
-      name: "bench",
-      description: null,
-      avatar_media_id: null,
-      created_by: creator,
-      created_at: now,
-      updated_at: now,
-      direct_key: null,
-    },
-    members,
-  );
-  return room.id;
-}
 
 /** Times `n` sequential GETs against the API; returns the latencies in ms. */
 async function timeGets(url: string, bearer: string, n: number): Promise<number[]> {

@@ -14,13 +14,13 @@
 import path from "node:path";
 import type { Socket } from "socket.io-client";
 import { z } from "zod";
-import { newId } from "../src/ids.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite.store.ts";
-import type { MessageOp, MessageRecord, NewMember } from "../src/store/store.ts";
+import type { MessageOp, MessageRecord } from "../src/store/store.ts";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../test/helpers/env.ts";
 import { Client } from "../test/helpers/http.ts";
 import { startApiProcess, startWorkerProcess } from "../test/helpers/processes.ts";
 import { connect } from "../test/helpers/socket.ts";
+import { group, message } from "./fixtures.ts";
 
 const opts = z
   .object({
@@ -33,46 +33,6 @@ const opts = z
 
 const ms = (n: number) => `${n.toFixed(0)} ms`;
 const USER = "bench-me";
-
-async function group(store: SqliteStore, creator: string, memberIds: string[]): Promise<string> {
-  const now = new Date().toISOString();
-  const members: NewMember[] = memberIds.map((id, i) => ({
-    user_id: id,
-    role: i === 0 ? "admin" : "member",
-    joined_at: now,
-  }));
-  const room = await store.createGroupRoom(
-    {
-      id: newId(),
-      type: "group",
-      name: "bench",
-      description: null,
-      avatar_media_id: null,
-      created_by: creator,
-      created_at: now,
-      updated_at: now,
-      direct_key: null,
-    },
-    members,
-  );
-  return room.id;
-}
-
-const record = (roomId: string, seq: number, sender: string, at: number): MessageRecord => ({
-  id: newId(),
-  room_id: roomId,
-  seq,
-  rev: seq,
-  sender_id: sender,
-  client_id: `c-${roomId}-${seq}`,
-  type: "text",
-  text: `message ${seq} of a long history`,
-  media_id: null,
-  reply_to_id: null,
-  mentions: [],
-  system: null,
-  created_at: new Date(at).toISOString(),
-});
 
 /**
  * A store with `history` messages spread over 500 rooms (the user in 50 of them), an API on it,
@@ -96,7 +56,7 @@ async function syncCost(
     for (let from = 1; from <= perRoom; from += 5000) {
       const batch: MessageRecord[] = [];
       for (let seq = from; seq < Math.min(perRoom + 1, from + 5000); seq++)
-        batch.push(record(roomId, seq, "other", start + seq));
+        batch.push(message(roomId, seq, "other", `message ${seq} of a long history`, start + seq));
       await store.insertMessages(batch);
     }
   }
@@ -121,7 +81,7 @@ async function syncCost(
       // The same 20 messages per room in both runs, whatever the history's size.
       const old = await writer.listMessages(roomId, { afterSeq: i % 20, limit: 1 });
       const target = old[0]?.id ?? "";
-      if (i % 3 === 0) fresh.push({ ...record(roomId, rev, "other", now + i), rev });
+      if (i % 3 === 0) fresh.push({ ...message(roomId, rev, "other", `new ${i}`, now + i), rev });
       else if (i % 3 === 1)
         ops.push({
           kind: "edit",

@@ -30,28 +30,23 @@ export const mediaQueue = {
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
 
 /** What the API asks of the media pool; job ids per media make every add idempotent. */
-export class MediaJobs {
-  readonly #producer: JobProducer<typeof mediaQueue.jobs>;
+export class MediaJobs extends JobProducer<typeof mediaQueue.jobs> {
   constructor(connection: Redis, prefix: string) {
-    this.#producer = new JobProducer(mediaQueue, connection, prefix);
+    super(mediaQueue, connection, prefix);
   }
 
   process(mediaId: string): Promise<void> {
-    return this.#producer.add("process-media", { media_id: mediaId }, `process-${mediaId}`);
+    return this.add("process-media", { media_id: mediaId }, `process-${mediaId}`);
   }
 
   delete(mediaId: string): Promise<void> {
-    return this.#producer.add("delete-media", { media_id: mediaId }, `delete-${mediaId}`);
+    return this.add("delete-media", { media_id: mediaId }, `delete-${mediaId}`);
   }
 
   /** Runs once the upload URL has expired: an upload never confirmed by then is removed. */
   expireUpload(mediaId: string, delayMs: number): Promise<void> {
-    return this.#producer.add("expire-upload", { media_id: mediaId }, `expire-${mediaId}`, {
+    return this.add("expire-upload", { media_id: mediaId }, `expire-${mediaId}`, {
       delay: delayMs,
     });
-  }
-
-  close(): Promise<void> {
-    return this.#producer.close();
   }
 }

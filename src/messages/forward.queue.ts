@@ -35,18 +35,13 @@ export const fanoutQueue = {
   jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
 
-export class FanoutJobs {
-  readonly #producer: JobProducer<typeof fanoutQueue.jobs>;
+export class FanoutJobs extends JobProducer<typeof fanoutQueue.jobs> {
   constructor(connection: Redis, prefix: string) {
-    this.#producer = new JobProducer(fanoutQueue, connection, prefix);
+    super(fanoutQueue, connection, prefix);
   }
 
   forward(job: ForwardJob): Promise<void> {
-    return this.#producer.add("forward", job, `forward-${job.forward_id}`);
-  }
-
-  close(): Promise<void> {
-    return this.#producer.close();
+    return this.add("forward", job, `forward-${job.forward_id}`);
   }
 }
 

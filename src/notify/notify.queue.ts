@@ -30,10 +30,9 @@ export const notifyQueue = {
   jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
 
-export class NotifyJobs {
-  readonly #producer: JobProducer<typeof notifyQueue.jobs>;
+export class NotifyJobs extends JobProducer<typeof notifyQueue.jobs> {
   constructor(connection: Redis, prefix: string) {
-    this.#producer = new JobProducer(notifyQueue, connection, prefix);
+    super(notifyQueue, connection, prefix);
   }
 
   /** One job per stored batch; the id follows the messages, so a retried persist job adds it once. */
@@ -42,14 +41,10 @@ export class NotifyJobs {
     if (wanted.length === 0) return;
     const ids = wanted.map((m) => m.id).sort();
     const digest = createHash("sha256").update(ids.join(",")).digest("base64url").slice(0, 22);
-    await this.#producer.add("notify-messages", { messages: wanted }, `notify-${digest}`);
+    await this.add("notify-messages", { messages: wanted }, `notify-${digest}`);
   }
 
   clearRoom(userId: string, roomId: string, readSeq: number): Promise<void> {
-    return this.#producer.add("clear-room", { user_id: userId, room_id: roomId, read_seq: readSeq });
-  }
-
-  close(): Promise<void> {
-    return this.#producer.close();
+    return this.add("clear-room", { user_id: userId, room_id: roomId, read_seq: readSeq });
   }
 }
