@@ -10,6 +10,10 @@ const common = {
   // The Node that runs pm2-runtime (Node 24 from node_modules under npm scripts) runs the apps.
   interpreter: process.execPath,
   kill_timeout: Number(env("SHUTDOWN_TIMEOUT_MS", "10000")) + 5000,
+  // Up only once the process says so (process.send("ready") when it serves or works its queue).
+  wait_ready: true,
+  listen_timeout: 30000,
+  max_memory_restart: "1G",
   max_restarts: 50,
   restart_delay: 1000,
   merge_logs: true,

@@ -39,7 +39,7 @@ import { SocketRoomEvents } from "./realtime/room.events.ts";
 import { registerSocketHandlers } from "./realtime/socket.handlers.ts";
 import { type ChatServer, createSocketServer } from "./realtime/socket.server.ts";
 import { Typing } from "./realtime/typing.ts";
-import { checkDurability, createRedis, Keys } from "./redis/redis.ts";
+import { createRedis, Keys, requireDurableRedis } from "./redis/redis.ts";
 import { BlocksService } from "./rooms/blocks.service.ts";
 import { GroupsService } from "./rooms/groups.service.ts";
 import { MembershipCache } from "./rooms/membership.cache.ts";
@@ -240,18 +240,15 @@ export async function startApi(config: Config): Promise<Api> {
   // After Express: engine.io wraps the request listeners and alone answers /socket.io/.
   io.attach(server);
 
+  // Production refuses a Redis that may lose or evict accepted work; development warns.
+  if (config.NODE_ENV === "production") await requireDurableRedis(redis, true, (m) => logger.warn(m));
+  else void requireDurableRedis(redis, false, (m) => logger.warn(m));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.PORT, config.HOST, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   logger.info({ port, store: config.STORE, prefix: config.REDIS_PREFIX }, "api listening");
-  const warnDurability = () =>
-    void checkDurability(redis).then((problems) => {
-      for (const p of problems) logger.warn(`redis: ${p}`);
-    });
-  if (redis.status === "ready") warnDurability();
-  else redis.once("ready", warnDurability);
 
   return {
     server,

@@ -5,4 +5,6 @@ import { exitOnStartFailure } from "./start-failure.ts";
 
 const config = loadConfigOrExit();
 const api = await startApi(config).catch(exitOnStartFailure("api"));
+// PM2 (wait_ready) counts the process as up only once it serves.
+process.send?.("ready");
 onShutdown(api.logger, config.SHUTDOWN_TIMEOUT_MS, () => api.close());

@@ -34,4 +34,6 @@ if (!start) {
 const config = loadConfigOrExit();
 const logger = createLogger(config.LOG_LEVEL, `worker:${pool.data}`);
 const running = await start(config, logger).catch(exitOnStartFailure(`worker:${pool.data}`));
+// PM2 (wait_ready) counts the process as up only once it works its queue.
+process.send?.("ready");
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, () => running.close());

@@ -11,7 +11,7 @@ import {
   type QueueDefinition,
   UNBOUNDED_ATTEMPTS,
 } from "../src/queues/queue.ts";
-import { createRedis, Keys } from "../src/redis/redis.ts";
+import { createRedis, Keys, requireDurableRedis } from "../src/redis/redis.ts";
 
 export type RunningPool = { close(): Promise<void> };
 
@@ -56,6 +56,7 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
   for (const conn of [connection, schedulerConn]) {
     conn.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   }
+  await requireDurableRedis(schedulerConn, config.NODE_ENV === "production", (m) => logger.warn(m));
 
   const names = Object.keys(spec.queue.jobs);
   const handled = Object.keys(spec.handlers);

@@ -146,6 +146,38 @@ export class Keys {
  * The no-loss guarantee needs Redis to keep what it acknowledged (AOF) and never evict queue
  * keys. Warn at start when it does not; managed services that hide CONFIG are left alone.
  */
+/**
+ * Production refuses to run on a Redis that may lose or evict accepted work (the problems of
+ * checkDurability, once connected); development only warns. A Redis that forbids CONFIG GET
+ * (some managed services) cannot be checked: that is logged, not refused.
+ */
+export async function requireDurableRedis(
+  redis: Redis,
+  production: boolean,
+  warn: (message: string) => void,
+): Promise<void> {
+  if (redis.status !== "ready") {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 10_000);
+      redis.once("ready", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  if (redis.status !== "ready") {
+    if (production) throw new Error("Redis is not reachable; cannot check its durability settings");
+    return;
+  }
+  const problems = await checkDurability(redis);
+  if (problems.length > 0 && production) {
+    throw new Error(
+      `Redis is not set up for production (set appendonly yes and maxmemory-policy noeviction):\n  - ${problems.join("\n  - ")}`,
+    );
+  }
+  for (const p of problems) warn(`redis: ${p}`);
+}
+
 export async function checkDurability(redis: Redis): Promise<string[]> {
   try {
     const [, appendonly] = (await redis.config("GET", "appendonly")) as [string, string];
