@@ -1,5 +1,6 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { bullBoardRoutes } from "./admin/bull-board.routes.ts";
 import { authenticate } from "./auth/auth.middleware.ts";
 import { TokenVerifier } from "./auth/jwt.ts";
 import type { Config } from "./config/config.ts";
@@ -219,6 +220,7 @@ export async function startApi(config: Config): Promise<Api> {
       healthRoutes([redis, queueConn], store),
       metricsRoutes(auth),
       ...(localFiles ? [localFiles.router] : []),
+      bullBoardRoutes([membershipJobs.queue, mediaJobs.queue, fanoutJobs.queue, notifyJobs.queue], verifier),
     ],
     chat: [
       roomsRoutes(rooms, receipts, groups),
