@@ -1,9 +1,11 @@
 import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import type { z } from "zod";
+import { TokenVerifier } from "../src/auth/jwt.ts";
 import type { Config } from "../src/config/config.ts";
 import type { Logger } from "../src/observability/logger.ts";
-import { jobDuration, jobFailures } from "../src/observability/metrics.ts";
-import type { PoolName } from "../src/queues/pools.ts";
+import { serveMetrics } from "../src/observability/metrics.server.ts";
+import { jobDuration, jobFailures, watchQueue } from "../src/observability/metrics.ts";
+import { POOLS, type PoolName } from "../src/queues/pools.ts";
 import {
   BACKOFF_TYPE,
   type JobData,
@@ -119,6 +121,24 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
   await worker.waitUntilReady();
 
   const schedulerQueue = new Queue(queueName, { connection: schedulerConn, prefix: keys.bullPrefix });
+  watchQueue(queueName, () =>
+    schedulerQueue.getJobCounts("waiting", "active", "delayed", "failed", "completed", "prioritized"),
+  );
+  const index = POOLS.indexOf(spec.pool);
+  const instance = Number(process.env.NODE_APP_INSTANCE ?? 0) || 0;
+  const metrics =
+    config.METRICS_PORT > 0
+      ? await serveMetrics({
+          host: config.METRICS_HOST,
+          port: config.METRICS_PORT + 10 * index + instance,
+          verifier: new TokenVerifier({
+            key: config.jwt,
+            issuer: config.JWT_ISSUER,
+            audience: config.JWT_AUDIENCE,
+          }),
+          logger,
+        })
+      : null;
   for (const s of spec.schedulers ?? []) {
     await schedulerQueue.upsertJobScheduler(
       s.id,
@@ -130,6 +150,7 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
 
   return {
     close: async () => {
+      await metrics?.close();
       await worker.close();
       await schedulerQueue.close();
       await Promise.allSettled([connection.quit(), schedulerConn.quit()]);

@@ -57,6 +57,12 @@ const envSchema = z.object({
   PENDING_MAX_MESSAGES: int(200_000, 1),
   PENDING_MAX_BYTES: int(256 * 1024 * 1024, 1024),
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
+  /**
+   * Worker pools serve Prometheus metrics on METRICS_PORT + 10 × pool index (persist 0, media 1,
+   * fanout 2, notify 3) + the PM2 instance number; 0 turns them off.
+   */
+  METRICS_PORT: int(9400, 0),
+  METRICS_HOST: z.string().default("127.0.0.1"),
   TRUST_PROXY: bool.default(false),
   /** Base URL clients reach this API at; signed local media URLs start with it. */
   PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),

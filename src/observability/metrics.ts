@@ -44,6 +44,27 @@ export const pushesSent = new Counter({
   registers: [registry],
 });
 
+/** Readers of queue depths by queue name, run at each scrape (a pool registers its queue). */
+const queueReaders = new Map<string, () => Promise<Record<string, number>>>();
+
+export const queueJobs = new Gauge({
+  name: "chat_queue_jobs",
+  help: "Jobs in a queue by state, read from Redis at scrape time",
+  labelNames: ["queue", "state"] as const,
+  registers: [registry],
+  async collect() {
+    for (const [queue, read] of queueReaders) {
+      const counts = await read().catch(() => null);
+      for (const [state, n] of Object.entries(counts ?? {})) this.set({ queue, state }, n);
+    }
+  },
+});
+
+/** Reports this queue's job counts by state at every scrape. */
+export function watchQueue(name: string, read: () => Promise<Record<string, number>>): void {
+  queueReaders.set(name, read);
+}
+
 export const jobDuration = new Histogram({
   name: "chat_job_duration_seconds",
   help: "Job processing time by queue, job name and outcome",

@@ -36,6 +36,8 @@ export function testEnv(
     MEMBER_ADDS_PER_MIN: "1000000",
     MESSAGE_OPS_RATE_PER_S: "1000",
     MEDIA_UPLOADS_PER_MIN: "1000000",
+    // Many workers run at once across test files: their metrics ports are off unless a test asks.
+    METRICS_PORT: "0",
     ...extra,
   };
 }

@@ -1,0 +1,50 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { AuthError, type TokenVerifier } from "../auth/jwt.ts";
+import type { Logger } from "./logger.ts";
+import { registry } from "./metrics.ts";
+
+/**
+ * A worker's own Prometheus endpoint (workers serve no HTTP otherwise): `GET /metrics` with an
+ * admin bearer token, like the API's. A port already taken is logged, not fatal: the pool's
+ * work matters more than its metrics.
+ */
+export async function serveMetrics(opts: {
+  host: string;
+  port: number;
+  verifier: TokenVerifier;
+  logger: Logger;
+}): Promise<{ port: number | null; close(): Promise<void> }> {
+  const server: Server = createServer(async (req, res) => {
+    if (req.method !== "GET" || req.url !== "/metrics") {
+      res.writeHead(404).end();
+      return;
+    }
+    const token = req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
+    try {
+      if (!token) throw new AuthError("missing bearer token");
+      if (!opts.verifier.verify(token).admin) {
+        res.writeHead(403).end();
+        return;
+      }
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      res.writeHead(401).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": registry.contentType });
+    res.end(await registry.metrics());
+  });
+  const port = await new Promise<number | null>((resolve) => {
+    server.once("error", (err: NodeJS.ErrnoException) => {
+      opts.logger.warn({ port: opts.port, code: err.code }, "metrics endpoint not served");
+      resolve(null);
+    });
+    server.listen(opts.port, opts.host, () => resolve((server.address() as AddressInfo).port));
+  });
+  if (port !== null) opts.logger.info({ port }, "metrics endpoint listening");
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => (port === null ? resolve() : server.close(() => resolve()))),
+  };
+}
