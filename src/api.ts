@@ -178,7 +178,7 @@ export async function startApi(config: Config): Promise<Api> {
     limits,
     media: mediaService,
   });
-  const devices = new DevicesService(store, new SocketDeviceEvents(io));
+  const devices = new DevicesService(store, new SocketDeviceEvents(io), config.DEVICES_MAX_PER_USER);
   const typing = new Typing(io, members, limits, {
     expireMs: config.TYPING_EXPIRE_MS,
     throttleMs: Math.min(2000, Math.floor(config.TYPING_EXPIRE_MS / 3)),

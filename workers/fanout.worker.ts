@@ -29,16 +29,18 @@ export async function startFanoutPool(config: Config, logger: Logger): Promise<R
     minIntervalMs: config.PERSIST_JOB_INTERVAL_MS,
   });
   const backlog = { maxMessages: config.PENDING_MAX_MESSAGES, maxBytes: config.PENDING_MAX_BYTES };
+  const members = new MembershipCache(redis, keys, store, config.MEMBERSHIP_CACHE_TTL_S);
+  const reader = new MessageReader(
+    store,
+    pending,
+    new MediaViews(store, createMediaStorage(config).storage, config.MEDIA_URL_TTL_S),
+  );
   const messages = new MessagesService({
     store,
-    members: new MembershipCache(redis, keys, store, config.MEMBERSHIP_CACHE_TTL_S),
+    members,
     accept: new AcceptRepository(redis, keys, backlog),
     counters: new RoomCounters(redis, keys, store),
-    reader: new MessageReader(
-      store,
-      pending,
-      new MediaViews(store, createMediaStorage(config).storage, config.MEDIA_URL_TTL_S),
-    ),
+    reader,
     persist,
     events: new WorkerEvents(redis, keys.socketKey),
     config: { maxTextChars: config.MESSAGE_MAX_CHARS, maxMentions: config.MESSAGE_MAX_MENTIONS },
@@ -51,7 +53,7 @@ export async function startFanoutPool(config: Config, logger: Logger): Promise<R
         store.linkMedia([{ media_id: mediaId, room_id: roomId, message_id: messageId }]),
     },
   });
-  const forward = new ForwardMessages(messages, logger);
+  const forward = new ForwardMessages({ messages, reader, members, logger });
 
   return startPool(
     {

@@ -1,4 +1,6 @@
 import type { Config } from "../src/config/config.ts";
+import { MessageReader } from "../src/messages/message.reader.ts";
+import { PendingRepository } from "../src/messages/pending.repository.ts";
 import { notifyQueue } from "../src/notify/notify.queue.ts";
 import { NotifyUseCase } from "../src/notify/notify.usecase.ts";
 import { createPushProvider } from "../src/notify/providers/provider.factory.ts";
@@ -14,7 +16,8 @@ export async function startNotifyPool(config: Config, logger: Logger): Promise<R
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   const store = createStore(config, logger);
   const provider = createPushProvider(config, logger);
-  const useCase = new NotifyUseCase({ store, redis, keys, provider, logger });
+  const reader = new MessageReader(store, new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S));
+  const useCase = new NotifyUseCase({ store, redis, keys, provider, logger, reader });
 
   return startPool(
     {

@@ -40,6 +40,8 @@ const envSchema = z.object({
   MEMBER_ADDS_PER_MIN: int(60, 1),
   TYPING_RATE_PER_S: int(5, 1),
   MEDIA_UPLOADS_PER_MIN: int(60, 1),
+  /** Registered devices per user (each gets pushes and keeps sync cursors). */
+  DEVICES_MAX_PER_USER: int(20, 1),
   /** A typing indicator ends by itself this long after the last typing:start. */
   TYPING_EXPIRE_MS: int(6000, 100),
   /** A user goes offline at most this long after their last socket's node stopped heartbeating. */

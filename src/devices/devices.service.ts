@@ -1,5 +1,5 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { notFound } from "../errors.ts";
+import { AppError, notFound } from "../errors.ts";
 import type { DeviceRecord, DevicesStore } from "../store/store.ts";
 import type { RegisterDeviceInput } from "./devices.schemas.ts";
 
@@ -19,16 +19,25 @@ export interface DeviceEvents {
 export class DevicesService {
   readonly #store: DevicesStore;
   readonly #events: DeviceEvents;
+  readonly #maxDevices: number;
 
-  constructor(store: DevicesStore, events: DeviceEvents) {
+  constructor(store: DevicesStore, events: DeviceEvents, maxDevices = 20) {
     this.#store = store;
     this.#events = events;
+    this.#maxDevices = maxDevices;
   }
 
   async register(
     user: AuthUser,
     input: RegisterDeviceInput,
   ): Promise<{ device: DeviceView; created: boolean }> {
+    // Each device costs a push per message and its cursors: a user may have only so many.
+    const existing = await this.#store.listDevices(user.id);
+    if (existing.length >= this.#maxDevices && !existing.some((d) => d.device_id === input.device_id)) {
+      throw new AppError("conflict", `at most ${this.#maxDevices} devices per user: remove one first`, {
+        max_devices: this.#maxDevices,
+      });
+    }
     const { device, created, tokenTakenFrom } = await this.#store.upsertDevice({
       user_id: user.id,
       device_id: input.device_id,
@@ -39,7 +48,8 @@ export class DevicesService {
     });
     const view = toDeviceView(device);
     this.#events.deviceUpdated(user.id, { device: view });
-    if (tokenTakenFrom && tokenTakenFrom.user_id !== user.id) {
+    // The device the token left changed too, whoever's it is (this user's other device included).
+    if (tokenTakenFrom) {
       const left = await this.#store.getDevice(tokenTakenFrom.user_id, tokenTakenFrom.device_id);
       if (left) this.#events.deviceUpdated(left.user_id, { device: toDeviceView(left) });
     }

@@ -8,19 +8,16 @@ import {
   RETENTION,
   UNBOUNDED_ATTEMPTS,
 } from "../queues/queue.ts";
-import { messageRecordSchema } from "./messages.schemas.ts";
 
-/** What is forwarded: the source as the forwarder saw it when they asked (its current text). */
+/**
+ * What is forwarded, by whom, to where. The copies take the source as it is when they are made
+ * (an edit or a delete in between counts), so the job carries no content.
+ */
 export const forwardJobSchema = z.strictObject({
   forward_id: idSchema,
   user_id: userIdSchema,
+  message_id: idSchema,
   room_ids: z.array(idSchema).min(1).max(5),
-  copy: z.strictObject({
-    type: z.enum(["text", "image", "video", "audio", "file"]),
-    text: z.string().nullable(),
-    media_id: idSchema.nullable(),
-    forwarded: messageRecordSchema.shape.forwarded.unwrap().unwrap(),
-  }),
 });
 export type ForwardJob = z.infer<typeof forwardJobSchema>;
 

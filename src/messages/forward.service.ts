@@ -62,23 +62,12 @@ export class ForwardService {
       if (!(await this.#members.isMember(roomId, user.id))) throw notFound("room");
     }
     for (const _ of targets) await this.#limits?.consume("send", user.id);
-    const hops = (record.forwarded?.forward_count ?? 0) + 1;
     const forwardId = newId();
     await this.#jobs.forward({
       forward_id: forwardId,
       user_id: user.id,
+      message_id: record.id,
       room_ids: targets,
-      copy: {
-        type: record.type,
-        text: view.text,
-        media_id: record.media_id,
-        forwarded: {
-          original_message_id: record.forwarded?.original_message_id ?? record.id,
-          original_sender_id: record.forwarded?.original_sender_id ?? record.sender_id,
-          forward_count: hops,
-          many_times: hops >= MANY_TIMES,
-        },
-      },
     });
     return { forward_id: forwardId, room_ids: targets };
   }

@@ -37,8 +37,8 @@ export type HistoryQueryInput = z.infer<typeof historyQuerySchema>;
 
 export const messageParamsSchema = z.object({ message_id: idSchema });
 
-/** REST 30: 1–5 target rooms (the service lowers it to 1 for a message forwarded many times). */
-export const forwardSchema = z.strictObject({ room_ids: z.array(idSchema).min(1).max(5) });
+/** REST 30: the service counts distinct targets (at most 5, or 1 for a message forwarded many times). */
+export const forwardSchema = z.strictObject({ room_ids: z.array(idSchema).min(1).max(50) });
 
 /** REST 12. */
 export const editMessageSchema = z.strictObject({ text: wellFormedText() });

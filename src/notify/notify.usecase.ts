@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { MessageReader } from "../messages/message.reader.ts";
 import type { Logger } from "../observability/logger.ts";
 import { pushesSent } from "../observability/metrics.ts";
 import { onlineUsers } from "../realtime/online.ts";
@@ -34,6 +35,7 @@ export class NotifyUseCase {
   readonly #keys: Keys;
   readonly #provider: PushProvider;
   readonly #logger: Logger;
+  readonly #reader: Pick<MessageReader, "views">;
 
   constructor(deps: {
     store: Pick<MembersStore, "getMembers"> & Pick<DevicesStore, "devicesOf" | "dropPushToken">;
@@ -41,16 +43,25 @@ export class NotifyUseCase {
     keys: Keys;
     provider: PushProvider;
     logger: Logger;
+    /** The messages as they are now: a delete or an edit since the send changes the push. */
+    reader: Pick<MessageReader, "views">;
   }) {
     this.#store = deps.store;
     this.#redis = deps.redis;
     this.#keys = deps.keys;
     this.#provider = deps.provider;
     this.#logger = deps.logger;
+    this.#reader = deps.reader;
   }
 
-  async messages(messages: MessageRecord[]): Promise<{ pushes: number }> {
+  async messages(stored: MessageRecord[]): Promise<{ pushes: number }> {
     const now = Date.now();
+    // As they are now: deleted since (for everyone) means no push; an edit shows its new text.
+    const current = new Map((await this.#reader.views(stored, "")).map((v) => [v.id, v]));
+    const messages = stored.flatMap((m) => {
+      const view = current.get(m.id);
+      return view && !view.deleted ? [{ ...m, text: view.text }] : [];
+    });
     /** (room, user) → the newest message for them, how many, and whether any mentions them. */
     const due = new Map<string, { user: string; latest: MessageRecord; count: number; mention: boolean }>();
     for (const [roomId, inRoom] of Map.groupBy(messages, (m) => m.room_id)) {

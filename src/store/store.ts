@@ -524,10 +524,13 @@ export interface SyncStore {
     viewerId: string,
     limit: number,
   ): Promise<{ message_id: string; rev: number }[]>;
-  saveSyncCursor(cursor: SyncCursorRecord): Promise<void>;
+  /**
+   * Saves a cursor only while its device exists (checked in the same write, so a cursor never
+   * outlives a device deleted meanwhile), then keeps the device's cursors of that kind down to
+   * the `keep` ones and the newest few. False when the device is gone.
+   */
+  saveSyncCursor(cursor: SyncCursorRecord, keep: string[]): Promise<boolean>;
   getSyncCursor(id: string): Promise<SyncCursorRecord | null>;
-  /** Forgets a device's cursors of a kind older than `beforeId` (the device has moved past them). */
-  pruneSyncCursors(userId: string, deviceId: string, kind: SyncKind, beforeId: string): Promise<void>;
 }
 
 export interface Store

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { z } from "zod";
 import type { AuthUser } from "../auth/jwt.ts";
 import type { DevicesService } from "../devices/devices.service.ts";
-import { AppError } from "../errors.ts";
+import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { MessageReader } from "../messages/message.reader.ts";
 import type { MessageView } from "../messages/messages.views.ts";
@@ -106,9 +106,11 @@ export class SyncService {
     const joined = new Map(memberships.map((m) => [m.room_id, m.joined_rev]));
     const out: MessageView[] = [];
     let hasMore = false;
+    // A room the device has not seen yet, or that the user left and rejoined since, starts
+    // where the user (last) joined it.
+    const start = (r: string) => Math.max(had[r] ?? 0, joined.get(r) ?? 0);
     for (const roomId of roomIds) {
-      // A room the device has not seen yet starts where the user joined it.
-      const from = had[roomId] ?? joined.get(roomId) ?? 0;
+      const from = start(roomId);
       const to = upto.get(roomId) ?? 0;
       next[roomId] = from;
       if (hasMore || to <= from) continue;
@@ -117,7 +119,7 @@ export class SyncService {
       next[roomId] = room.through;
       if (room.through < to) hasMore = true;
       if (out.length >= input.limit)
-        hasMore ||= roomIds.some((r) => r > roomId && (upto.get(r) ?? 0) > (had[r] ?? joined.get(r) ?? 0));
+        hasMore ||= roomIds.some((r) => r > roomId && (upto.get(r) ?? 0) > start(r));
     }
     return {
       messages: out,
@@ -182,8 +184,8 @@ export class SyncService {
   }
 
   /**
-   * Keeps the new state and hands out its id. Older cursors of the device go once it has moved
-   * past them (the one it came with stays: a lost answer can be asked for again).
+   * Keeps the new state and hands out its id. The device's older cursors go, but for the one it
+   * came with (a lost answer can be asked for again) and its newest few.
    */
   async #save(
     user: AuthUser,
@@ -194,15 +196,11 @@ export class SyncService {
   ): Promise<string> {
     const id = newId();
     const at = new Date().toISOString();
-    await this.#store.saveSyncCursor({
-      id,
-      user_id: user.id,
-      device_id: deviceId,
-      kind,
-      state: JSON.stringify(state),
-      created_at: at,
-    });
-    if (from) await this.#store.pruneSyncCursors(user.id, deviceId, kind, from);
+    const saved = await this.#store.saveSyncCursor(
+      { id, user_id: user.id, device_id: deviceId, kind, state: JSON.stringify(state), created_at: at },
+      from ? [from] : [],
+    );
+    if (!saved) throw notFound("device"); // deleted while this page was read
     await this.#devices.touchSync(user, deviceId, at);
     return id;
   }

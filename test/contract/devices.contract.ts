@@ -76,6 +76,28 @@ export function runDevicesContract(adapter: string, makeStore: () => Promise<Sto
       expect((await ctx.store.getDevice("u2", "b"))?.push_token).toBeNull();
     });
 
+    it("saves a sync cursor only while its device exists, and keeps a device's cursors few", async () => {
+      const cursor = (id: string) => ({
+        id,
+        user_id: "u1",
+        device_id: "d",
+        kind: "messages" as const,
+        state: "{}",
+        created_at: at(1),
+      });
+      expect(await ctx.store.saveSyncCursor(cursor("01A"), [])).toBe(false);
+      await ctx.store.upsertDevice({ user_id: "u1", device_id: "d", platform: "web", at: at(1) });
+      for (const id of ["01B", "01C", "01D", "01E", "01F"])
+        expect(await ctx.store.saveSyncCursor(cursor(id), ["01B"])).toBe(true);
+      // The one the device came with (01B) and the newest three stay.
+      const left = await Promise.all(
+        ["01B", "01C", "01D", "01E", "01F"].map((id) => ctx.store.getSyncCursor(id)),
+      );
+      expect(left.map((c) => c?.id ?? null)).toEqual(["01B", null, "01D", "01E", "01F"]);
+      await ctx.store.deleteDevice("u1", "d");
+      expect(await ctx.store.getSyncCursor("01F")).toBeNull();
+    });
+
     it("moves sync and seen times forward only; deletes", async () => {
       await ctx.store.upsertDevice({ user_id: "u1", device_id: "d", platform: "web", at: at(1) });
       expect(await ctx.store.touchDevice("u1", "d", { last_sync_at: at(5) })).toMatchObject({

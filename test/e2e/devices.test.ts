@@ -58,20 +58,56 @@ describe("devices (25–27)", () => {
     const after = await alice.call<{ devices: Device[] }>("GET", "/devices");
     expect(after.body.devices.find((d) => d.device_id === "phone-1")?.push_token).toBeNull();
 
+    // Moving the token between two of her own devices tells her about both.
+    const before = events.length;
+    expect(
+      (
+        await alice.call("POST", "/devices", {
+          device_id: "phone-2",
+          platform: "ios",
+          push_token: "fcm:token-2",
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await alice.call("POST", "/devices", {
+          device_id: "phone-1",
+          platform: "ios",
+          push_token: "fcm:token-2",
+        })
+      ).status,
+    ).toBe(200);
+    await waitFor(() => events.length >= before + 3, 5000, "device:updated for both devices");
+    expect(events.slice(before).map((e) => e.device?.device_id)).toEqual(["phone-2", "phone-1", "phone-2"]);
+    expect(events.at(-1)?.device?.push_token).toBeNull();
+    expect((await alice.call("DELETE", "/devices/phone-2")).status).toBe(204);
+
     expect((await alice.call("DELETE", "/devices/laptop")).status).toBe(204);
     expect((await alice.call<ErrorBody>("DELETE", "/devices/laptop")).status).toBe(404);
     // Another user's device cannot be deleted (it is not the caller's: 404).
     expect((await alice.call("DELETE", "/devices/b-1")).status).toBe(404);
 
-    await waitFor(() => events.some((e) => e.deleted), 5000, "device:updated for the delete");
-    expect(events.map((e) => e.device?.device_id ?? `${e.device_id}:deleted`)).toEqual([
+    await waitFor(() => events.some((e) => e.device_id === "laptop"), 5000, "device:updated for the delete");
+    expect(events.slice(0, 4).map((e) => e.device?.device_id)).toEqual([
       "phone-1",
       "phone-1",
       "laptop",
       "phone-1",
-      "laptop:deleted",
     ]);
+    expect(events.at(-1)).toEqual({ device_id: "laptop", deleted: true });
     expect(bobEvents.map((e) => e.device?.device_id)).toEqual(["b-1"]);
+  });
+
+  it("caps the devices of a user (DEVICES_MAX_PER_USER, 20): 409 above it; updating one still works", async () => {
+    const erin = t.on(t.nodeA, "d-erin");
+    for (let i = 0; i < 20; i++) {
+      expect((await erin.call("POST", "/devices", { device_id: `e-${i}`, platform: "web" })).status).toBe(
+        201,
+      );
+    }
+    expect((await erin.call("POST", "/devices", { device_id: "e-20", platform: "web" })).status).toBe(409);
+    expect((await erin.call("POST", "/devices", { device_id: "e-3", platform: "ios" })).status).toBe(200);
   });
 
   it("refuses bad input with 400 and changes nothing", async () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { jpeg } from "../helpers/media-files.ts";
-import { startWorkerProcess } from "../helpers/processes.ts";
+import { type Proc, startWorkerProcess } from "../helpers/processes.ts";
 import { collect, waitFor } from "../helpers/socket.ts";
 import { useTwoNodes } from "../helpers/two-nodes.ts";
 
@@ -23,13 +23,15 @@ type MessageBody = { message: Message };
 type ErrorBody = { error: { code: string; message: string } };
 
 const t = useTwoNodes("forward", { workers: 1 });
+let fanout: Proc;
 beforeAll(() => {
-  t.cluster.workers.push(startWorkerProcess({ ...t.cluster.env, PUBLIC_URL: t.nodeA }, "fanout"));
+  fanout = startWorkerProcess({ ...t.cluster.env, PUBLIC_URL: t.nodeA }, "fanout");
+  t.cluster.workers.push(fanout);
 });
 
 async function send(roomId: string, user: string, text: string): Promise<Message> {
   const res = await t.on(t.nodeA, user).call<MessageBody>("POST", `/rooms/${roomId}/messages`, {
-    client_id: `c-${text}-${Math.random()}`,
+    client_id: `c-${Math.random().toString(36).slice(2)}`,
     type: "text",
     text,
   });
@@ -144,6 +146,38 @@ describe("forward (30) through the fanout pool", () => {
     expect(
       (await alice.call("POST", `/messages/${current.id}/forward`, { room_ids: [rooms[0]] })).status,
     ).toBe(202);
+  });
+
+  it("copies take the source as it is when they are made: an edit since shows, a delete since means no copy", async () => {
+    const source = await t.group("q-bob", ["q-alice"]);
+    const target = await t.group("q-alice", ["q-carol"]);
+    const edited = await send(source, "q-bob", "first words");
+    const deleted = await send(source, "q-bob", "oops wrong chat");
+    const carol = await t.open(t.nodeB, "q-carol");
+    const news = collect<MessageBody>(carol, "message:new");
+    // The fanout pool is held while the source changes under the queued forwards.
+    fanout.child.kill("SIGSTOP");
+    try {
+      const alice = t.on(t.nodeA, "q-alice");
+      expect(
+        (await alice.call("POST", `/messages/${edited.id}/forward`, { room_ids: [target] })).status,
+      ).toBe(202);
+      expect(
+        (await alice.call("POST", `/messages/${deleted.id}/forward`, { room_ids: [target] })).status,
+      ).toBe(202);
+      const bob = t.on(t.nodeA, "q-bob");
+      expect((await bob.call("PATCH", `/messages/${edited.id}`, { text: "better words" })).status).toBe(200);
+      expect((await bob.call("DELETE", `/messages/${deleted.id}?for=everyone`)).status).toBe(204);
+    } finally {
+      fanout.child.kill("SIGCONT");
+    }
+    await waitFor(() => news.length === 1, 15_000, "the one copy");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(news.map((n) => n.message.text)).toEqual(["better words"]);
+    const history = await t
+      .on(t.nodeA, "q-carol")
+      .call<{ messages: Message[] }>("GET", `/rooms/${target}/messages`);
+    expect(history.body.messages.some((m) => m.text === "oops wrong chat")).toBe(false);
   });
 
   it("a media message is forwarded with its media reused, visible to the target room's members", async () => {

@@ -232,6 +232,33 @@ describe("sync (28–29): a device offline through 5,000 changes across 50 rooms
     await waitFor(() => syncedEvents.length === acks, 5000, "a messages:synced per page");
   }, 180_000);
 
+  it("a member removed and added back gets the room from the rejoin, not what was sent while away", async () => {
+    const me = t.on(t.nodeA, "r-me");
+    await me.call("POST", "/devices", { device_id: "r-dev", platform: "web" });
+    const roomId = await t.group("r-admin", ["r-me"]);
+    const cursor = (await me.call<MessagesSync>("GET", "/sync/messages?device_id=r-dev")).body.next_since;
+    const admin = t.on(t.nodeA, "r-admin");
+    expect((await admin.call("DELETE", `/rooms/${roomId}/members/r-me`)).status).toBe(200);
+    await admin.call("POST", `/rooms/${roomId}/messages`, {
+      client_id: "away-1",
+      type: "text",
+      text: "while away",
+    });
+    expect((await admin.call("POST", `/rooms/${roomId}/members`, { user_ids: ["r-me"] })).status).toBe(200);
+    await admin.call("POST", `/rooms/${roomId}/messages`, {
+      client_id: "back-1",
+      type: "text",
+      text: "welcome back",
+    });
+    const page = await me.call<MessagesSync>(
+      "GET",
+      `/sync/messages?device_id=r-dev&since=${cursor}&limit=100`,
+    );
+    const texts = page.body.messages.map((m) => m.text ?? m.system?.event);
+    expect(texts).not.toContain("while away");
+    expect(texts).toEqual(["members_added", "welcome back"]);
+  });
+
   it("refuses another device's cursor, an unknown device and a bad cursor with 4xx", async () => {
     const me = t.on(t.nodeA, "z-me");
     await me.call("POST", "/devices", { device_id: "d1", platform: "web" });

@@ -1,5 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MessageReader } from "../../src/messages/message.reader.ts";
+import { PendingRepository } from "../../src/messages/pending.repository.ts";
 import { NotifyUseCase } from "../../src/notify/notify.usecase.ts";
 import { LogPushProvider } from "../../src/notify/providers/log.provider.ts";
 import type { Push, PushOutcome, PushProvider } from "../../src/notify/providers/push-provider.ts";
@@ -13,6 +15,7 @@ const prefix = uniquePrefix("notify");
 const keys = new Keys(prefix);
 const redis = new Redis(REDIS_URL);
 const store = new SqliteStore(":memory:");
+const pending = new PendingRepository(redis, keys, 3600);
 
 /** Records every push; an outcome per token can be set (default "sent"). */
 class FakeProvider implements PushProvider {
@@ -52,7 +55,7 @@ afterAll(async () => {
 });
 
 const useCase = (provider: PushProvider, logger: Logger = createLogger("silent", "test")) =>
-  new NotifyUseCase({ store, redis, keys, provider, logger });
+  new NotifyUseCase({ store, redis, keys, provider, logger, reader: new MessageReader(store, pending) });
 
 describe("notify", () => {
   it("pushes offline members only, collapsed per room, honouring mute unless mentioned; never twice under retry; prunes dead tokens", async () => {
@@ -81,6 +84,29 @@ describe("notify", () => {
     provider.pushes.length = 0;
     await uc.messages([m1, m2]);
     expect(provider.pushes).toEqual([]);
+  });
+
+  it("a message deleted for everyone before the pool got to it pushes nothing; an edit shows its new text", async () => {
+    const provider = new FakeProvider();
+    const gone = msg(roomId, 10, { sender_id: "a", text: "oops wrong chat" });
+    const fixed = msg(roomId, 11, { sender_id: "a", text: "typo" });
+    await store.insertMessages([gone, fixed]);
+    await store.applyMessageOps([
+      { kind: "delete", message_id: gone.id, room_id: roomId, rev: 100, at: new Date().toISOString() },
+      {
+        kind: "edit",
+        message_id: fixed.id,
+        room_id: roomId,
+        rev: 101,
+        at: new Date().toISOString(),
+        text: "fixed",
+      },
+    ]);
+    await useCase(provider).messages([gone, fixed]);
+    expect(provider.pushes.some((p) => p.data.message_id === gone.id)).toBe(false);
+    const body = provider.pushes.find((p) => p.device_id === "b1")?.notification?.body;
+    expect(body).toBe("fixed");
+    expect(JSON.stringify(provider.pushes)).not.toContain("oops");
   });
 
   it("a read clears the room on the user's devices with a silent push", async () => {

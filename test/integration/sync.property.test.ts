@@ -70,7 +70,7 @@ const messages = new MessagesService({
   events: { messageNew: () => {} },
   config: { maxTextChars: 100, maxMentions: 50 },
 });
-const devices = new DevicesService(store, { deviceUpdated: () => {} });
+const devices = new DevicesService(store, { deviceUpdated: () => {} }, 1000);
 /** Runs once right after the next page read the rooms' counters: forces a change into that window. */
 let afterCounters: (() => Promise<void>) | undefined;
 class RacingCounters extends RoomCounters {

@@ -26,7 +26,6 @@ import type {
   StarRow,
   Store,
   SyncCursorRecord,
-  SyncKind,
 } from "../store.ts";
 import { SqliteBlocks } from "./blocks.sqlite.ts";
 import { SqliteDb, type SqliteStoreOptions } from "./db.ts";
@@ -149,14 +148,11 @@ export class SqliteStore implements Store {
   messageChanges(roomId: string, afterRev: number, uptoRev: number, viewerId: string, limit: number) {
     return this.#sync.messageChanges(roomId, afterRev, uptoRev, viewerId, limit);
   }
-  saveSyncCursor(cursor: SyncCursorRecord): Promise<void> {
-    return this.#sync.saveSyncCursor(cursor);
+  saveSyncCursor(cursor: SyncCursorRecord, keep: string[]): Promise<boolean> {
+    return this.#sync.saveSyncCursor(cursor, keep);
   }
   getSyncCursor(id: string): Promise<SyncCursorRecord | null> {
     return this.#sync.getSyncCursor(id);
-  }
-  pruneSyncCursors(userId: string, deviceId: string, kind: SyncKind, beforeId: string): Promise<void> {
-    return this.#sync.pruneSyncCursors(userId, deviceId, kind, beforeId);
   }
 
   ping(): Promise<void> {

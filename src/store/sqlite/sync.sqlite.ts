@@ -2,6 +2,9 @@ import type { SyncCursorRecord, SyncKind, SyncStore } from "../store.ts";
 import type { SqliteDb } from "./db.ts";
 import { num, str } from "./rows.ts";
 
+/** Besides the cursor a device came with, its newest few cursors of a kind stay usable. */
+const KEEP_NEWEST = 3;
+
 /**
  * SyncStore on SQLite. Changes are found through the (room, rev) indexes of every table that
  * holds a message's changes, so a sync reads what changed, never a room's history.
@@ -46,14 +49,24 @@ export class SqliteSync implements SyncStore {
     return rows.map((r) => ({ message_id: str(r.message_id), rev: num(r.rev) }));
   }
 
-  async saveSyncCursor(c: SyncCursorRecord): Promise<void> {
-    await this.#db.write(() =>
-      this.#db
+  async saveSyncCursor(c: SyncCursorRecord, keep: string[]): Promise<boolean> {
+    const db = this.#db;
+    return db.write(() => {
+      const saved = db
         .stmt(
-          "INSERT INTO sync_cursors (id, user_id, device_id, kind, state, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+          `INSERT INTO sync_cursors (id, user_id, device_id, kind, state, created_at)
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM devices WHERE user_id = ?2 AND device_id = ?3)`,
         )
-        .run(c.id, c.user_id, c.device_id, c.kind, c.state, c.created_at),
-    );
+        .run(c.id, c.user_id, c.device_id, c.kind, c.state, c.created_at);
+      if (Number(saved.changes) === 0) return false;
+      db.stmt(
+        `DELETE FROM sync_cursors WHERE user_id = ?1 AND device_id = ?2 AND kind = ?3
+           AND id NOT IN (SELECT value FROM json_each(?4))
+           AND id NOT IN (SELECT id FROM sync_cursors WHERE user_id = ?1 AND device_id = ?2 AND kind = ?3
+                          ORDER BY id DESC LIMIT ?5)`,
+      ).run(c.user_id, c.device_id, c.kind, JSON.stringify([c.id, ...keep]), KEEP_NEWEST);
+      return true;
+    });
   }
 
   async getSyncCursor(id: string): Promise<SyncCursorRecord | null> {
@@ -68,13 +81,5 @@ export class SqliteSync implements SyncStore {
           created_at: str(row.created_at),
         }
       : null;
-  }
-
-  async pruneSyncCursors(userId: string, deviceId: string, kind: SyncKind, beforeId: string): Promise<void> {
-    await this.#db.write(() =>
-      this.#db
-        .stmt("DELETE FROM sync_cursors WHERE user_id = ? AND device_id = ? AND kind = ? AND id < ?")
-        .run(userId, deviceId, kind, beforeId),
-    );
   }
 }
