@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { type PoolConfig, type PoolName, parsePools } from "../queues/pools.ts";
+import { type PoolConfig, type PoolName, parsePools, poolKeys } from "../queues/pools.ts";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -119,6 +119,9 @@ const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** Every variable the configuration reads (deployment files are checked against it). */
+export const CONFIG_KEYS: readonly string[] = [...Object.keys(envSchema.shape), ...poolKeys()];
 export type Config = Env & {
   jwt: JwtKeyConfig;
   sqliteFile: string;

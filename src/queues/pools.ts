@@ -36,6 +36,13 @@ const DEFAULTS: Record<PoolName, PoolConfig> = {
 
 const int = (def: number, min: number) => z.coerce.number().int().min(min).default(def);
 
+const SETTINGS = ["CONCURRENCY", "LOCK_MS", "STALLED_INTERVAL_MS", "RETRY_BASE_MS", "RETRY_MAX_MS"] as const;
+
+/** The environment variables of every pool's settings (PERSIST_CONCURRENCY, ...). */
+export function poolKeys(): string[] {
+  return POOLS.flatMap((pool) => SETTINGS.map((s) => `${pool.toUpperCase()}_${s}`));
+}
+
 /**
  * Per-pool settings from `<POOL>_CONCURRENCY`, `<POOL>_LOCK_MS`, `<POOL>_STALLED_INTERVAL_MS`,
  * `<POOL>_RETRY_BASE_MS` and `<POOL>_RETRY_MAX_MS` (e.g. PERSIST_CONCURRENCY): one schema for
