@@ -9,6 +9,7 @@ import { DevicesService } from "./devices/devices.service.ts";
 import { healthRoutes } from "./http/health.routes.ts";
 import { createHttpApp } from "./http/http.app.ts";
 import { metricsRoutes } from "./http/metrics.routes.ts";
+import { openApiRoutes } from "./http/openapi.routes.ts";
 import { MediaJobs } from "./media/media.queue.ts";
 import { mediaRoutes } from "./media/media.routes.ts";
 import { MediaService } from "./media/media.service.ts";
@@ -218,6 +219,7 @@ export async function startApi(config: Config): Promise<Api> {
     corsOrigins: config.CORS_ORIGINS,
     root: [
       healthRoutes([redis, queueConn], store),
+      openApiRoutes(),
       metricsRoutes(auth),
       ...(localFiles ? [localFiles.router] : []),
       bullBoardRoutes([membershipJobs.queue, mediaJobs.queue, fanoutJobs.queue, notifyJobs.queue], verifier),

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
+import { CHAT_BASE, route } from "../http/route.ts";
 import { deviceParamsSchema, registerDeviceSchema } from "./devices.schemas.ts";
 import type { DevicesService } from "./devices.service.ts";
 
@@ -8,23 +9,52 @@ import type { DevicesService } from "./devices.service.ts";
 export function devicesRoutes(devices: DevicesService): Router {
   const router = Router();
 
-  router.post("/devices", async (req, res) => {
-    const { device, created } = await devices.register(
-      currentUser(req),
-      parse(registerDeviceSchema, req.body),
-    );
-    res.status(created ? 201 : 200).json({ device });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "post",
+      path: "/devices",
+      summary: "Register or update a device (201 when new)",
+      tag: "devices",
+      body: registerDeviceSchema,
+      status: 201,
+    },
+    async (req, res) => {
+      const { device, created } = await devices.register(
+        currentUser(req),
+        parse(registerDeviceSchema, req.body),
+      );
+      res.status(created ? 201 : 200).json({ device });
+    },
+  );
 
-  router.get("/devices", async (req, res) => {
-    res.json({ devices: await devices.list(currentUser(req)) });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    { method: "get", path: "/devices", summary: "The caller's devices", tag: "devices", status: 200 },
+    async (req, res) => {
+      res.json({ devices: await devices.list(currentUser(req)) });
+    },
+  );
 
-  router.delete("/devices/:device_id", async (req, res) => {
-    const { device_id } = parse(deviceParamsSchema, req.params);
-    await devices.remove(currentUser(req), device_id);
-    res.status(204).end();
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "delete",
+      path: "/devices/:device_id",
+      summary: "Remove a device and its sync cursors",
+      tag: "devices",
+      params: deviceParamsSchema,
+      status: 204,
+    },
+    async (req, res) => {
+      const { device_id } = parse(deviceParamsSchema, req.params);
+      await devices.remove(currentUser(req), device_id);
+      res.status(204).end();
+    },
+  );
 
   return router;
 }

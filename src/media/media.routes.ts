@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
+import { CHAT_BASE, route } from "../http/route.ts";
 import { confirmSchema, mediaParamsSchema, uploadUrlSchema } from "./media.schemas.ts";
 import type { MediaService } from "./media.service.ts";
 
@@ -8,24 +9,72 @@ import type { MediaService } from "./media.service.ts";
 export function mediaRoutes(media: MediaService): Router {
   const router = Router();
 
-  router.post("/media/upload-url", async (req, res) => {
-    res.status(201).json(await media.createUpload(currentUser(req), parse(uploadUrlSchema, req.body)));
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "post",
+      path: "/media/upload-url",
+      summary: "A presigned URL to PUT a file to",
+      tag: "media",
+      body: uploadUrlSchema,
+      status: 201,
+    },
+    async (req, res) => {
+      res.status(201).json(await media.createUpload(currentUser(req), parse(uploadUrlSchema, req.body)));
+    },
+  );
 
-  router.post("/media/confirm", async (req, res) => {
-    res.json({ media: await media.confirm(currentUser(req), parse(confirmSchema, req.body)) });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "post",
+      path: "/media/confirm",
+      summary: "Check an upload and queue its processing",
+      tag: "media",
+      body: confirmSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      res.json({ media: await media.confirm(currentUser(req), parse(confirmSchema, req.body)) });
+    },
+  );
 
-  router.get("/media/:media_id", async (req, res) => {
-    const { media_id } = parse(mediaParamsSchema, req.params);
-    res.json({ media: await media.get(currentUser(req), media_id) });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "get",
+      path: "/media/:media_id",
+      summary: "A media's metadata and signed URLs",
+      tag: "media",
+      params: mediaParamsSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { media_id } = parse(mediaParamsSchema, req.params);
+      res.json({ media: await media.get(currentUser(req), media_id) });
+    },
+  );
 
-  router.delete("/media/:media_id", async (req, res) => {
-    const { media_id } = parse(mediaParamsSchema, req.params);
-    await media.delete(currentUser(req), media_id);
-    res.status(204).end();
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "delete",
+      path: "/media/:media_id",
+      summary: "Delete a media (uploader)",
+      tag: "media",
+      params: mediaParamsSchema,
+      status: 204,
+    },
+    async (req, res) => {
+      const { media_id } = parse(mediaParamsSchema, req.params);
+      await media.delete(currentUser(req), media_id);
+      res.status(204).end();
+    },
+  );
 
   return router;
 }

@@ -3,17 +3,19 @@ import { idSchema } from "../ids.ts";
 import { isBlank, wellFormedText } from "../text.ts";
 
 /** REST 21. The name is what a download is saved as: no path, no control characters. */
-export const uploadUrlSchema = z.strictObject({
-  filename: wellFormedText()
-    .min(1)
-    .max(255)
-    // Format characters too: a right-to-left override makes "invoice<RLO>fdp.exe" look like a PDF.
-    .refine((n) => !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}/\\]/u.test(n) && !isBlank(n) && !/^[\s.]*$/u.test(n), {
-      message: "a file name without path separators, control or format characters",
-    }),
-  content_type: z.string().min(3).max(255),
-  size: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-});
+export const uploadUrlSchema = z
+  .strictObject({
+    filename: wellFormedText()
+      .min(1)
+      .max(255)
+      // Format characters too: a right-to-left override makes "invoice<RLO>fdp.exe" look like a PDF.
+      .refine((n) => !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}/\\]/u.test(n) && !isBlank(n) && !/^[\s.]*$/u.test(n), {
+        message: "a file name without path separators, control or format characters",
+      }),
+    content_type: z.string().min(3).max(255),
+    size: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  })
+  .meta({ examples: [{ filename: "holiday.jpg", content_type: "image/jpeg", size: 2_412_033 }] });
 export type UploadUrlInput = z.infer<typeof uploadUrlSchema>;
 
 /** REST 22. */

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
+import { CHAT_BASE, route } from "../http/route.ts";
 import { listQuerySchema, roomParamsSchema } from "../rooms/rooms.schemas.ts";
 import type { ForwardService } from "./forward.service.ts";
 import type { MessageOpsService } from "./message-ops.service.ts";
@@ -26,78 +27,240 @@ export function messagesRoutes(
 ): Router {
   const router = Router();
 
-  router.get("/search/messages", async (req, res) => {
-    res.json(await search.search(currentUser(req), parse(searchQuerySchema, req.query)));
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "get",
+      path: "/search/messages",
+      summary: "Full-text search in the caller's rooms",
+      tag: "messages",
+      query: searchQuerySchema,
+      status: 200,
+    },
+    async (req, res) => {
+      res.json(await search.search(currentUser(req), parse(searchQuerySchema, req.query)));
+    },
+  );
 
-  router.post("/rooms/:room_id/messages", async (req, res) => {
-    const { room_id } = parse(roomParamsSchema, req.params);
-    const input = parse(sendMessageSchema, req.body);
-    const { message, created } = await messages.send(currentUser(req), room_id, input, "rest");
-    res.status(created ? 201 : 200).json({ message });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "post",
+      path: "/rooms/:room_id/messages",
+      summary: "Send a message (200 with the first one for a repeated client_id)",
+      tag: "messages",
+      params: roomParamsSchema,
+      body: sendMessageSchema,
+      status: 201,
+    },
+    async (req, res) => {
+      const { room_id } = parse(roomParamsSchema, req.params);
+      const input = parse(sendMessageSchema, req.body);
+      const { message, created } = await messages.send(currentUser(req), room_id, input, "rest");
+      res.status(created ? 201 : 200).json({ message });
+    },
+  );
 
-  router.get("/rooms/:room_id/messages", async (req, res) => {
-    const { room_id } = parse(roomParamsSchema, req.params);
-    res.json(await messages.history(currentUser(req), room_id, parse(historyQuerySchema, req.query)));
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "get",
+      path: "/rooms/:room_id/messages",
+      summary: "A room's history by seq",
+      tag: "messages",
+      params: roomParamsSchema,
+      query: historyQuerySchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { room_id } = parse(roomParamsSchema, req.params);
+      res.json(await messages.history(currentUser(req), room_id, parse(historyQuerySchema, req.query)));
+    },
+  );
 
-  router.get("/messages/:message_id", async (req, res) => {
-    const { message_id } = parse(messageParamsSchema, req.params);
-    res.json({ message: await messages.get(currentUser(req), message_id) });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "get",
+      path: "/messages/:message_id",
+      summary: "One message",
+      tag: "messages",
+      params: messageParamsSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { message_id } = parse(messageParamsSchema, req.params);
+      res.json({ message: await messages.get(currentUser(req), message_id) });
+    },
+  );
 
-  router.patch("/messages/:message_id", async (req, res) => {
-    const { message_id } = parse(messageParamsSchema, req.params);
-    const { text } = parse(editMessageSchema, req.body);
-    res.json({ message: await ops.edit(currentUser(req), message_id, text) });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "patch",
+      path: "/messages/:message_id",
+      summary: "Edit a message (sender, within the edit window)",
+      tag: "messages",
+      params: messageParamsSchema,
+      body: editMessageSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { message_id } = parse(messageParamsSchema, req.params);
+      const { text } = parse(editMessageSchema, req.body);
+      res.json({ message: await ops.edit(currentUser(req), message_id, text) });
+    },
+  );
 
-  router.delete("/messages/:message_id", async (req, res) => {
-    const { message_id } = parse(messageParamsSchema, req.params);
-    const query = parse(deleteMessageQuerySchema, req.query);
-    await ops.delete(currentUser(req), message_id, query.for);
-    res.status(204).end();
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "delete",
+      path: "/messages/:message_id",
+      summary: "Delete a message for the caller or for everyone",
+      tag: "messages",
+      params: messageParamsSchema,
+      query: deleteMessageQuerySchema,
+      status: 204,
+    },
+    async (req, res) => {
+      const { message_id } = parse(messageParamsSchema, req.params);
+      const query = parse(deleteMessageQuerySchema, req.query);
+      await ops.delete(currentUser(req), message_id, query.for);
+      res.status(204).end();
+    },
+  );
 
-  router.put("/messages/:message_id/reaction", async (req, res) => {
-    const { message_id } = parse(messageParamsSchema, req.params);
-    const { emoji } = parse(reactionSchema, req.body);
-    res.json({ message: await ops.react(currentUser(req), message_id, emoji) });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "put",
+      path: "/messages/:message_id/reaction",
+      summary: "Set the caller's reaction",
+      tag: "messages",
+      params: messageParamsSchema,
+      body: reactionSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { message_id } = parse(messageParamsSchema, req.params);
+      const { emoji } = parse(reactionSchema, req.body);
+      res.json({ message: await ops.react(currentUser(req), message_id, emoji) });
+    },
+  );
 
-  router.delete("/messages/:message_id/reaction", async (req, res) => {
-    const { message_id } = parse(messageParamsSchema, req.params);
-    await ops.react(currentUser(req), message_id, null);
-    res.status(204).end();
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "delete",
+      path: "/messages/:message_id/reaction",
+      summary: "Remove the caller's reaction",
+      tag: "messages",
+      params: messageParamsSchema,
+      status: 204,
+    },
+    async (req, res) => {
+      const { message_id } = parse(messageParamsSchema, req.params);
+      await ops.react(currentUser(req), message_id, null);
+      res.status(204).end();
+    },
+  );
 
-  router.put("/messages/:message_id/star", async (req, res) => {
-    const { message_id } = parse(messageParamsSchema, req.params);
-    await ops.star(currentUser(req), message_id, true);
-    res.status(204).end();
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "put",
+      path: "/messages/:message_id/star",
+      summary: "Star a message for the caller",
+      tag: "messages",
+      params: messageParamsSchema,
+      status: 204,
+    },
+    async (req, res) => {
+      const { message_id } = parse(messageParamsSchema, req.params);
+      await ops.star(currentUser(req), message_id, true);
+      res.status(204).end();
+    },
+  );
 
-  router.delete("/messages/:message_id/star", async (req, res) => {
-    const { message_id } = parse(messageParamsSchema, req.params);
-    await ops.star(currentUser(req), message_id, false);
-    res.status(204).end();
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "delete",
+      path: "/messages/:message_id/star",
+      summary: "Unstar a message",
+      tag: "messages",
+      params: messageParamsSchema,
+      status: 204,
+    },
+    async (req, res) => {
+      const { message_id } = parse(messageParamsSchema, req.params);
+      await ops.star(currentUser(req), message_id, false);
+      res.status(204).end();
+    },
+  );
 
-  router.get("/starred", async (req, res) => {
-    res.json(await stars.list(currentUser(req), parse(listQuerySchema, req.query)));
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "get",
+      path: "/starred",
+      summary: "The caller's starred messages, newest star first",
+      tag: "messages",
+      query: listQuerySchema,
+      status: 200,
+    },
+    async (req, res) => {
+      res.json(await stars.list(currentUser(req), parse(listQuerySchema, req.query)));
+    },
+  );
 
-  router.post("/messages/:message_id/forward", async (req, res) => {
-    const { message_id } = parse(messageParamsSchema, req.params);
-    const { room_ids } = parse(forwardSchema, req.body);
-    res.status(202).json(await forward.forward(currentUser(req), message_id, room_ids));
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "post",
+      path: "/messages/:message_id/forward",
+      summary: "Forward a message to up to 5 rooms (copies arrive as message:new)",
+      tag: "messages",
+      params: messageParamsSchema,
+      body: forwardSchema,
+      status: 202,
+    },
+    async (req, res) => {
+      const { message_id } = parse(messageParamsSchema, req.params);
+      const { room_ids } = parse(forwardSchema, req.body);
+      res.status(202).json(await forward.forward(currentUser(req), message_id, room_ids));
+    },
+  );
 
-  router.get("/messages/:message_id/info", async (req, res) => {
-    const { message_id } = parse(messageParamsSchema, req.params);
-    res.json(await ops.info(currentUser(req), message_id));
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "get",
+      path: "/messages/:message_id/info",
+      summary: "Who received and read a message (sender)",
+      tag: "messages",
+      params: messageParamsSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { message_id } = parse(messageParamsSchema, req.params);
+      res.json(await ops.info(currentUser(req), message_id));
+    },
+  );
 
   return router;
 }

@@ -8,15 +8,22 @@ import type { Exact } from "../type-checks.ts";
  * REST 9 body. A `text` message has `text`; a media message (image, video, audio, file) has
  * the `media_id` of a confirmed upload of that kind and an optional caption in `text`.
  */
-export const sendMessageSchema = z.strictObject({
-  client_id: clientIdSchema,
-  type: z.enum(["text", "image", "video", "audio", "file"]),
-  text: wellFormedText().optional(),
-  media_id: idSchema.optional(),
-  reply_to_id: idSchema.optional(),
-  // The schema's bound only keeps bodies small; the configured cap (MESSAGE_MAX_MENTIONS) is the rule.
-  mentions: z.array(userIdSchema).max(1024).optional(),
-});
+export const sendMessageSchema = z
+  .strictObject({
+    client_id: clientIdSchema,
+    type: z.enum(["text", "image", "video", "audio", "file"]),
+    text: wellFormedText().optional(),
+    media_id: idSchema.optional(),
+    reply_to_id: idSchema.optional(),
+    // The schema's bound only keeps bodies small; the configured cap (MESSAGE_MAX_MENTIONS) is the rule.
+    mentions: z.array(userIdSchema).max(1024).optional(),
+  })
+  .meta({
+    examples: [
+      { client_id: "c-7f3a", type: "text", text: "See you at 8?" },
+      { client_id: "c-7f3b", type: "image", media_id: "01JD8X6V9Q3M5R7T9W1Y3A5C7E", text: "the view" },
+    ],
+  });
 export type SendMessageInput = z.infer<typeof sendMessageSchema>;
 
 /** Socket `message:send`: the REST body plus the room. */

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
+import { CHAT_BASE, route } from "../http/route.ts";
 import type { GroupsService } from "./groups.service.ts";
 import type { ReceiptsService } from "./receipts.service.ts";
 import {
@@ -19,61 +20,185 @@ import type { RoomsService } from "./rooms.service.ts";
 export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, groups: GroupsService): Router {
   const router = Router();
 
-  router.post("/rooms", async (req, res) => {
-    const { room, created } = await rooms.create(currentUser(req), parse(createRoomSchema, req.body));
-    res.status(created ? 201 : 200).json({ room });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "post",
+      path: "/rooms",
+      summary: "Create a group, or get-or-create the direct room with a user (200 when it existed)",
+      tag: "rooms",
+      body: createRoomSchema,
+      status: 201,
+    },
+    async (req, res) => {
+      const { room, created } = await rooms.create(currentUser(req), parse(createRoomSchema, req.body));
+      res.status(created ? 201 : 200).json({ room });
+    },
+  );
 
-  router.get("/rooms", async (req, res) => {
-    res.json(await rooms.list(currentUser(req), parse(listQuerySchema, req.query)));
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "get",
+      path: "/rooms",
+      summary: "The caller's rooms, most recent activity first",
+      tag: "rooms",
+      query: listQuerySchema,
+      status: 200,
+    },
+    async (req, res) => {
+      res.json(await rooms.list(currentUser(req), parse(listQuerySchema, req.query)));
+    },
+  );
 
-  router.get("/rooms/:room_id", async (req, res) => {
-    const { room_id } = parse(roomParamsSchema, req.params);
-    res.json({ room: await rooms.get(currentUser(req), room_id) });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "get",
+      path: "/rooms/:room_id",
+      summary: "One room with its members",
+      tag: "rooms",
+      params: roomParamsSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { room_id } = parse(roomParamsSchema, req.params);
+      res.json({ room: await rooms.get(currentUser(req), room_id) });
+    },
+  );
 
-  router.patch("/rooms/:room_id", async (req, res) => {
-    const { room_id } = parse(roomParamsSchema, req.params);
-    res.json({ room: await groups.update(currentUser(req), room_id, parse(groupUpdateSchema, req.body)) });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "patch",
+      path: "/rooms/:room_id",
+      summary: "Rename, describe or set the photo of a group (admins)",
+      tag: "rooms",
+      params: roomParamsSchema,
+      body: groupUpdateSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { room_id } = parse(roomParamsSchema, req.params);
+      res.json({ room: await groups.update(currentUser(req), room_id, parse(groupUpdateSchema, req.body)) });
+    },
+  );
 
-  router.post("/rooms/:room_id/members", async (req, res) => {
-    const { room_id } = parse(roomParamsSchema, req.params);
-    const { user_ids } = parse(addMembersSchema, req.body);
-    res.json({ room: await groups.addMembers(currentUser(req), room_id, user_ids) });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "post",
+      path: "/rooms/:room_id/members",
+      summary: "Add members to a group (admins)",
+      tag: "rooms",
+      params: roomParamsSchema,
+      body: addMembersSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { room_id } = parse(roomParamsSchema, req.params);
+      const { user_ids } = parse(addMembersSchema, req.body);
+      res.json({ room: await groups.addMembers(currentUser(req), room_id, user_ids) });
+    },
+  );
 
-  router.delete("/rooms/:room_id/members/:user_id", async (req, res) => {
-    const { room_id, user_id } = parse(memberParamsSchema, req.params);
-    res.json({ room: await groups.removeMember(currentUser(req), room_id, user_id) });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "delete",
+      path: "/rooms/:room_id/members/:user_id",
+      summary: "Remove a member (admins), or leave (own id)",
+      tag: "rooms",
+      params: memberParamsSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { room_id, user_id } = parse(memberParamsSchema, req.params);
+      res.json({ room: await groups.removeMember(currentUser(req), room_id, user_id) });
+    },
+  );
 
-  router.patch("/rooms/:room_id/members/:user_id", async (req, res) => {
-    const { room_id, user_id } = parse(memberParamsSchema, req.params);
-    const { role } = parse(roleSchema, req.body);
-    res.json({ room: await groups.setRole(currentUser(req), room_id, user_id, role) });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "patch",
+      path: "/rooms/:room_id/members/:user_id",
+      summary: "Promote or demote a member (admins)",
+      tag: "rooms",
+      params: memberParamsSchema,
+      body: roleSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { room_id, user_id } = parse(memberParamsSchema, req.params);
+      const { role } = parse(roleSchema, req.body);
+      res.json({ room: await groups.setRole(currentUser(req), room_id, user_id, role) });
+    },
+  );
 
-  router.put("/rooms/:room_id/settings", async (req, res) => {
-    const { room_id } = parse(roomParamsSchema, req.params);
-    res.json({
-      room: await rooms.updateSettings(currentUser(req), room_id, parse(settingsSchema, req.body)),
-    });
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "put",
+      path: "/rooms/:room_id/settings",
+      summary: "The caller's mute, pin and archive for a room",
+      tag: "rooms",
+      params: roomParamsSchema,
+      body: settingsSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { room_id } = parse(roomParamsSchema, req.params);
+      res.json({
+        room: await rooms.updateSettings(currentUser(req), room_id, parse(settingsSchema, req.body)),
+      });
+    },
+  );
 
   for (const kind of ["read", "delivered"] as const) {
-    router.post(`/rooms/:room_id/${kind}`, async (req, res) => {
-      const { room_id } = parse(roomParamsSchema, req.params);
-      const { seq } = parse(receiptSchema, req.body);
-      await receipts.mark(currentUser(req), room_id, kind, seq);
-      res.status(204).end();
-    });
+    route(
+      router,
+      CHAT_BASE,
+      {
+        method: "post",
+        path: `/rooms/:room_id/${kind}`,
+        summary: `Move the caller's ${kind} watermark up to seq`,
+        tag: "receipts",
+        params: roomParamsSchema,
+        body: receiptSchema,
+        status: 204,
+      },
+      async (req, res) => {
+        const { room_id } = parse(roomParamsSchema, req.params);
+        const { seq } = parse(receiptSchema, req.body);
+        await receipts.mark(currentUser(req), room_id, kind, seq);
+        res.status(204).end();
+      },
+    );
   }
 
-  router.get("/unread", async (req, res) => {
-    res.json(await rooms.unread(currentUser(req)));
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "get",
+      path: "/unread",
+      summary: "Unread counts per room and in total",
+      tag: "receipts",
+      status: 200,
+    },
+    async (req, res) => {
+      res.json(await rooms.unread(currentUser(req)));
+    },
+  );
 
   return router;
 }

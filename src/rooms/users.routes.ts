@@ -2,6 +2,7 @@ import { Router } from "express";
 import { z } from "zod";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
+import { CHAT_BASE, route } from "../http/route.ts";
 import { userIdSchema } from "../ids.ts";
 import type { Presence } from "../realtime/presence.ts";
 import type { BlocksService } from "./blocks.service.ts";
@@ -11,19 +12,55 @@ const userParamsSchema = z.object({ user_id: userIdSchema });
 /** API 20 (POST and DELETE /users/:user_id/block, 204 both, idempotent) and 34 (presence). */
 export function usersRoutes(blocks: BlocksService, presence: Presence): Router {
   const router = Router();
-  router.get("/users/:user_id/presence", async (req, res) => {
-    const { user_id } = parse(userParamsSchema, req.params);
-    res.json(await presence.get(currentUser(req), user_id));
-  });
-  router.post("/users/:user_id/block", async (req, res) => {
-    const { user_id } = parse(userParamsSchema, req.params);
-    await blocks.block(currentUser(req), user_id);
-    res.status(204).end();
-  });
-  router.delete("/users/:user_id/block", async (req, res) => {
-    const { user_id } = parse(userParamsSchema, req.params);
-    await blocks.unblock(currentUser(req), user_id);
-    res.status(204).end();
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "get",
+      path: "/users/:user_id/presence",
+      summary: "A user's presence (users sharing a room)",
+      tag: "users",
+      params: userParamsSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      const { user_id } = parse(userParamsSchema, req.params);
+      res.json(await presence.get(currentUser(req), user_id));
+    },
+  );
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "post",
+      path: "/users/:user_id/block",
+      summary: "Block a user",
+      tag: "users",
+      params: userParamsSchema,
+      status: 204,
+    },
+    async (req, res) => {
+      const { user_id } = parse(userParamsSchema, req.params);
+      await blocks.block(currentUser(req), user_id);
+      res.status(204).end();
+    },
+  );
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "delete",
+      path: "/users/:user_id/block",
+      summary: "Unblock a user",
+      tag: "users",
+      params: userParamsSchema,
+      status: 204,
+    },
+    async (req, res) => {
+      const { user_id } = parse(userParamsSchema, req.params);
+      await blocks.unblock(currentUser(req), user_id);
+      res.status(204).end();
+    },
+  );
   return router;
 }

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
+import { CHAT_BASE, route } from "../http/route.ts";
 import { syncMessagesSchema, syncRoomsSchema } from "./sync.schemas.ts";
 import type { SyncService } from "./sync.service.ts";
 
@@ -8,13 +9,37 @@ import type { SyncService } from "./sync.service.ts";
 export function syncRoutes(sync: SyncService): Router {
   const router = Router();
 
-  router.get("/sync/rooms", async (req, res) => {
-    res.json(await sync.rooms(currentUser(req), parse(syncRoomsSchema, req.query)));
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "get",
+      path: "/sync/rooms",
+      summary: "Rooms changed since a device's cursor",
+      tag: "sync",
+      query: syncRoomsSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      res.json(await sync.rooms(currentUser(req), parse(syncRoomsSchema, req.query)));
+    },
+  );
 
-  router.get("/sync/messages", async (req, res) => {
-    res.json(await sync.messages(currentUser(req), parse(syncMessagesSchema, req.query)));
-  });
+  route(
+    router,
+    CHAT_BASE,
+    {
+      method: "get",
+      path: "/sync/messages",
+      summary: "Messages changed since a device's cursor, paged",
+      tag: "sync",
+      query: syncMessagesSchema,
+      status: 200,
+    },
+    async (req, res) => {
+      res.json(await sync.messages(currentUser(req), parse(syncMessagesSchema, req.query)));
+    },
+  );
 
   return router;
 }

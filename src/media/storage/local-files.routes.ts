@@ -1,10 +1,22 @@
 import { type Request, type Response, Router } from "express";
+import { z } from "zod";
 import { AppError } from "../../errors.ts";
+import { route } from "../../http/route.ts";
 import { normalizeType } from "../media.kinds.ts";
 import { attachment } from "./content-disposition.ts";
 import { type LocalMediaStorage, UploadTooLargeError } from "./local.storage.ts";
 import { OBJECT_KEY_PATTERN } from "./media-storage.ts";
 import { LOCAL_FILES_PATH, type UrlGrant, type UrlSigner } from "./url-signer.ts";
+
+/** The signed URL's parts as the OpenAPI document shows them (UrlSigner checks them, with its own rules). */
+const keyParamsSchema = z.object({ key: z.string().regex(OBJECT_KEY_PATTERN) });
+const signedQuerySchema = z.object({
+  exp: z.string().describe("expiry, Unix seconds"),
+  ct: z.string().describe("the content type the URL is bound to"),
+  max: z.string().optional().describe("PUT: the largest body accepted"),
+  name: z.string().optional().describe("GET: served as an attachment with this name"),
+  sig: z.string().describe("HMAC-SHA256 of the grant, base64url"),
+});
 
 const REFUSED = {
   unsigned: "this URL is not signed",
@@ -56,72 +68,100 @@ export function localFilesRoutes(
   // Uploads in flight, cut at shutdown: a slow client must not hold the process (it PUTs again).
   const uploads = new Set<Request>();
 
-  router.put(`${LOCAL_FILES_PATH}/:key`, async (req: Request, res: Response) => {
-    const grant = grantOf(signer, "PUT", req);
-    const max = grant.maxSize ?? 0;
-    const declared = req.headers["content-type"];
-    if (!declared || normalizeType(declared) !== normalizeType(grant.contentType)) {
-      throw new AppError("unsupported_media_type", `this URL takes ${grant.contentType} only`);
-    }
-    const length = req.headers["content-length"];
-    if (length !== undefined && Number(length) > max) {
-      throw new AppError("payload_too_large", `this URL takes at most ${max} bytes`, { max_bytes: max });
-    }
-    uploads.add(req);
-    try {
-      await storage.write(grant.key, req, max);
-    } catch (err) {
-      // The client went away (or shutdown cut the upload): nothing was stored, nothing to log.
-      if (req.destroyed && !(err instanceof UploadTooLargeError)) {
-        throw new AppError("invalid_request", "the upload was interrupted; PUT it again");
+  route(
+    router,
+    "",
+    {
+      method: "put",
+      path: `${LOCAL_FILES_PATH}/:key`,
+      summary: "Upload a file to a signed URL (local storage)",
+      tag: "media",
+      access: "signed-url",
+      params: keyParamsSchema,
+      query: signedQuerySchema,
+      status: 200,
+    },
+    async (req: Request, res: Response) => {
+      const grant = grantOf(signer, "PUT", req);
+      const max = grant.maxSize ?? 0;
+      const declared = req.headers["content-type"];
+      if (!declared || normalizeType(declared) !== normalizeType(grant.contentType)) {
+        throw new AppError("unsupported_media_type", `this URL takes ${grant.contentType} only`);
       }
-      if (err instanceof UploadTooLargeError) {
-        res.setHeader("Connection", "close");
+      const length = req.headers["content-length"];
+      if (length !== undefined && Number(length) > max) {
         throw new AppError("payload_too_large", `this URL takes at most ${max} bytes`, { max_bytes: max });
       }
-      if ((err as NodeJS.ErrnoException).code === "ENOSPC") {
-        throw new AppError("unavailable", "media storage is full; retry later", undefined, 30);
+      uploads.add(req);
+      try {
+        await storage.write(grant.key, req, max);
+      } catch (err) {
+        // The client went away (or shutdown cut the upload): nothing was stored, nothing to log.
+        if (req.destroyed && !(err instanceof UploadTooLargeError)) {
+          throw new AppError("invalid_request", "the upload was interrupted; PUT it again");
+        }
+        if (err instanceof UploadTooLargeError) {
+          res.setHeader("Connection", "close");
+          throw new AppError("payload_too_large", `this URL takes at most ${max} bytes`, { max_bytes: max });
+        }
+        if ((err as NodeJS.ErrnoException).code === "ENOSPC") {
+          throw new AppError("unavailable", "media storage is full; retry later", undefined, 30);
+        }
+        throw err;
+      } finally {
+        uploads.delete(req);
       }
-      throw err;
-    } finally {
-      uploads.delete(req);
-    }
-    res.status(200).end();
-  });
+      res.status(200).end();
+    },
+  );
 
-  router.get(`${LOCAL_FILES_PATH}/:key`, async (req: Request, res: Response) => {
-    const grant = grantOf(signer, "GET", req);
-    const found = await storage.stat(grant.key);
-    if (!found) throw new AppError("not_found", "no such object");
-    const range = parseRange(req.headers.range, found.size);
-    if (range === "unsatisfiable") {
-      res.status(416).setHeader("Content-Range", `bytes */${found.size}`).end();
-      return;
-    }
-    const maxAge = Math.max(0, grant.exp - Math.floor(Date.now() / 1000));
-    res.setHeader("Content-Type", grant.contentType);
-    res.setHeader("Cache-Control", `private, max-age=${maxAge}, immutable`);
-    res.setHeader("Accept-Ranges", "bytes");
-    // Another origin's web client may show these in <img>/<video>; the signature is the guard.
-    res.setHeader("Cross-Origin-Resource-Policy", "cross-origin");
-    res.setHeader("Content-Security-Policy", "default-src 'none'; sandbox");
-    const inline = INLINE_KINDS.test(grant.contentType) && grant.name === undefined;
-    res.setHeader("Content-Disposition", inline ? "inline" : attachment(grant.name ?? grant.key));
-    if (range) {
-      res.status(206);
-      res.setHeader("Content-Range", `bytes ${range.start}-${range.end}/${found.size}`);
-      res.setHeader("Content-Length", String(range.end - range.start + 1));
-    } else {
-      res.setHeader("Content-Length", String(found.size));
-    }
-    if (req.method === "HEAD") {
-      res.end();
-      return;
-    }
-    const stream = storage.read(grant.key, range ?? undefined);
-    stream.on("error", (err) => res.destroy(err));
-    stream.pipe(res);
-  });
+  route(
+    router,
+    "",
+    {
+      method: "get",
+      path: `${LOCAL_FILES_PATH}/:key`,
+      summary: "Download a file at a signed URL (local storage)",
+      tag: "media",
+      access: "signed-url",
+      params: keyParamsSchema,
+      query: signedQuerySchema,
+      status: 200,
+    },
+    async (req: Request, res: Response) => {
+      const grant = grantOf(signer, "GET", req);
+      const found = await storage.stat(grant.key);
+      if (!found) throw new AppError("not_found", "no such object");
+      const range = parseRange(req.headers.range, found.size);
+      if (range === "unsatisfiable") {
+        res.status(416).setHeader("Content-Range", `bytes */${found.size}`).end();
+        return;
+      }
+      const maxAge = Math.max(0, grant.exp - Math.floor(Date.now() / 1000));
+      res.setHeader("Content-Type", grant.contentType);
+      res.setHeader("Cache-Control", `private, max-age=${maxAge}, immutable`);
+      res.setHeader("Accept-Ranges", "bytes");
+      // Another origin's web client may show these in <img>/<video>; the signature is the guard.
+      res.setHeader("Cross-Origin-Resource-Policy", "cross-origin");
+      res.setHeader("Content-Security-Policy", "default-src 'none'; sandbox");
+      const inline = INLINE_KINDS.test(grant.contentType) && grant.name === undefined;
+      res.setHeader("Content-Disposition", inline ? "inline" : attachment(grant.name ?? grant.key));
+      if (range) {
+        res.status(206);
+        res.setHeader("Content-Range", `bytes ${range.start}-${range.end}/${found.size}`);
+        res.setHeader("Content-Length", String(range.end - range.start + 1));
+      } else {
+        res.setHeader("Content-Length", String(found.size));
+      }
+      if (req.method === "HEAD") {
+        res.end();
+        return;
+      }
+      const stream = storage.read(grant.key, range ?? undefined);
+      stream.on("error", (err) => res.destroy(err));
+      stream.pipe(res);
+    },
+  );
 
   return {
     router,
