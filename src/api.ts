@@ -216,6 +216,7 @@ export async function startApi(config: Config): Promise<Api> {
     isClosing: () => closing !== undefined,
     logger,
     trustProxy: config.TRUST_PROXY,
+    requestLogging: config.HTTP_REQUEST_LOG,
     corsOrigins: config.CORS_ORIGINS,
     root: [
       healthRoutes([redis, queueConn], store),

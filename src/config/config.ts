@@ -66,6 +66,8 @@ const envSchema = z.object({
   METRICS_PORT: int(9400, 0),
   METRICS_HOST: z.string().default("127.0.0.1"),
   TRUST_PROXY: bool.default(false),
+  /** One log line per HTTP request at info (method, path, status, duration, request id). */
+  HTTP_REQUEST_LOG: bool.default(true),
   /** Base URL clients reach this API at; signed local media URLs start with it. */
   PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   MEDIA_STORAGE: z.enum(["local", "s3"]).default("local"),

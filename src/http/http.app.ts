@@ -1,7 +1,9 @@
 import { isUtf8 } from "node:buffer";
+import { randomUUID } from "node:crypto";
 import cors from "cors";
 import express, { type Express, type RequestHandler, type Router } from "express";
 import helmet from "helmet";
+import { pinoHttp } from "pino-http";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import { httpDuration } from "../observability/metrics.ts";
@@ -19,7 +21,11 @@ export type HttpAppDeps = {
   authenticate: RequestHandler;
   /** True once shutdown began: responses then close their connection so keep-alive clients move on. */
   isClosing: () => boolean;
+  /** One log line per request at `info` (HTTP_REQUEST_LOG). */
+  requestLogging: boolean;
 };
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const hasBody = (req: express.Request) =>
   req.headers["transfer-encoding"] !== undefined ||
@@ -53,6 +59,29 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.disable("x-powered-by");
   app.set("trust proxy", deps.trustProxy);
   app.set("query parser", "simple");
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      // An incoming id (a proxy's) is kept when it is a plain token; otherwise one is made.
+      genReqId: (req, res) => {
+        const incoming = req.headers["x-request-id"];
+        const id = typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader("X-Request-Id", id);
+        return id;
+      },
+      // Only the method and the path: query strings carry signatures and one-time tokens.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          path: req.url.split("?")[0],
+        }),
+        res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
+      autoLogging: deps.requestLogging,
+    }),
+  );
   app.use((req, res, next) => {
     if (deps.isClosing()) res.setHeader("Connection", "close");
     const end = httpDuration.startTimer({ method: req.method });
