@@ -31,6 +31,7 @@ import { SearchService } from "./messages/search.service.ts";
 import { StarsService } from "./messages/stars.service.ts";
 import { NotifyJobs } from "./notify/notify.queue.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
+import { API_METRICS_OFFSET, serveMetrics } from "./observability/metrics.server.ts";
 import { watchBacklog } from "./observability/metrics.ts";
 import { JobProducer } from "./queues/queue.ts";
 import { RateLimits } from "./rate-limits/rate-limits.ts";
@@ -245,6 +246,18 @@ export async function startApi(config: Config): Promise<Api> {
   // After Express: engine.io wraps the request listeners and alone answers /socket.io/.
   io.attach(server);
 
+  // Under PM2 cluster mode one port answers for whichever instance: each instance also serves
+  // its own metrics on a port of its own, so a scrape sees every one.
+  const instance = Number(process.env.NODE_APP_INSTANCE ?? 0) || 0;
+  const ownMetrics =
+    config.METRICS_PORT > 0
+      ? await serveMetrics({
+          host: config.METRICS_HOST,
+          port: config.METRICS_PORT + API_METRICS_OFFSET + instance,
+          verifier,
+          logger,
+        })
+      : null;
   // Production refuses a Redis that may lose or evict accepted work; development warns.
   if (config.NODE_ENV === "production") await requireDurableRedis(redis, true, (m) => logger.warn(m));
   else void requireDurableRedis(redis, false, (m) => logger.warn(m));
@@ -265,6 +278,7 @@ export async function startApi(config: Config): Promise<Api> {
         // Stop taking connections and let in-flight requests finish (each answers only once its
         // message's job is stored), then flush what is left and disconnect.
         presence.stop();
+        await ownMetrics?.close();
         localFiles?.abortUploads();
         const stopped = new Promise<void>((resolve) => io.close(() => resolve()));
         server.closeIdleConnections();

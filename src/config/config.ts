@@ -61,7 +61,8 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
   /**
    * Worker pools serve Prometheus metrics on METRICS_PORT + 10 × pool index (persist 0, media 1,
-   * fanout 2, notify 3) + the PM2 instance number; 0 turns them off.
+   * fanout 2, notify 3) + the PM2 instance number, API instances on METRICS_PORT + 40 +
+   * instance (besides /metrics on PORT); 0 turns them off.
    */
   METRICS_PORT: int(9400, 0),
   METRICS_HOST: z.string().default("127.0.0.1"),

@@ -4,8 +4,12 @@ import { AuthError, type TokenVerifier } from "../auth/jwt.ts";
 import type { Logger } from "./logger.ts";
 import { registry } from "./metrics.ts";
 
+/** API instances' own metrics ports start here above METRICS_PORT (pools use 0, 10, 20, 30). */
+export const API_METRICS_OFFSET = 40;
+
 /**
- * A worker's own Prometheus endpoint (workers serve no HTTP otherwise): `GET /metrics` with an
+ * A process's own Prometheus endpoint (workers serve no HTTP otherwise; API instances under
+ * PM2 cluster mode share one port): `GET /metrics` with an
  * admin bearer token, like the API's. A port already taken is logged, not fatal: the pool's
  * work matters more than its metrics.
  */

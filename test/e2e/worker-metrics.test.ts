@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../src/auth/jwt.ts";
 import { dropPrefix, removeDir, TEST_SECRET, tempDir, testEnv, token, uniquePrefix } from "../helpers/env.ts";
-import { freePort, type Proc, startWorkerProcess } from "../helpers/processes.ts";
+import { freePort, type Proc, startApiProcess, startWorkerProcess } from "../helpers/processes.ts";
 import { waitFor } from "../helpers/socket.ts";
 
 const prefix = uniquePrefix("wmetrics");
@@ -12,6 +12,7 @@ beforeAll(async () => {
   base = await freePort();
   const env = testEnv(prefix, dir, { METRICS_PORT: String(base), LOG_LEVEL: "info" });
   procs.push(startWorkerProcess(env, "persist"), startWorkerProcess(env, "notify"));
+  procs.push(await startApiProcess(env));
 });
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.stop()));
@@ -43,5 +44,11 @@ describe("worker pools serve their own metrics", () => {
     expect(text).toMatch(/process_cpu_seconds_total/);
     const other = await (await fetch(notify, { headers: { authorization: `Bearer ${admin}` } })).text();
     expect(other).toMatch(/chat_queue_jobs\{queue="notify",state="failed"\} \d+/);
+    // An API instance has its own port too (PM2 cluster mode shares PORT).
+    const api = await fetch(`http://127.0.0.1:${base + 40}/metrics`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(api.status).toBe(200);
+    expect(await api.text()).toMatch(/chat_http_request_duration_seconds/);
   });
 });
