@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import type { Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../helpers/env.ts";
@@ -77,6 +78,8 @@ afterAll(async () => {
   removeDir(dataDir);
 });
 
+let roomId = "";
+
 describe("npm start (PM2: API and every pool)", () => {
   it("serves default socket.io-clients (polling, then the upgrade) and long-polling-only clients", async () => {
     const alice = new Client(base, token("alice"));
@@ -86,7 +89,7 @@ describe("npm start (PM2: API and every pool)", () => {
       member_ids: ["bob", "carol"],
     });
     expect(room.status).toBe(201);
-    const roomId = room.body.room.id;
+    roomId = room.body.room.id;
     const bob = await connect(base, token("bob"), "default");
     const carol = await connect(base, token("carol"), "polling");
     sockets.push(bob, carol);
@@ -112,11 +115,21 @@ describe("npm start (PM2: API and every pool)", () => {
 
   it("stops every process on SIGTERM", async () => {
     const ours = processesWithPrefix();
-    expect(ours.length).toBeGreaterThanOrEqual(3); // pm2-runtime, the API, the persist pool
+    expect(ours.length).toBeGreaterThanOrEqual(6); // pm2-runtime, the API and the four pools
     child.kill("SIGTERM");
     // npm passes the signal to pm2-runtime, which stops the API and the pools gracefully.
     await waitFor(() => processesWithPrefix().length === 0, 20_000, "every process of npm start to exit");
     expect(output).not.toMatch(/shutdown timed out|shutdown failed/);
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+    // Nothing acknowledged was lost: the persist pool stored every message before it stopped.
+    const db = new DatabaseSync(path.join(dataDir, "chat.sqlite"), { readOnly: true });
+    try {
+      const row = db
+        .prepare("SELECT count(*) AS n FROM messages WHERE room_id = ? AND type = 'text'")
+        .get(roomId);
+      expect(Number(row?.n)).toBe(20);
+    } finally {
+      db.close();
+    }
   });
 });
