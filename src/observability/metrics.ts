@@ -19,6 +19,12 @@ export const messagesAccepted = new Counter({
   registers: [registry],
 });
 
+export const messagesBroadcast = new Counter({
+  name: "chat_messages_broadcast_total",
+  help: "message:new broadcasts sent to a room (by the API, or by the fanout pool for copies)",
+  registers: [registry],
+});
+
 export const persistBatchSize = new Histogram({
   name: "chat_persist_batch_size",
   help: "Messages per persist job (group commit)",

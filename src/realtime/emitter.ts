@@ -4,6 +4,7 @@ import type { MediaView } from "../media/media.views.ts";
 import type { MediaEvents } from "../media/media-updates.ts";
 import type { MessageView } from "../messages/messages.views.ts";
 import type { FailureEvents } from "../messages/persist-messages.usecase.ts";
+import { messagesBroadcast } from "../observability/metrics.ts";
 import type { MessageRecord } from "../store/store.ts";
 import { roomChannel, userChannel } from "./channels.ts";
 
@@ -28,6 +29,7 @@ export class WorkerEvents implements FailureEvents, MediaEvents {
 
   messageNew(message: MessageView): void {
     this.#emitter.to(roomChannel(message.room_id)).emit("message:new", { message });
+    messagesBroadcast.inc();
   }
 
   messageUpdated(message: MessageView): void {

@@ -1,6 +1,7 @@
 import type { MessageUpdateEvents } from "../messages/message-ops.service.ts";
 import type { MessageEvents } from "../messages/messages.service.ts";
 import type { MessageView } from "../messages/messages.views.ts";
+import { messagesBroadcast } from "../observability/metrics.ts";
 import { roomChannel, userChannel } from "./channels.ts";
 import type { ChatServer } from "./socket.server.ts";
 
@@ -13,6 +14,7 @@ export class SocketMessageEvents implements MessageEvents, MessageUpdateEvents {
 
   messageNew(message: MessageView): void {
     this.#io.to(roomChannel(message.room_id)).emit("message:new", { message });
+    messagesBroadcast.inc();
   }
 
   mentionNew(userIds: string[], message: MessageView): void {

@@ -90,7 +90,20 @@ export function registerSocketHandlers(
           reply({ ok: true, ...(await handler(socket, payloads[0])) });
         } catch (err) {
           const appError = toAppError(err);
-          if (appError.code === "internal") deps.logger.error({ err, event }, "socket handler failed");
+          if (appError.code === "internal") {
+            // What the event was about (never its text): enough to find the room and the message.
+            const about = payloads[0] as { room_id?: unknown; message_id?: unknown } | undefined;
+            deps.logger.error(
+              {
+                err,
+                event,
+                user_id: socket.data.user.id,
+                room_id: typeof about?.room_id === "string" ? about.room_id : undefined,
+                message_id: typeof about?.message_id === "string" ? about.message_id : undefined,
+              },
+              "socket handler failed",
+            );
+          }
           reply({ ok: false, ...appError.toBody() });
         }
       });
