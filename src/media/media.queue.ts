@@ -1,13 +1,7 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { idSchema } from "../ids.ts";
-import {
-  BACKOFF_TYPE,
-  JobProducer,
-  type QueueDefinition,
-  RETENTION,
-  UNBOUNDED_ATTEMPTS,
-} from "../queues/queue.ts";
+import { JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
 
 const mediaJob = z.strictObject({ media_id: idSchema });
 
@@ -26,7 +20,7 @@ export const mediaQueue = {
     "expire-upload": mediaJob,
     "sweep-temporary": z.strictObject({}),
   },
-  jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
+  jobOptions: RETRIED_FOR_EVER,
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
 
 /** What the API asks of the media pool; job ids per media make every add idempotent. */

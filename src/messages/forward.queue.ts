@@ -1,13 +1,7 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { idSchema, userIdSchema } from "../ids.ts";
-import {
-  BACKOFF_TYPE,
-  JobProducer,
-  type QueueDefinition,
-  RETENTION,
-  UNBOUNDED_ATTEMPTS,
-} from "../queues/queue.ts";
+import { JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
 
 /**
  * What is forwarded, by whom, to where. The copies take the source as it is when they are made
@@ -29,7 +23,7 @@ export type ForwardJob = z.infer<typeof forwardJobSchema>;
 export const fanoutQueue = {
   name: "fanout",
   jobs: { forward: forwardJobSchema },
-  jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
+  jobOptions: RETRIED_FOR_EVER,
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
 
 export class FanoutJobs extends JobProducer<typeof fanoutQueue.jobs> {

@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { idSchema, newId } from "../ids.ts";
 import { persistBatchSize } from "../observability/metrics.ts";
-import { BACKOFF_TYPE, type QueueDefinition, RETENTION, UNBOUNDED_ATTEMPTS } from "../queues/queue.ts";
+import { type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
 import type { MessageOp, MessageRecord } from "../store/store.ts";
 import { messageOpSchema, messageRecordSchema } from "./messages.schemas.ts";
 
@@ -25,7 +25,7 @@ export const persistQueue = {
     "pending-rescue": z.strictObject({}),
     "membership-invalidate": z.strictObject({ room_id: idSchema }),
   },
-  jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
+  jobOptions: RETRIED_FOR_EVER,
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
 
 export type GroupCommitOptions = {

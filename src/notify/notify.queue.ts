@@ -3,13 +3,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { idSchema, userIdSchema } from "../ids.ts";
 import { messageRecordSchema } from "../messages/messages.schemas.ts";
-import {
-  BACKOFF_TYPE,
-  JobProducer,
-  type QueueDefinition,
-  RETENTION,
-  UNBOUNDED_ATTEMPTS,
-} from "../queues/queue.ts";
+import { JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
 import type { MessageRecord } from "../store/store.ts";
 
 /**
@@ -27,7 +21,7 @@ export const notifyQueue = {
       read_seq: z.number().int().min(0),
     }),
   },
-  jobOptions: { attempts: UNBOUNDED_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, ...RETENTION },
+  jobOptions: RETRIED_FOR_EVER,
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
 
 export class NotifyJobs extends JobProducer<typeof notifyQueue.jobs> {

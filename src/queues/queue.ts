@@ -38,6 +38,13 @@ export const RETENTION: Pick<JobsOptions, "removeOnComplete" | "removeOnFail"> =
 /** The custom backoff type every pool registers (workers/pool.ts): exponential, capped. */
 export const BACKOFF_TYPE = "capped-exponential";
 
+/** The job options of every queue: retried for ever with the pool's capped backoff, finished jobs not kept. */
+export const RETRIED_FOR_EVER: JobsOptions = {
+  attempts: UNBOUNDED_ATTEMPTS,
+  backoff: { type: BACKOFF_TYPE },
+  ...RETENTION,
+};
+
 /** A plain producer: checks the payload against its schema, then adds the job. */
 export class JobProducer<Jobs extends Record<string, z.ZodType>> {
   readonly queue: Queue;
