@@ -224,7 +224,11 @@ export async function startApi(config: Config): Promise<Api> {
       openApiRoutes(),
       metricsRoutes(auth),
       ...(localFiles ? [localFiles.router] : []),
-      bullBoardRoutes([membershipJobs.queue, mediaJobs.queue, fanoutJobs.queue, notifyJobs.queue], verifier),
+      bullBoardRoutes(
+        [membershipJobs.queue, mediaJobs.queue, fanoutJobs.queue, notifyJobs.queue],
+        verifier,
+        config.publicUrl.startsWith("https:"),
+      ),
     ],
     chat: [
       roomsRoutes(rooms, receipts, groups),

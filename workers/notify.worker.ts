@@ -24,7 +24,7 @@ export async function startNotifyPool(config: Config, logger: Logger): Promise<R
       pool: "notify",
       queue: notifyQueue,
       handlers: {
-        "notify-messages": ({ messages }) => useCase.messages(messages),
+        "notify-messages": ({ message_ids }) => useCase.messageIds(message_ids),
         "clear-room": ({ user_id, room_id, read_seq }) => useCase.clearRoom(user_id, room_id, read_seq),
       },
       onClose: async () => {

@@ -12,7 +12,7 @@ const COOKIE = "chat_admin";
  * it stays out of history, bookmarks and Referer). No token: 401; a bad or tampered one: 401;
  * a valid non-admin: 403.
  */
-export function adminAuth(verifier: TokenVerifier, basePath: string) {
+export function adminAuth(verifier: TokenVerifier, basePath: string, secureCookie: boolean) {
   const check = (token: string): AuthUser => {
     let user: AuthUser;
     try {
@@ -37,14 +37,18 @@ export function adminAuth(verifier: TokenVerifier, basePath: string) {
           value: fromQuery,
           httpOnly: true,
           sameSite: "strict",
-          secure: req.secure,
+          // Behind a TLS proxy the request itself is plain HTTP: PUBLIC_URL's scheme decides.
+          secure: secureCookie || req.secure,
           path: basePath,
           maxAge,
         }),
       );
-      const url = new URL(req.originalUrl, "http://x");
-      url.searchParams.delete("token");
-      res.redirect(303, `${url.pathname}${url.search}`);
+      // Back to the board's own page (never a path built from the request: "..", "//host"),
+      // keeping the other query parameters.
+      const query = new URLSearchParams(req.originalUrl.split("?")[1] ?? "");
+      query.delete("token");
+      const rest = query.toString();
+      res.redirect(303, rest ? `${basePath}?${rest}` : basePath);
       return;
     }
     const bearer = req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];

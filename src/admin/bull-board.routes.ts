@@ -4,23 +4,35 @@ import { ExpressAdapter } from "@bull-board/express";
 import type { Queue } from "bullmq";
 import { Router } from "express";
 import type { TokenVerifier } from "../auth/jwt.ts";
+import { AppError } from "../errors.ts";
 import { adminAuth } from "./admin-auth.ts";
 
 export const BULL_BOARD_PATH = "/admin/queues";
 
 /**
- * Bull Board over every queue of every pool, admins only (admin-auth.ts). Its page loads its own
+ * Bull Board over every queue of every pool, read-only, admins only (admin-auth.ts). Its page loads its own
  * scripts and styles; the policy here allows exactly that (helmet's default blocks its inline
  * bootstrap).
  */
-export function bullBoardRoutes(queues: Queue[], verifier: TokenVerifier): Router {
+export function bullBoardRoutes(queues: Queue[], verifier: TokenVerifier, secureCookie: boolean): Router {
   const adapter = new ExpressAdapter();
   adapter.setBasePath(BULL_BOARD_PATH);
-  createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q)), serverAdapter: adapter });
+  // Read-only: the queues hold acknowledged work; adding, cleaning or emptying a queue from a
+  // browser could forge or lose messages. Jobs retry by themselves (workers/pool.ts).
+  createBullBoard({
+    queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: true })),
+    serverAdapter: adapter,
+  });
   const router = Router();
   router.use(
     BULL_BOARD_PATH,
-    adminAuth(verifier, BULL_BOARD_PATH),
+    // Reading only, so nothing but GET and HEAD (no cross-site form can act through the cookie).
+    (req, _res, next) => {
+      if (req.method !== "GET" && req.method !== "HEAD")
+        throw new AppError("forbidden", "the queue board is read-only");
+      next();
+    },
+    adminAuth(verifier, BULL_BOARD_PATH, secureCookie),
     (_req, res, next) => {
       res.setHeader(
         "Content-Security-Policy",

@@ -16,6 +16,7 @@ export function metricsRoutes(authenticate: RequestHandler): Router {
       summary: "Prometheus metrics of this API process",
       tag: "operations",
       access: "admin",
+      produces: "text/plain",
       status: 200,
     },
     authenticate,

@@ -48,7 +48,9 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
         ? { description: "Done; no body." }
         : {
             description: r.returns ?? "Success.",
-            content: { "application/json": { schema: anyBody } },
+            content: r.produces
+              ? { [r.produces]: { schema: z.string() } }
+              : { "application/json": { schema: anyBody } },
           };
     paths[path] ??= {};
     paths[path][r.method] = {

@@ -21,6 +21,8 @@ export type RouteSpec = {
   /** The success status (and what comes back: the wrapper key, e.g. "room", or a description). */
   status: number;
   returns?: string;
+  /** The success body's media type, when not JSON. */
+  produces?: string;
 };
 
 export type RegisteredRoute = RouteSpec & { fullPath: string };

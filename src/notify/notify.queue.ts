@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { idSchema, userIdSchema } from "../ids.ts";
-import { messageRecordSchema } from "../messages/messages.schemas.ts";
 import { JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
 import type { MessageRecord } from "../store/store.ts";
 
@@ -14,7 +13,9 @@ import type { MessageRecord } from "../store/store.ts";
 export const notifyQueue = {
   name: "notify",
   jobs: {
-    "notify-messages": z.strictObject({ messages: z.array(messageRecordSchema).min(1).max(10_000) }),
+    // Ids only: the pool reads the messages as they are when it pushes, and job data (kept a week
+    // when a job fails, shown in Bull Board) never holds message text.
+    "notify-messages": z.strictObject({ message_ids: z.array(idSchema).min(1).max(10_000) }),
     "clear-room": z.strictObject({
       user_id: userIdSchema,
       room_id: idSchema,
@@ -35,7 +36,7 @@ export class NotifyJobs extends JobProducer<typeof notifyQueue.jobs> {
     if (wanted.length === 0) return;
     const ids = wanted.map((m) => m.id).sort();
     const digest = createHash("sha256").update(ids.join(",")).digest("base64url").slice(0, 22);
-    await this.add("notify-messages", { messages: wanted }, `notify-${digest}`);
+    await this.add("notify-messages", { message_ids: ids }, `notify-${digest}`);
   }
 
   clearRoom(userId: string, roomId: string, readSeq: number): Promise<void> {

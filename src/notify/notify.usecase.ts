@@ -4,7 +4,13 @@ import type { Logger } from "../observability/logger.ts";
 import { pushesSent } from "../observability/metrics.ts";
 import { onlineUsers } from "../realtime/online.ts";
 import type { Keys } from "../redis/redis.ts";
-import type { DeviceRecord, DevicesStore, MembersStore, MessageRecord } from "../store/store.ts";
+import type {
+  DeviceRecord,
+  DevicesStore,
+  MembersStore,
+  MessageRecord,
+  MessagesStore,
+} from "../store/store.ts";
 import type { Push, PushProvider } from "./providers/push-provider.ts";
 
 const SENT_TTL_S = 7 * 86_400;
@@ -30,7 +36,9 @@ const preview = (m: MessageRecord): string => {
  * the provider reports dead is removed; anything transient fails the job for a retry.
  */
 export class NotifyUseCase {
-  readonly #store: Pick<MembersStore, "getMembers"> & Pick<DevicesStore, "devicesOf" | "dropPushToken">;
+  readonly #store: Pick<MembersStore, "getMembers"> &
+    Pick<DevicesStore, "devicesOf" | "dropPushToken"> &
+    Pick<MessagesStore, "getMessages">;
   readonly #redis: Redis;
   readonly #keys: Keys;
   readonly #provider: PushProvider;
@@ -38,7 +46,9 @@ export class NotifyUseCase {
   readonly #reader: Pick<MessageReader, "views">;
 
   constructor(deps: {
-    store: Pick<MembersStore, "getMembers"> & Pick<DevicesStore, "devicesOf" | "dropPushToken">;
+    store: Pick<MembersStore, "getMembers"> &
+      Pick<DevicesStore, "devicesOf" | "dropPushToken"> &
+      Pick<MessagesStore, "getMessages">;
     redis: Redis;
     keys: Keys;
     provider: PushProvider;
@@ -52,6 +62,12 @@ export class NotifyUseCase {
     this.#provider = deps.provider;
     this.#logger = deps.logger;
     this.#reader = deps.reader;
+  }
+
+  /** Pushes for stored messages, read by id now (the job carries no content). */
+  async messageIds(ids: string[]): Promise<{ pushes: number }> {
+    const stored = (await this.#store.getMessages(ids)).filter((m) => m.type !== "system");
+    return this.messages(stored);
   }
 
   async messages(stored: MessageRecord[]): Promise<{ pushes: number }> {

@@ -54,6 +54,58 @@ describe("Bull Board (/admin/queues)", () => {
     ).toBe(403);
   });
 
+  it("is read-only (no forged jobs, no emptied queues), and its redirect never leaves the board", async () => {
+    const headers = { authorization: `Bearer ${admin()}`, "content-type": "application/json" };
+    const add = await fetch(`${api.base}/admin/queues/api/queues/persist/add`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ name: "persist-batch", data: { messages: [], ops: [] } }),
+    });
+    expect(add.status).toBe(403);
+    for (const [method, path] of [
+      ["PUT", "/admin/queues/api/queues/persist/empty"],
+      ["PUT", "/admin/queues/api/queues/persist/clean/failed"],
+      ["DELETE", "/admin/queues/api/queues/persist/obliterate"],
+    ] as const) {
+      expect((await fetch(`${api.base}${path}`, { method, headers })).status, `${method} ${path}`).toBe(403);
+    }
+    const { request } = await import("node:http");
+    // A raw path (fetch would normalise it) that resolves outside the board.
+    const location = await new Promise<string | undefined>((resolve, reject) => {
+      const url = new URL(api.base);
+      request(
+        { host: url.hostname, port: url.port, path: `/admin/queues/../../..//evil.com?token=${admin()}&x=1` },
+        (res) => {
+          res.resume();
+          resolve(res.headers.location);
+        },
+      )
+        .on("error", reject)
+        .end();
+    });
+    expect(location === undefined || location === "/admin/queues?x=1").toBe(true);
+  });
+
+  it("sets the cookie Secure when PUBLIC_URL is https (behind a TLS proxy)", async () => {
+    const express = (await import("express")).default;
+    const { adminAuth } = await import("../../src/admin/admin-auth.ts");
+    const { TokenVerifier } = await import("../../src/auth/jwt.ts");
+    const app = express();
+    const verifier = new TokenVerifier({ key: { kind: "secret", secret: TEST_SECRET, generated: false } });
+    app.use("/admin/queues", adminAuth(verifier, "/admin/queues", true), (_req, res) => void res.end("ok"));
+    const server = app.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    try {
+      const { port } = server.address() as { port: number };
+      const res = await fetch(`http://127.0.0.1:${port}/admin/queues?token=${admin()}`, {
+        redirect: "manual",
+      });
+      expect(res.headers.get("set-cookie")).toMatch(/; Secure/);
+    } finally {
+      server.close();
+    }
+  });
+
   it.skipIf(!HAS_CHROMIUM)(
     "opens in headless Chromium with ?token= and shows every queue",
     async () => {
