@@ -1,78 +1,24 @@
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthUser } from "../../src/auth/jwt.ts";
-import { AcceptRepository } from "../../src/messages/accept.repository.ts";
-import { MessageReader } from "../../src/messages/message.reader.ts";
-import { MessageOpsService } from "../../src/messages/message-ops.service.ts";
-import { MessagesService } from "../../src/messages/messages.service.ts";
 import type { MessageView } from "../../src/messages/messages.views.ts";
-import { MessageOpsRepository } from "../../src/messages/ops.repository.ts";
-import { PendingRepository } from "../../src/messages/pending.repository.ts";
-import { PersistProducer } from "../../src/messages/persist.queue.ts";
-import { PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
-import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { SearchService } from "../../src/messages/search.service.ts";
-import { createLogger } from "../../src/observability/logger.ts";
-import { Keys } from "../../src/redis/redis.ts";
-import { MembershipCache } from "../../src/rooms/membership.cache.ts";
 import { UnreadCounter } from "../../src/rooms/unread.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import { room as newRoom } from "../contract/fixtures.ts";
-import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
+import { messageStack, user } from "../helpers/stack.ts";
 
-const prefix = uniquePrefix("msgops");
-const keys = new Keys(prefix);
-const redis = new Redis(REDIS_URL);
-const queueConn = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-const store = new SqliteStore(":memory:");
-const pending = new PendingRepository(redis, keys, 3600);
-const counters = new RoomCounters(redis, keys, store);
-const backlog = { maxMessages: 1_000_000, maxBytes: 1 << 30 };
-const producer = new PersistProducer(queueConn, keys.bullPrefix, {
-  maxDelayMs: 1,
-  maxMessages: 50,
-  minIntervalMs: 0,
-});
-const members = new MembershipCache(redis, keys, store, 3600);
-const reader = new MessageReader(store, pending);
-const persistUseCase = new PersistMessages({
-  store,
-  pending,
-  ops: new MessageOpsRepository(redis, keys, counters, { maxMessages: 1_000_000, maxBytes: 1 << 30 }),
-  events: { messageFailed: () => {} },
-  logger: createLogger("silent", "test"),
-});
+const stack = messageStack("msgops");
+const { redis, keys, store, pending, members, reader } = stack;
+const persistUseCase = stack.persister();
 const updates: { to: string; message: MessageView }[] = [];
 let clock = Date.now();
-const ops = new MessageOpsService({
-  store,
-  members,
-  reader,
-  ops: new MessageOpsRepository(redis, keys, counters, backlog),
-  persist: producer,
+const ops = stack.ops({
   events: {
     messageUpdated: (message) => updates.push({ to: "room", message }),
     messageUpdatedFor: (userId, message) => updates.push({ to: userId, message }),
   },
-  config: { editWindowS: 900, deleteWindowS: 172_800, maxTextChars: 100 },
   now: () => clock,
 });
-const messages = new MessagesService({
-  store,
-  members,
-  accept: new AcceptRepository(redis, keys, backlog),
-  counters,
-  reader,
-  persist: producer,
-  events: { messageNew: () => {} },
-  config: { maxTextChars: 100, maxMentions: 50 },
-});
-const user = (id: string): AuthUser => ({
-  id,
-  name: undefined,
-  admin: false,
-  expiresAt: Date.now() + 3_600_000,
-});
+const messages = stack.messages();
 const [alice, bob, carol, mallory] = ["alice", "bob", "carol", "mallory"].map(user) as [
   AuthUser,
   AuthUser,
@@ -107,13 +53,7 @@ beforeAll(async () => {
     ])
   ).room.id;
 });
-afterAll(async () => {
-  await producer.close();
-  await dropPrefix(prefix);
-  redis.disconnect();
-  queueConn.disconnect();
-  await store.close();
-});
+afterAll(() => stack.close());
 
 describe("edit", () => {
   it("lets the sender edit within the window, on a message still pending, and announces it", async () => {

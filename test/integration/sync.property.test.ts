@@ -1,25 +1,11 @@
 import fc from "fast-check";
-import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import type { AuthUser } from "../../src/auth/jwt.ts";
 import { DevicesService } from "../../src/devices/devices.service.ts";
-import { AcceptRepository } from "../../src/messages/accept.repository.ts";
-import { MessageReader } from "../../src/messages/message.reader.ts";
-import { MessageOpsService } from "../../src/messages/message-ops.service.ts";
-import { MessagesService } from "../../src/messages/messages.service.ts";
 import type { MessageView } from "../../src/messages/messages.views.ts";
-import { MessageOpsRepository } from "../../src/messages/ops.repository.ts";
-import { PendingRepository } from "../../src/messages/pending.repository.ts";
-import { PersistProducer } from "../../src/messages/persist.queue.ts";
-import { PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
 import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
-import { createLogger } from "../../src/observability/logger.ts";
-import { Keys } from "../../src/redis/redis.ts";
-import { MembershipCache } from "../../src/rooms/membership.cache.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import { SyncService } from "../../src/sync/sync.service.ts";
 import { room as newRoom } from "../contract/fixtures.ts";
-import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
+import { messageStack, user } from "../helpers/stack.ts";
 
 /**
  * Sync against a model: random sends, edits, deletes, reactions, hides and stars by several
@@ -28,49 +14,6 @@ import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
  * must end equal to what the server shows, and no page may hand a message out twice at the
  * same revision.
  */
-const prefix = uniquePrefix("syncprop");
-const keys = new Keys(prefix);
-const redis = new Redis(REDIS_URL);
-const queueConn = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-const store = new SqliteStore(":memory:");
-const pending = new PendingRepository(redis, keys, 3600);
-const counters = new RoomCounters(redis, keys, store);
-const backlog = { maxMessages: 1_000_000, maxBytes: 1 << 30 };
-const opsRepo = new MessageOpsRepository(redis, keys, counters, backlog);
-const reader = new MessageReader(store, pending);
-const members = new MembershipCache(redis, keys, store, 3600);
-const producer = new PersistProducer(queueConn, keys.bullPrefix, {
-  maxDelayMs: 1,
-  maxMessages: 500,
-  minIntervalMs: 0,
-});
-const worker = new PersistMessages({
-  store,
-  pending,
-  ops: opsRepo,
-  events: { messageFailed: () => {} },
-  logger: createLogger("silent", "test"),
-});
-const ops = new MessageOpsService({
-  store,
-  members,
-  reader,
-  ops: opsRepo,
-  persist: producer,
-  events: { messageUpdated: () => {}, messageUpdatedFor: () => {} },
-  config: { editWindowS: 86_400, deleteWindowS: 86_400, maxTextChars: 100 },
-});
-const messages = new MessagesService({
-  store,
-  members,
-  accept: new AcceptRepository(redis, keys, backlog),
-  counters,
-  reader,
-  persist: producer,
-  events: { messageNew: () => {} },
-  config: { maxTextChars: 100, maxMentions: 50 },
-});
-const devices = new DevicesService(store, { deviceUpdated: () => {} }, 1000);
 /** Runs once right after the next page read the rooms' counters: forces a change into that window. */
 let afterCounters: (() => Promise<void>) | undefined;
 class RacingCounters extends RoomCounters {
@@ -82,30 +25,24 @@ class RacingCounters extends RoomCounters {
     return revs;
   }
 }
+const stack = messageStack("syncprop");
+const { store, pending, reader } = stack;
+const worker = stack.persister();
+const ops = stack.ops({ config: { editWindowS: 86_400, deleteWindowS: 86_400 } });
+const messages = stack.messages();
+const devices = new DevicesService(store, { deviceUpdated: () => {} }, 1000);
 const sync = new SyncService({
   store,
   devices,
-  counters: new RacingCounters(redis, keys, store),
+  counters: new RacingCounters(stack.redis, stack.keys, store),
   pending,
   reader,
   rooms: { everyRoom: async () => [] },
 });
-const user = (id: string): AuthUser => ({
-  id,
-  name: undefined,
-  admin: false,
-  expiresAt: Date.now() + 3_600_000,
-});
 const USERS = ["v", "a", "b"];
 const viewer = user("v");
 
-afterAll(async () => {
-  await producer.close();
-  await dropPrefix(prefix);
-  redis.disconnect();
-  queueConn.disconnect();
-  await store.close();
-});
+afterAll(() => stack.close());
 
 type Op =
   | { kind: "send"; by: number; room: number }
