@@ -152,25 +152,25 @@ const members = Array.from({ length: opts.BENCH_GROUP }, (_, i) => `m-${i}`);
 const bigRoom = await group(setup, members[0] ?? "", members);
 const now = new Date().toISOString();
 for (const m of members)
-  await setup.upsertDevice({
-    user_id: m,
-    device_id: "phone",
-    platform: "android",
-    push_token: `tok-${m}`,
-    at: now,
-  });
+  await setup.upsertDevice(
+    { user_id: m, device_id: "phone", platform: "android", push_token: `tok-${m}`, at: now },
+    10,
+  );
 const targets: string[] = [];
 for (let r = 0; r < 5; r++)
   targets.push(await group(setup, "fwd", ["fwd", ...Array.from({ length: 255 }, (_, i) => `r${r}-${i}`)]));
 const sourceRoom = await group(setup, "fwd", ["fwd", "x"]);
 const warmRoom = await group(setup, "w-0", ["w-0", "w-1"]);
-await setup.upsertDevice({
-  user_id: "w-1",
-  device_id: "phone",
-  platform: "android",
-  push_token: "tok-w-1",
-  at: now,
-});
+await setup.upsertDevice(
+  {
+    user_id: "w-1",
+    device_id: "phone",
+    platform: "android",
+    push_token: "tok-w-1",
+    at: now,
+  },
+  10,
+);
 await setup.close();
 const api = await startApiProcess(env);
 const persist = startWorkerProcess(env, "persist");

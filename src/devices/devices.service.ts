@@ -32,20 +32,23 @@ export class DevicesService {
     input: RegisterDeviceInput,
   ): Promise<{ device: DeviceView; created: boolean }> {
     // Each device costs a push per message and its cursors: a user may have only so many.
-    const existing = await this.#store.listDevices(user.id);
-    if (existing.length >= this.#maxDevices && !existing.some((d) => d.device_id === input.device_id)) {
+    const result = await this.#store.upsertDevice(
+      {
+        user_id: user.id,
+        device_id: input.device_id,
+        platform: input.platform,
+        push_token: input.push_token,
+        app_version: input.app_version,
+        at: new Date().toISOString(),
+      },
+      this.#maxDevices,
+    );
+    if (result === "full") {
       throw new AppError("conflict", `at most ${this.#maxDevices} devices per user: remove one first`, {
         max_devices: this.#maxDevices,
       });
     }
-    const { device, created, tokenTakenFrom } = await this.#store.upsertDevice({
-      user_id: user.id,
-      device_id: input.device_id,
-      platform: input.platform,
-      push_token: input.push_token,
-      app_version: input.app_version,
-      at: new Date().toISOString(),
-    });
+    const { device, created, tokenTakenFrom } = result;
     const view = toDeviceView(device);
     this.#events.deviceUpdated(user.id, { device: view });
     // The device the token left changed too, whoever's it is (this user's other device included).

@@ -471,14 +471,21 @@ export type DeviceUpsert = {
 export interface DevicesStore {
   /**
    * Creates or updates a device. A push token belongs to one device at a time: registering it
-   * here takes it off any other device (any user's), atomically. Returns the device, whether it
-   * was new, and the device the token was taken from.
+   * here takes it off any other device (any user's), atomically. A new device is refused
+   * ("full", nothing changed) when the user already has `maxDevices`, checked in the same write.
+   * Returns the device, whether it was new, and the device the token was taken from.
    */
-  upsertDevice(d: DeviceUpsert): Promise<{
-    device: DeviceRecord;
-    created: boolean;
-    tokenTakenFrom: { user_id: string; device_id: string } | null;
-  }>;
+  upsertDevice(
+    d: DeviceUpsert,
+    maxDevices: number,
+  ): Promise<
+    | {
+        device: DeviceRecord;
+        created: boolean;
+        tokenTakenFrom: { user_id: string; device_id: string } | null;
+      }
+    | "full"
+  >;
   getDevice(userId: string, deviceId: string): Promise<DeviceRecord | null>;
   /** A user's devices, oldest first. */
   listDevices(userId: string): Promise<DeviceRecord[]>;

@@ -1,14 +1,19 @@
 import { describe, expect, it } from "vitest";
-import type { Store } from "../../src/store/store.ts";
+import type { DeviceUpsert, Store } from "../../src/store/store.ts";
 import { at, storeFixture } from "./fixtures.ts";
 
 /** DevicesStore: upsert by (user, device), one device per push token, forward-only times. */
 export function runDevicesContract(adapter: string, makeStore: () => Promise<Store>): void {
   describe(`${adapter}: Devices`, () => {
     const ctx = storeFixture(makeStore);
+    const upsert = async (d: DeviceUpsert) => {
+      const result = await ctx.store.upsertDevice(d, 100);
+      if (result === "full") throw new Error("unexpected: full");
+      return result;
+    };
 
     it("upserts by (user, device): a repeat updates, an absent field is kept, null clears", async () => {
-      const first = await ctx.store.upsertDevice({
+      const first = await upsert({
         user_id: "u1",
         device_id: "d1",
         platform: "ios",
@@ -23,7 +28,7 @@ export function runDevicesContract(adapter: string, makeStore: () => Promise<Sto
         created_at: at(1),
         last_sync_at: null,
       });
-      const again = await ctx.store.upsertDevice({
+      const again = await upsert({
         user_id: "u1",
         device_id: "d1",
         platform: "ios",
@@ -36,7 +41,7 @@ export function runDevicesContract(adapter: string, makeStore: () => Promise<Sto
         created_at: at(1),
         updated_at: at(2),
       });
-      const cleared = await ctx.store.upsertDevice({
+      const cleared = await upsert({
         user_id: "u1",
         device_id: "d1",
         platform: "ios",
@@ -45,22 +50,21 @@ export function runDevicesContract(adapter: string, makeStore: () => Promise<Sto
       });
       expect(cleared.device.push_token).toBeNull();
       // The same device id of another user is another device.
-      expect(
-        (await ctx.store.upsertDevice({ user_id: "u2", device_id: "d1", platform: "web", at: at(4) }))
-          .created,
-      ).toBe(true);
+      expect((await upsert({ user_id: "u2", device_id: "d1", platform: "web", at: at(4) })).created).toBe(
+        true,
+      );
       expect((await ctx.store.listDevices("u1")).map((d) => d.device_id)).toEqual(["d1"]);
     });
 
     it("moves a push token to the device that registers it, whoever held it", async () => {
-      await ctx.store.upsertDevice({
+      await upsert({
         user_id: "u1",
         device_id: "a",
         platform: "android",
         push_token: "t",
         at: at(1),
       });
-      const moved = await ctx.store.upsertDevice({
+      const moved = await upsert({
         user_id: "u2",
         device_id: "b",
         platform: "android",
@@ -86,7 +90,7 @@ export function runDevicesContract(adapter: string, makeStore: () => Promise<Sto
         created_at: at(1),
       });
       expect(await ctx.store.saveSyncCursor(cursor("01A"), [])).toBe(false);
-      await ctx.store.upsertDevice({ user_id: "u1", device_id: "d", platform: "web", at: at(1) });
+      await upsert({ user_id: "u1", device_id: "d", platform: "web", at: at(1) });
       for (const id of ["01B", "01C", "01D", "01E", "01F"])
         expect(await ctx.store.saveSyncCursor(cursor(id), ["01B"])).toBe(true);
       // The one the device came with (01B) and the newest three stay.
@@ -98,8 +102,19 @@ export function runDevicesContract(adapter: string, makeStore: () => Promise<Sto
       expect(await ctx.store.getSyncCursor("01F")).toBeNull();
     });
 
+    it("refuses a new device past the cap, in the same write; an existing one still updates", async () => {
+      const d = (id: string) => ({ user_id: "cap", device_id: id, platform: "web" as const, at: at(1) });
+      expect(await ctx.store.upsertDevice(d("a"), 2)).not.toBe("full");
+      expect(await ctx.store.upsertDevice(d("b"), 2)).not.toBe("full");
+      expect(await ctx.store.upsertDevice(d("c"), 2)).toBe("full");
+      expect(await ctx.store.getDevice("cap", "c")).toBeNull();
+      expect(await ctx.store.upsertDevice({ ...d("a"), platform: "ios" }, 2)).toMatchObject({
+        created: false,
+      });
+    });
+
     it("moves sync and seen times forward only; deletes", async () => {
-      await ctx.store.upsertDevice({ user_id: "u1", device_id: "d", platform: "web", at: at(1) });
+      await upsert({ user_id: "u1", device_id: "d", platform: "web", at: at(1) });
       expect(await ctx.store.touchDevice("u1", "d", { last_sync_at: at(5) })).toMatchObject({
         last_sync_at: at(5),
       });

@@ -38,7 +38,7 @@ beforeAll(async () => {
   const mute = new Date(Date.now() + 3_600_000).toISOString();
   for (const u of ["d", "e"]) await store.updateSettings(roomId, u, { muted_until: mute, rev: 1 });
   const device = (user: string, id: string, token: string) =>
-    store.upsertDevice({ user_id: user, device_id: id, platform: "android", push_token: token, at: now });
+    store.upsertDevice({ user_id: user, device_id: id, platform: "android", push_token: token, at: now }, 10);
   await device("a", "a1", "ta");
   await device("b", "b1", "tb1");
   await device("b", "b2", "tb2");

@@ -23,9 +23,12 @@ export class SqliteDevices implements DevicesStore {
     this.#db = db;
   }
 
-  async upsertDevice(d: DeviceUpsert) {
+  async upsertDevice(d: DeviceUpsert, maxDevices: number) {
     const db = this.#db;
     return db.write(() => {
+      const mine = db.stmt("SELECT device_id FROM devices WHERE user_id = ?").all(d.user_id);
+      if (mine.length >= maxDevices && !mine.some((r) => str(r.device_id) === d.device_id))
+        return "full" as const;
       let tokenTakenFrom: { user_id: string; device_id: string } | null = null;
       if (d.push_token) {
         const holder = db

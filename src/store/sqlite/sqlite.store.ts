@@ -120,8 +120,8 @@ export class SqliteStore implements Store {
     return this.#media.mediaLinksForMember(mediaId, userId, limit);
   }
 
-  upsertDevice(d: DeviceUpsert) {
-    return this.#devices.upsertDevice(d);
+  upsertDevice(d: DeviceUpsert, maxDevices: number) {
+    return this.#devices.upsertDevice(d, maxDevices);
   }
   getDevice(userId: string, deviceId: string): Promise<DeviceRecord | null> {
     return this.#devices.getDevice(userId, deviceId);
