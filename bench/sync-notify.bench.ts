@@ -78,8 +78,8 @@ async function syncCost(
     for (let i = 0; i < changes; i++) {
       const roomId = mine[i % mine.length] ?? "";
       const rev = perRoom + 1 + Math.floor(i / mine.length);
-      // The same 20 messages per room in both runs, whatever the history's size.
-      const old = await writer.listMessages(roomId, { afterSeq: i % 20, limit: 1 });
+      // The same 20 messages per room in both runs (fewer only in a history shorter than that).
+      const old = await writer.listMessages(roomId, { afterSeq: i % Math.min(20, perRoom), limit: 1 });
       const target = old[0]?.id ?? "";
       if (i % 3 === 0) fresh.push({ ...message(roomId, rev, "other", `new ${i}`, now + i), rev });
       else if (i % 3 === 1)
