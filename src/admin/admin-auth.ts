@@ -1,5 +1,6 @@
 import { parseCookie, stringifySetCookie } from "cookie";
 import type { NextFunction, Request, Response } from "express";
+import { bearerToken } from "../auth/auth.middleware.ts";
 import { AuthError, type AuthUser, type TokenVerifier } from "../auth/jwt.ts";
 import { AppError } from "../errors.ts";
 
@@ -51,7 +52,7 @@ export function adminAuth(verifier: TokenVerifier, basePath: string, secureCooki
       res.redirect(303, rest ? `${basePath}?${rest}` : basePath);
       return;
     }
-    const bearer = req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
+    const bearer = bearerToken(req.headers.authorization);
     const cookie = req.headers.cookie ? parseCookie(req.headers.cookie)[COOKIE] : undefined;
     const token = bearer ?? cookie;
     if (!token) throw new AppError("unauthenticated", "an admin token is required");

@@ -4,7 +4,8 @@ import { AuthError, type AuthUser, type TokenVerifier } from "./jwt.ts";
 
 const users = new WeakMap<Request, AuthUser>();
 
-function bearerToken(header: string | undefined): string | undefined {
+/** The token of an `Authorization: Bearer <token>` header (every place that takes one reads it here). */
+export function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer\s+(\S+)$/i);
   return match?.[1];
 }

@@ -1,5 +1,5 @@
 import type { MessageReader } from "../messages/message.reader.ts";
-import type { MessageView } from "../messages/messages.views.ts";
+import { type MessageView, neutral } from "../messages/messages.views.ts";
 import type { MessageOpsRepository } from "../messages/ops.repository.ts";
 import type { PersistProducer } from "../messages/persist.queue.ts";
 import type { MediaRecord, MediaStore } from "../store/store.ts";
@@ -63,7 +63,7 @@ export class MediaUpdates {
         throw new Error("persist backlog is full; retrying the announcement");
       await this.#persist.enqueueOp(result.op);
       const [view] = await this.#reader.views([record], "");
-      if (view) this.#events.messageUpdated({ ...view, my_reaction: null, starred: false });
+      if (view) this.#events.messageUpdated(neutral(view));
     }
   }
 }

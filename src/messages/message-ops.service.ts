@@ -5,7 +5,7 @@ import type { MembershipCache } from "../rooms/membership.cache.ts";
 import type { MembersStore, MessageRecord, MessageStateStore, RoomsStore } from "../store/store.ts";
 import { isBlank } from "../text.ts";
 import type { MessageReader } from "./message.reader.ts";
-import type { MessageView } from "./messages.views.ts";
+import { type MessageView, neutral } from "./messages.views.ts";
 import type { MessageOpsRepository, UnrevisionedOp } from "./ops.repository.ts";
 import type { PersistProducer } from "./persist.queue.ts";
 
@@ -18,9 +18,6 @@ export interface MessageUpdateEvents {
 }
 
 export type MessageOpsConfig = { editWindowS: number; deleteWindowS: number; maxTextChars: number };
-
-/** The fields of a view that depend on who looks; broadcasts carry them neutral. */
-const neutral = (view: MessageView): MessageView => ({ ...view, my_reaction: null, starred: false });
 
 /**
  * Edits, deletes and reactions (API.md 12–15). Each is checked here (membership, who may do

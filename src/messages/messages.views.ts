@@ -16,6 +16,9 @@ export type MessageView = MessageRecord & {
   deleted: boolean;
 };
 
+/** A view without the fields that depend on who looks: what broadcasts to a room carry. */
+export const neutral = (view: MessageView): MessageView => ({ ...view, my_reaction: null, starred: false });
+
 /**
  * The wire shape of a message (docs/api.md "Message"): the immutable record with its current
  * state laid over it; a tombstone keeps its identity and loses its content. `rev` is the

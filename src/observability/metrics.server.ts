@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { bearerToken } from "../auth/auth.middleware.ts";
 import { AuthError, type TokenVerifier } from "../auth/jwt.ts";
 import type { Logger } from "./logger.ts";
 import { registry } from "./metrics.ts";
@@ -24,7 +25,7 @@ export async function serveMetrics(opts: {
       res.writeHead(404).end();
       return;
     }
-    const token = req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
+    const token = bearerToken(req.headers.authorization);
     try {
       if (!token) throw new AuthError("missing bearer token");
       if (!opts.verifier.verify(token).admin) {
