@@ -1,7 +1,7 @@
 import { access, rm } from "node:fs/promises";
 import sharp from "sharp";
 import { type Ffmpeg, FfmpegFailedError, FfmpegTimeoutError, type Probe } from "./ffmpeg.ts";
-import { placeholderOf, THUMBNAIL_PX } from "./image.processor.ts";
+import { placeholderOf, webpThumbnail } from "./image.processor.ts";
 import { MediaRejectedError, type Processed } from "./media-rejected.ts";
 
 const exists = (file: string) =>
@@ -67,10 +67,7 @@ export class AvProcessor {
       await frame(at);
       if (!(await exists(poster)) && at > 0) await frame(0);
       if (!(await exists(poster))) throw new MediaRejectedError("the video has no frame to show");
-      const thumbnail = await sharp(poster)
-        .resize(THUMBNAIL_PX, THUMBNAIL_PX, { fit: "inside", withoutEnlargement: true })
-        .webp({ quality: 75 })
-        .toBuffer();
+      const thumbnail = await webpThumbnail(sharp(poster));
       return {
         width: turned ? stream.height : stream.width,
         height: turned ? stream.width : stream.height,

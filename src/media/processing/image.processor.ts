@@ -1,10 +1,10 @@
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { MediaRejectedError, type Processed } from "./media-rejected.ts";
 
 // One job's file is never read twice: libvips' operation cache would only hold memory.
 sharp.cache(false);
 
-export const THUMBNAIL_PX = 320;
+const THUMBNAIL_PX = 320;
 const PLACEHOLDER_MAX_BYTES = 1024;
 
 /**
@@ -29,12 +29,7 @@ export class ImageProcessor {
       if (!meta.width || !meta.height) throw new MediaRejectedError("the image has no dimensions");
       // EXIF orientations 5-8 turn the picture a quarter: its displayed width is the stored height.
       const turned = (meta.orientation ?? 1) >= 5;
-      const thumbnail = await input()
-        .autoOrient()
-        .resize(THUMBNAIL_PX, THUMBNAIL_PX, { fit: "inside", withoutEnlargement: true })
-        .webp({ quality: 75 })
-        .timeout({ seconds: this.#timeoutS })
-        .toBuffer();
+      const thumbnail = await webpThumbnail(input().autoOrient().timeout({ seconds: this.#timeoutS }));
       return {
         width: turned ? meta.height : meta.width,
         height: turned ? meta.width : meta.height,
@@ -48,6 +43,14 @@ export class ImageProcessor {
       throw new MediaRejectedError(`not a readable image: ${(err as Error).message}`);
     }
   }
+}
+
+/** The thumbnail of images and video posters alike: at most 320 px a side, WebP, never enlarged. */
+export function webpThumbnail(image: Sharp): Promise<Buffer> {
+  return image
+    .resize(THUMBNAIL_PX, THUMBNAIL_PX, { fit: "inside", withoutEnlargement: true })
+    .webp({ quality: 75 })
+    .toBuffer();
 }
 
 /** A tiny blurred WebP as a data URL, shrunk until it fits in 1 KB. */
