@@ -7,6 +7,7 @@ import { LuaScript } from "../redis/lua-script.ts";
 import type { Keys } from "../redis/redis.ts";
 import type { MembersStore } from "../store/store.ts";
 import { userChannel } from "./channels.ts";
+import { onlineUsers } from "./online.ts";
 import type { ChatServer } from "./socket.server.ts";
 
 /** Adds a socket; returns 1 when the user was offline until now. KEYS: sockets, online. ARGV: member, expiry ms, user, now. */
@@ -137,12 +138,10 @@ export class Presence {
   /** GET /users/:id/presence: only for someone sharing a room with the user (else 404). */
   async get(viewer: AuthUser, userId: string): Promise<PresenceView> {
     if (viewer.id !== userId && !(await this.#store.shareRoom(viewer.id, userId))) throw notFound("user");
-    const now = Date.now();
-    const [expiry, seen] = await Promise.all([
-      this.#redis.zscore(this.#keys.presenceOnline(), userId),
+    const [online, seen] = await Promise.all([
+      onlineUsers(this.#redis, this.#keys, [userId]).then((set) => set.has(userId)),
       this.#redis.get(this.#keys.presenceSeen(userId)),
     ]);
-    const online = expiry !== null && Number(expiry) > now;
     return { online, last_seen_at: online ? null : seen };
   }
 
