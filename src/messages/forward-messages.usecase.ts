@@ -3,7 +3,7 @@ import { AppError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
 import { type ForwardJob, forwardClientId } from "./forward.queue.ts";
-import { MANY_TIMES } from "./forward.service.ts";
+import { forwardSource, MANY_TIMES } from "./forward.service.ts";
 import type { MessageReader } from "./message.reader.ts";
 import type { MessagesService } from "./messages.service.ts";
 
@@ -42,13 +42,18 @@ export class ForwardMessages {
       admin: false,
       expiresAt: Number.MAX_SAFE_INTEGER,
     };
-    const source = await this.#reader.visible(job.message_id, user.id, (r, u) =>
-      this.#members.isMember(r, u),
-    );
-    const gone = !source || source.view.deleted || (source.record.media_id && !source.view.media);
-    if (gone || source.record.type === "system") {
+    let source: Awaited<ReturnType<typeof forwardSource>>;
+    try {
+      source = await forwardSource(
+        this.#reader,
+        (r, u) => this.#members.isMember(r, u),
+        user.id,
+        job.message_id,
+      );
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
       this.#logger.info(
-        { forward_id: job.forward_id },
+        { forward_id: job.forward_id, reason: err.code },
         "forward dropped: the source is gone for the forwarder",
       );
       return { copies: 0, skipped: job.room_ids.length };

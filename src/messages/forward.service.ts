@@ -3,12 +3,36 @@ import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
+import type { MessageRecord } from "../store/store.ts";
 import type { FanoutJobs } from "./forward.queue.ts";
 import type { MessageReader } from "./message.reader.ts";
+import type { MessageView } from "./messages.views.ts";
 
 /** A message forwarded this many hops from its original is "forwarded many times". */
 export const MANY_TIMES = 5;
 const MAX_TARGETS = 5;
+
+/**
+ * The source of a forward as `userId` can see it now, or why it cannot be forwarded: not
+ * visible (404), a tombstone (403), a system message or one whose media was deleted (400). The
+ * API answers with it; the fanout pool, checking again when it makes the copies, drops the
+ * forward for it.
+ */
+export async function forwardSource(
+  reader: MessageReader,
+  isMember: (roomId: string, userId: string) => Promise<boolean>,
+  userId: string,
+  messageId: string,
+): Promise<{ record: MessageRecord; view: MessageView }> {
+  const found = await reader.visible(messageId, userId, isMember);
+  if (!found) throw notFound("message");
+  const { record, view } = found;
+  if (view.deleted) throw new AppError("forbidden", "the message was deleted");
+  if (record.type === "system") throw new AppError("invalid_request", "system messages cannot be forwarded");
+  if (record.media_id && !view.media)
+    throw new AppError("invalid_request", "the message's media was deleted");
+  return found;
+}
 
 /**
  * Forwarding (API.md 30): the checks here (the source is visible to the caller and not a
@@ -38,14 +62,12 @@ export class ForwardService {
     messageId: string,
     roomIds: string[],
   ): Promise<{ forward_id: string; room_ids: string[] }> {
-    const found = await this.#reader.visible(messageId, user.id, (r, u) => this.#members.isMember(r, u));
-    if (!found) throw notFound("message");
-    const { record, view } = found;
-    if (view.deleted) throw new AppError("forbidden", "the message was deleted");
-    if (record.type === "system")
-      throw new AppError("invalid_request", "system messages cannot be forwarded");
-    if (record.media_id && !view.media)
-      throw new AppError("invalid_request", "the message's media was deleted");
+    const { record } = await forwardSource(
+      this.#reader,
+      (r, u) => this.#members.isMember(r, u),
+      user.id,
+      messageId,
+    );
     const targets = [...new Set(roomIds)];
     const manyTimes = record.forwarded?.many_times ?? false;
     const max = manyTimes ? 1 : MAX_TARGETS;
