@@ -3,19 +3,8 @@ import { StorageUnavailableError } from "./media/storage/media-storage.ts";
 import { isRedisUnavailable } from "./redis/redis-errors.ts";
 import { StoreUnavailableError } from "./store/store.ts";
 
-export type ErrorCode =
-  | "invalid_request"
-  | "unauthenticated"
-  | "forbidden"
-  | "not_found"
-  | "conflict"
-  | "payload_too_large"
-  | "unsupported_media_type"
-  | "rate_limited"
-  | "unavailable"
-  | "internal";
-
-const statusOf: Record<ErrorCode, number> = {
+/** The contract's error codes and their HTTP statuses (docs/api.md "Errors"). */
+const statusOf = {
   invalid_request: 400,
   unauthenticated: 401,
   forbidden: 403,
@@ -26,7 +15,10 @@ const statusOf: Record<ErrorCode, number> = {
   rate_limited: 429,
   unavailable: 503,
   internal: 500,
-};
+} as const;
+
+export type ErrorCode = keyof typeof statusOf;
+export const ERROR_CODES = Object.keys(statusOf) as [ErrorCode, ...ErrorCode[]];
 
 /**
  * The one error type services throw, with the domain's error codes (API.md's list); REST and

@@ -1,26 +1,13 @@
 import { z } from "zod";
 import { createDocument } from "zod-openapi";
-import type { ErrorCode } from "../errors.ts";
+import { ERROR_CODES } from "../errors.ts";
 import { registeredRoutes } from "./route.ts";
-
-const CODES = [
-  "invalid_request",
-  "unauthenticated",
-  "forbidden",
-  "not_found",
-  "conflict",
-  "payload_too_large",
-  "unsupported_media_type",
-  "rate_limited",
-  "unavailable",
-  "internal",
-] as const satisfies readonly ErrorCode[];
 
 /** The one error body every endpoint answers with (docs/api.md "Errors"). */
 export const errorBodySchema = z
   .object({
     error: z.object({
-      code: z.enum(CODES),
+      code: z.enum(ERROR_CODES),
       message: z.string(),
       details: z.unknown().optional().describe("zod's issues for invalid_request; limits for others"),
     }),
