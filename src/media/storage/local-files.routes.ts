@@ -18,6 +18,16 @@ const signedQuerySchema = z.object({
   sig: z.string().describe("HMAC-SHA256 of the grant, base64url"),
 });
 
+/** What the PUT and the GET of a signed URL share in the route registry. */
+const signedUrlRoute = {
+  path: `${LOCAL_FILES_PATH}/:key`,
+  tag: "media",
+  access: "signed-url",
+  params: keyParamsSchema,
+  query: signedQuerySchema,
+  status: 200,
+} as const;
+
 const REFUSED = {
   unsigned: "this URL is not signed",
   invalid: "the URL's signature does not match",
@@ -71,16 +81,7 @@ export function localFilesRoutes(
   route(
     router,
     "",
-    {
-      method: "put",
-      path: `${LOCAL_FILES_PATH}/:key`,
-      summary: "Upload a file to a signed URL (local storage)",
-      tag: "media",
-      access: "signed-url",
-      params: keyParamsSchema,
-      query: signedQuerySchema,
-      status: 200,
-    },
+    { ...signedUrlRoute, method: "put", summary: "Upload a file to a signed URL (local storage)" },
     async (req: Request, res: Response) => {
       const grant = grantOf(signer, "PUT", req);
       const max = grant.maxSize ?? 0;
@@ -118,16 +119,7 @@ export function localFilesRoutes(
   route(
     router,
     "",
-    {
-      method: "get",
-      path: `${LOCAL_FILES_PATH}/:key`,
-      summary: "Download a file at a signed URL (local storage)",
-      tag: "media",
-      access: "signed-url",
-      params: keyParamsSchema,
-      query: signedQuerySchema,
-      status: 200,
-    },
+    { ...signedUrlRoute, method: "get", summary: "Download a file at a signed URL (local storage)" },
     async (req: Request, res: Response) => {
       const grant = grantOf(signer, "GET", req);
       const found = await storage.stat(grant.key);
