@@ -152,6 +152,8 @@ export class SyncService {
     const missing = [...ids].filter((id) => !byId.has(id));
     for (const m of await this.#store.getMessages(missing)) byId.set(m.id, m);
     // An op may be pending for a message that is itself still pending under an older revision.
+    // reader.record looks in pending, then in the store again: the message may have been
+    // stored since the read above, and that second read is what closes the gap.
     for (const id of missing.filter((i) => !byId.has(i))) {
       const record = await this.#reader.record(id);
       if (record) byId.set(id, record);
