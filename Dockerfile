@@ -4,6 +4,14 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
+# The web client, built with the dev dependencies (Vite, Preact); only its output is kept.
+FROM node:24-slim AS web
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web ./web
+RUN npm run build:web
+
 FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
@@ -14,6 +22,7 @@ COPY package.json package-lock.json ecosystem.config.js ./
 COPY src ./src
 COPY workers ./workers
 COPY scripts ./scripts
+COPY --from=web /app/web/dist ./web/dist
 # A named volume mounted here starts with this directory's owner, so the app can write SQLite.
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -6,16 +6,19 @@
  *
  *   npm run bench                      # BENCH_SECONDS=8 per phase by default
  */
+
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { DatabaseSync } from "node:sqlite";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { io as connectIo, type Socket } from "socket.io-client";
 import { z } from "zod";
 import { signToken } from "../src/auth/jwt.ts";
-import { Keys } from "../src/redis/redis.ts";
+import { readBacklog } from "../src/messages/backlog.gauge.ts";
+import { Keys, masters, type RedisClient, roomBuckets } from "../src/redis/redis.ts";
 import {
   dropPrefix,
   REDIS_URL,
@@ -39,6 +42,8 @@ const opts = z
     BENCH_SECONDS: z.coerce.number().positive().default(8),
     BENCH_REST_CONCURRENCY: z.coerce.number().int().positive().default(64),
     BENCH_SOCKET_CONCURRENCY: z.coerce.number().int().positive().default(128),
+    /** `cluster`: the same run on one Redis and on a local 3-master Redis Cluster, side by side. */
+    BENCH_REDIS: z.enum(["single", "cluster", "cluster-wait"]).default("single"),
   })
   .parse(process.env);
 const ROOMS = 100;
@@ -211,15 +216,18 @@ class LagSampler {
   lags: number[] = [];
   #seen = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
-  readonly #redis: Redis;
-  readonly #key: string;
-  constructor(redis: Redis, key: string) {
+  readonly #redis: RedisClient;
+  readonly #keys: string[];
+  /** The pending index of every bucket (a message's member in it is "<room>|<id>"). */
+  constructor(redis: RedisClient, keys: Keys) {
     this.#redis = redis;
-    this.#key = key;
+    this.#keys = roomBuckets().map((b) => keys.pendingIndex(b));
   }
   start(): void {
     const tick = async () => {
-      const rows = await this.#redis.zrange(this.#key, "0", "-1", "WITHSCORES");
+      const rows = (
+        await Promise.all(this.#keys.map((k) => this.#redis.zrange(k, "0", "-1", "WITHSCORES")))
+      ).flat();
       const t = Date.now();
       const current = new Set<string>();
       for (let i = 0; i < rows.length; i += 2) {
@@ -233,11 +241,14 @@ class LagSampler {
           this.#seen.delete(id);
         }
       }
-      this.#timer = setTimeout(tick, 10);
+      // A tick in flight when stop() ran must not schedule another (its connection is closing).
+      if (!this.#stopped) this.#timer = setTimeout(tick, 10);
     };
     void tick();
   }
+  #stopped = false;
   stop(): void {
+    this.#stopped = true;
     clearTimeout(this.#timer);
   }
 }
@@ -259,7 +270,13 @@ async function redisPid(redis: Redis): Promise<number> {
   return Number((await redis.info("server")).match(/process_id:(\d+)/)?.[1]);
 }
 
-async function runFull(): Promise<{
+const clusterScript = path.resolve(import.meta.dirname, "../scripts/redis-cluster.sh");
+const clusterNodes = () => execFileSync("bash", [clusterScript, "nodes"], { encoding: "utf8" }).trim();
+
+async function runFull(
+  mode: "single" | "cluster",
+  waitReplicas = 0,
+): Promise<{
   rows: Record<string, string>[];
   cpu: string[];
   socketMax: number;
@@ -270,13 +287,22 @@ async function runFull(): Promise<{
   const prefix = uniquePrefix("bench");
   const dataDir = tempDir("bench");
   // The default send limit (20/s per user) stays on: it is part of the path being measured.
-  const env = testEnv(prefix, dataDir, { LOG_LEVEL: "warn", SEND_RATE_PER_S: "20" });
+  const nodes = mode === "cluster" ? clusterNodes() : "";
+  const env = testEnv(prefix, dataDir, {
+    LOG_LEVEL: "warn",
+    SEND_RATE_PER_S: "20",
+    ...(nodes ? { REDIS_CLUSTER_NODES: nodes } : {}),
+    REDIS_WAIT_REPLICAS: String(waitReplicas),
+  });
   const procs: Proc[] = [startWorkerProcess(env)];
   const apis = await Promise.all([startApiProcess(env), startApiProcess(env)]);
   procs.push(...apis);
   const bases = apis.map((a) => a.base);
   const tokens = Array.from({ length: USERS }, (_, u) => token(`u${u}`, 3600));
-  const redis = new Redis(REDIS_URL);
+  const redis: RedisClient = nodes
+    ? new Cluster(nodes.split(",").map((n) => ({ host: "127.0.0.1", port: Number(n.split(":")[1]) })))
+    : new Redis(REDIS_URL);
+  await redis.ping();
   const receivers = new Receivers();
   try {
     const roomIds: string[] = [];
@@ -335,7 +361,7 @@ async function runFull(): Promise<{
       if (!ack.ok || !ack.message) throw new Error(`ack ${JSON.stringify(ack).slice(0, 120)}`);
       return ack.message;
     };
-    const lag = new LagSampler(redis, new Keys(prefix).pendingIndex());
+    const lag = new LagSampler(redis, new Keys(prefix));
     lag.start();
 
     // Warm-up (JIT, connections, caches).
@@ -349,7 +375,13 @@ async function runFull(): Promise<{
       "api A": apis[0]?.child.pid ?? 0,
       "api B": apis[1]?.child.pid ?? 0,
       persist: procs[0]?.child.pid ?? 0,
-      redis: await redisPid(redis),
+      ...Object.fromEntries(
+        await Promise.all(
+          masters(redis).map(
+            async (m) => [nodes ? `redis ${m.options.port}` : "redis", await redisPid(m)] as const,
+          ),
+        ),
+      ),
     };
     const cpu: string[] = [];
     const admin = signToken(TEST_SECRET, "bench-ops", { admin: true });
@@ -433,7 +465,7 @@ async function runFull(): Promise<{
 
     // Everything acknowledged must reach the store.
     const drainEnd = Date.now() + 60_000;
-    while ((await redis.zcard(new Keys(prefix).pendingIndex())) > 0 && Date.now() < drainEnd)
+    while ((await readBacklog(redis, new Keys(prefix))).messages > 0 && Date.now() < drainEnd)
       await sleep(100);
     await sleep(100);
     lag.stop();
@@ -455,7 +487,8 @@ async function runFull(): Promise<{
     await Promise.all(procs.map((p) => p.stop("SIGTERM")));
     // When a send failed, what the servers logged (LOG_LEVEL=warn) says why.
     if (errorLog.length > 0) for (const p of procs) console.error(p.output().slice(-3000));
-    await dropPrefix(prefix);
+    // The cluster is thrown away after the run; the shared Redis is cleaned.
+    if (!nodes) await dropPrefix(prefix);
     removeDir(dataDir);
   }
 }
@@ -507,7 +540,52 @@ async function runBare(): Promise<{ row: Record<string, string>; rate: number; c
   }
 }
 
-const full = await runFull();
+if (opts.BENCH_REDIS === "cluster-wait") {
+  // What REDIS_WAIT_REPLICAS=1 costs: a 6-node cluster (a replica per master), without and with.
+  execFileSync("bash", [clusterScript, "start", "--replicas"], { stdio: "inherit" });
+  try {
+    const off = await runFull("cluster", 0);
+    const on = await runFull("cluster", 1);
+    const label = (mode: string, rows: Record<string, string>[]) => rows.map((r) => ({ wait: mode, ...r }));
+    console.table([...label("0", off.rows), ...label("1", on.rows)]);
+    console.log(
+      `socket max rate: wait 0 ${off.socketMax.toFixed(0)} msg/s, wait 1 ${on.socketMax.toFixed(0)} msg/s (ratio ${(on.socketMax / off.socketMax).toFixed(2)}); messages lost: ${off.lost} / ${on.lost}`,
+    );
+  } finally {
+    execFileSync("bash", [clusterScript, "stop"]);
+  }
+  process.exit(0);
+}
+
+if (opts.BENCH_REDIS === "cluster") {
+  execFileSync("bash", [clusterScript, "start"], { stdio: "inherit" });
+  try {
+    const single = await runFull("single");
+    const cluster = await runFull("cluster");
+    const label = (mode: string, rows: Record<string, string>[]) => rows.map((r) => ({ redis: mode, ...r }));
+    console.table([...label("single", single.rows), ...label("cluster", cluster.rows)]);
+    console.log(
+      `CPU per process (100% = one core; 200% = this machine):\n  single:\n    ${single.cpu.join("\n    ")}\n  cluster:\n    ${cluster.cpu.join("\n    ")}`,
+    );
+    // Redis CPU per shard in the socket max-rate phase, against the shards' mean.
+    const line = cluster.cpu.find((c) => c.startsWith("socket, max rate")) ?? "";
+    const shards = [...line.matchAll(/redis (\d+) (\d+)%/g)].map((m) => Number(m[2]));
+    const mean = shards.reduce((a, b) => a + b, 0) / Math.max(1, shards.length);
+    console.log(
+      [
+        `socket max rate: single ${single.socketMax.toFixed(0)} msg/s, cluster ${cluster.socketMax.toFixed(0)} msg/s, ratio cluster/single ${(cluster.socketMax / single.socketMax).toFixed(2)} (target >= 0.8)`,
+        `Redis CPU per shard (socket max rate): ${shards.map((x) => `${x}%`).join(", ")}; busiest/mean ${(Math.max(...shards) / mean).toFixed(2)} (target <= 1.5)`,
+        `persistence lag p99: single ${f1(pct(single.lag, 99))} ms, cluster ${f1(pct(cluster.lag, 99))} ms`,
+        `messages lost: single ${single.lost}, cluster ${cluster.lost}; deliveries missing: single ${single.undelivered}, cluster ${cluster.undelivered}`,
+      ].join("\n"),
+    );
+  } finally {
+    execFileSync("bash", [clusterScript, "stop"]);
+  }
+  process.exit(0);
+}
+
+const full = await runFull("single");
 const bare = await runBare();
 console.table([...full.rows, bare.row]);
 console.log(

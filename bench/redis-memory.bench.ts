@@ -9,6 +9,7 @@
 import { Agent, request } from "node:http";
 import { Redis } from "ioredis";
 import { z } from "zod";
+import { readBacklog } from "../src/messages/backlog.gauge.ts";
 import { Keys } from "../src/redis/redis.ts";
 import {
   dropPrefix,
@@ -85,7 +86,7 @@ async function run(textChars: number): Promise<{ perMessage: number; peakPerMess
       }),
     );
     const drainEnd = Date.now() + 60_000;
-    while ((await redis.zcard(keys.pendingIndex())) > 0 && Date.now() < drainEnd) await sleep(100);
+    while ((await readBacklog(redis, keys)).messages > 0 && Date.now() < drainEnd) await sleep(100);
     await sleep(1000); // the last job's completion
     const after = await usedMemory(redis);
     let count = 0;

@@ -2,6 +2,8 @@ import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { bullBoardRoutes } from "./admin/bull-board.routes.ts";
 import { authenticate } from "./auth/auth.middleware.ts";
+import { demoLoginRoutes } from "./auth/demo-login.routes.ts";
+import { DemoLogin } from "./auth/demo-login.service.ts";
 import { TokenVerifier } from "./auth/jwt.ts";
 import type { Config } from "./config/config.ts";
 import { devicesRoutes } from "./devices/devices.routes.ts";
@@ -17,6 +19,7 @@ import { MediaViews } from "./media/media.views.ts";
 import { localFilesRoutes } from "./media/storage/local-files.routes.ts";
 import { createMediaStorage } from "./media/storage/storage.factory.ts";
 import { AcceptRepository } from "./messages/accept.repository.ts";
+import { BacklogGauge } from "./messages/backlog.gauge.ts";
 import { FanoutJobs } from "./messages/forward.queue.ts";
 import { ForwardService } from "./messages/forward.service.ts";
 import { MessageReader } from "./messages/message.reader.ts";
@@ -35,6 +38,7 @@ import { API_METRICS_OFFSET, serveMetrics } from "./observability/metrics.server
 import { watchBacklog } from "./observability/metrics.ts";
 import { JobProducer } from "./queues/queue.ts";
 import { RateLimits } from "./rate-limits/rate-limits.ts";
+import { adapterReady, roomsReady } from "./realtime/adapter.ts";
 import { SocketDeviceEvents } from "./realtime/device.events.ts";
 import { SocketMessageEvents } from "./realtime/message.events.ts";
 import { Presence } from "./realtime/presence.ts";
@@ -42,7 +46,8 @@ import { SocketRoomEvents } from "./realtime/room.events.ts";
 import { registerSocketHandlers } from "./realtime/socket.handlers.ts";
 import { type ChatServer, createSocketServer } from "./realtime/socket.server.ts";
 import { Typing } from "./realtime/typing.ts";
-import { createRedis, Keys, requireDurableRedis } from "./redis/redis.ts";
+import { createRedis, Keys, masters, requireDurableRedis } from "./redis/redis.ts";
+import { ReplicaWait } from "./redis/replica-wait.ts";
 import { BlocksService } from "./rooms/blocks.service.ts";
 import { GroupsService } from "./rooms/groups.service.ts";
 import { MembershipCache } from "./rooms/membership.cache.ts";
@@ -56,6 +61,8 @@ import { usersRoutes } from "./rooms/users.routes.ts";
 import { createStore } from "./store/store.factory.ts";
 import { syncRoutes } from "./sync/sync.routes.ts";
 import { SyncService } from "./sync/sync.service.ts";
+import { webClientCsp } from "./web/web-client.csp.ts";
+import { webClientRoutes } from "./web/web-client.routes.ts";
 
 export type Api = {
   server: HttpServer;
@@ -69,10 +76,10 @@ export type Api = {
 export async function startApi(config: Config): Promise<Api> {
   const logger = createLogger(config.LOG_LEVEL, "api");
   const keys = new Keys(config.REDIS_PREFIX);
-  const redis = createRedis(config.REDIS_URL, "api", "chat-api");
-  const pub = createRedis(config.REDIS_URL, "subscriber", "chat-api-pub");
-  const sub = createRedis(config.REDIS_URL, "subscriber", "chat-api-sub");
-  const queueConn = createRedis(config.REDIS_URL, "api", "chat-api-queue");
+  const redis = createRedis(config.redis, "api", "chat-api");
+  const pub = createRedis(config.redis, "subscriber", "chat-api-pub");
+  const sub = createRedis(config.redis, "subscriber", "chat-api-sub");
+  const queueConn = createRedis(config.redis, "api", "chat-api-queue");
   for (const [name, conn] of Object.entries({ redis, pub, sub, queueConn })) {
     conn.on("error", (err) => logger.warn({ conn: name, err: err.message }, "redis connection error"));
   }
@@ -84,10 +91,13 @@ export async function startApi(config: Config): Promise<Api> {
   });
 
   const server = createServer();
+  const ready = roomsReady(sub, keys.socketKey, config.redis.clusterNodes !== null);
   const io = createSocketServer({
     pub,
     sub,
     adapterKey: keys.socketKey,
+    cluster: config.redis.clusterNodes !== null,
+    roomsReady: ready,
     verifier,
     store,
     logger,
@@ -101,10 +111,11 @@ export async function startApi(config: Config): Promise<Api> {
     memberAddsPerMin: config.MEMBER_ADDS_PER_MIN,
     typingPerS: config.TYPING_RATE_PER_S,
     mediaUploadsPerMin: config.MEDIA_UPLOADS_PER_MIN,
+    demoLoginsPerMin: config.DEMO_LOGINS_PER_MIN,
   });
-  const roomEvents = new SocketRoomEvents(io, logger);
+  const roomEvents = new SocketRoomEvents(io, logger, ready);
   const counters = new RoomCounters(redis, keys, store);
-  const membershipJobs = new JobProducer(persistQueue, queueConn, keys.bullPrefix);
+  const membershipJobs = new JobProducer(persistQueue, queueConn, keys);
   const membershipChange = new MembershipChange(membershipJobs, members, logger);
   const blocks = new BlocksService(store, membershipChange);
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
@@ -124,16 +135,16 @@ export async function startApi(config: Config): Promise<Api> {
     limits,
     media: reader,
   });
-  const notifyJobs = new NotifyJobs(queueConn, keys.bullPrefix);
+  const notifyJobs = new NotifyJobs(queueConn, keys);
   const receipts = new ReceiptsService({ store, members, counters, events: roomEvents, notify: notifyJobs });
 
-  const persist = new PersistProducer(queueConn, keys.bullPrefix, {
+  const persist = new PersistProducer(queueConn, keys, {
     maxDelayMs: config.PERSIST_BATCH_MS,
     maxMessages: config.PERSIST_BATCH_MAX,
     minIntervalMs: config.PERSIST_JOB_INTERVAL_MS,
   });
-  const mediaJobs = new MediaJobs(queueConn, keys.bullPrefix);
-  const fanoutJobs = new FanoutJobs(queueConn, keys.bullPrefix);
+  const mediaJobs = new MediaJobs(queueConn, keys);
+  const fanoutJobs = new FanoutJobs(queueConn, keys);
   const mediaService = new MediaService({
     store,
     storage: media.storage,
@@ -152,13 +163,22 @@ export async function startApi(config: Config): Promise<Api> {
       pendingMaxBytes: config.MEDIA_PENDING_MAX_BYTES,
     },
   });
+  // WAIT blocks its connection: the replica waits get one of their own (replica-wait.ts).
+  const replication = new ReplicaWait({
+    conn: config.REDIS_WAIT_REPLICAS > 0 ? createRedis(config.redis, "api", "chat-api-wait") : null,
+    keys,
+    replicas: config.REDIS_WAIT_REPLICAS,
+    timeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+  });
   const backlog = { maxMessages: config.PENDING_MAX_MESSAGES, maxBytes: config.PENDING_MAX_BYTES };
+  // One gauge for messages and ops: it reads every bucket\'s counts, once per refresh.
+  const gauge = new BacklogGauge(redis, keys, backlog);
   const messageEvents = new SocketMessageEvents(io);
   const messageOps = new MessageOpsService({
     store,
     members,
     reader,
-    ops: new MessageOpsRepository(redis, keys, counters, backlog),
+    ops: new MessageOpsRepository(redis, keys, counters, gauge),
     persist,
     events: messageEvents,
     config: {
@@ -171,7 +191,7 @@ export async function startApi(config: Config): Promise<Api> {
   const messages = new MessagesService({
     store,
     members,
-    accept: new AcceptRepository(redis, keys, backlog),
+    accept: new AcceptRepository(redis, keys, gauge),
     counters,
     reader,
     persist,
@@ -179,6 +199,7 @@ export async function startApi(config: Config): Promise<Api> {
     config: { maxTextChars: config.MESSAGE_MAX_CHARS, maxMentions: config.MESSAGE_MAX_MENTIONS },
     limits,
     media: mediaService,
+    replication,
   });
   const devices = new DevicesService(store, new SocketDeviceEvents(io), config.DEVICES_MAX_PER_USER);
   const typing = new Typing(io, members, limits, {
@@ -213,6 +234,20 @@ export async function startApi(config: Config): Promise<Api> {
 
   let closing: Promise<void> | undefined;
   const auth = authenticate(verifier);
+  const demo =
+    config.demoLogin && config.jwt.kind === "secret"
+      ? demoLoginRoutes(
+          new DemoLogin(config.jwt.secret, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
+          limits,
+        )
+      : null;
+  if (demo) {
+    logger.warn(
+      "DEMO_LOGIN is on: anyone who reaches this API can sign in as any user (POST /api/v1/demo/token); set JWT_SECRET or DEMO_LOGIN=false to turn it off",
+    );
+  }
+  const webClient = webClientRoutes(webClientCsp(config));
+  if (!webClient) logger.warn("the web client is not built (npm run build:web): / serves nothing");
   const app = createHttpApp({
     isClosing: () => closing !== undefined,
     logger,
@@ -222,6 +257,8 @@ export async function startApi(config: Config): Promise<Api> {
     root: [
       healthRoutes([redis, queueConn], store),
       openApiRoutes(),
+      ...(demo ? [demo] : []),
+      ...(webClient ? [webClient] : []),
       metricsRoutes(auth),
       ...(localFiles ? [localFiles.router] : []),
       bullBoardRoutes(
@@ -249,6 +286,12 @@ export async function startApi(config: Config): Promise<Api> {
   server.on("request", app);
   // After Express: engine.io wraps the request listeners and alone answers /socket.io/.
   io.attach(server);
+  await adapterReady(
+    sub,
+    keys.socketKey,
+    (io.of("/").adapter as { uid?: string }).uid,
+    config.redis.clusterNodes !== null,
+  );
 
   // Under PM2 cluster mode one port answers for whichever instance: each instance also serves
   // its own metrics on a port of its own, so a scrape sees every one.
@@ -265,6 +308,24 @@ export async function startApi(config: Config): Promise<Api> {
   // Production refuses a Redis that may lose or evict accepted work; development warns.
   if (config.NODE_ENV === "production") await requireDurableRedis(redis, true, (m) => logger.warn(m));
   else void requireDurableRedis(redis, false, (m) => logger.warn(m));
+  // Every send would answer 503 until enough replicas are connected: say so at start.
+  if (config.REDIS_WAIT_REPLICAS > 0) {
+    void Promise.all(
+      masters(redis).map(async (m) =>
+        Number(/connected_slaves:(\d+)/.exec(await m.info("replication"))?.[1] ?? 0),
+      ),
+    ).then(
+      (counts) => {
+        if (counts.some((c) => c < config.REDIS_WAIT_REPLICAS)) {
+          logger.warn(
+            { replicas: counts, required: config.REDIS_WAIT_REPLICAS },
+            "REDIS_WAIT_REPLICAS: a Redis master has fewer replicas than required; sends answer 503 until they connect",
+          );
+        }
+      },
+      () => {},
+    );
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.PORT, config.HOST, () => resolve());
@@ -292,7 +353,13 @@ export async function startApi(config: Config): Promise<Api> {
         await mediaJobs.close();
         await fanoutJobs.close();
         await notifyJobs.close();
-        await Promise.allSettled([redis.quit(), pub.quit(), sub.quit(), queueConn.quit()]);
+        await Promise.allSettled([
+          redis.quit(),
+          pub.quit(),
+          sub.quit(),
+          queueConn.quit(),
+          replication.close(),
+        ]);
         await store.close();
       })();
       return closing;

@@ -2,6 +2,7 @@ import type { Config } from "../src/config/config.ts";
 import { MediaViews } from "../src/media/media.views.ts";
 import { createMediaStorage } from "../src/media/storage/storage.factory.ts";
 import { AcceptRepository } from "../src/messages/accept.repository.ts";
+import { BacklogGauge } from "../src/messages/backlog.gauge.ts";
 import { fanoutQueue } from "../src/messages/forward.queue.ts";
 import { ForwardMessages } from "../src/messages/forward-messages.usecase.ts";
 import { MessageReader } from "../src/messages/message.reader.ts";
@@ -10,7 +11,7 @@ import { PendingRepository } from "../src/messages/pending.repository.ts";
 import { PersistProducer } from "../src/messages/persist.queue.ts";
 import { RoomCounters } from "../src/messages/room-counters.repository.ts";
 import type { Logger } from "../src/observability/logger.ts";
-import { WorkerEvents } from "../src/realtime/emitter.ts";
+import { workerEvents } from "../src/realtime/emitter.ts";
 import { createRedis, Keys } from "../src/redis/redis.ts";
 import { MembershipCache } from "../src/rooms/membership.cache.ts";
 import { createStore } from "../src/store/store.factory.ts";
@@ -19,11 +20,12 @@ import { type RunningPool, startPool } from "./pool.ts";
 /** The fanout pool: forwards, one normal message per target room (accept, broadcast, persist). */
 export async function startFanoutPool(config: Config, logger: Logger): Promise<RunningPool> {
   const keys = new Keys(config.REDIS_PREFIX);
-  const redis = createRedis(config.REDIS_URL, "worker", "chat-fanout");
+  const redis = createRedis(config.redis, "worker", "chat-fanout");
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const broadcast = workerEvents(config.redis, redis, keys.socketKey);
   const store = createStore(config, logger);
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
-  const persist = new PersistProducer(redis, keys.bullPrefix, {
+  const persist = new PersistProducer(redis, keys, {
     maxDelayMs: config.PERSIST_BATCH_MS,
     maxMessages: config.PERSIST_BATCH_MAX,
     minIntervalMs: config.PERSIST_JOB_INTERVAL_MS,
@@ -38,11 +40,11 @@ export async function startFanoutPool(config: Config, logger: Logger): Promise<R
   const messages = new MessagesService({
     store,
     members,
-    accept: new AcceptRepository(redis, keys, backlog),
+    accept: new AcceptRepository(redis, keys, new BacklogGauge(redis, keys, backlog)),
     counters: new RoomCounters(redis, keys, store),
     reader,
     persist,
-    events: new WorkerEvents(redis, keys.socketKey),
+    events: broadcast.events,
     config: { maxTextChars: config.MESSAGE_MAX_CHARS, maxMentions: config.MESSAGE_MAX_MENTIONS },
     // A copy reuses the source's media: it is linked to the copy, never checked for ownership.
     media: {
@@ -62,6 +64,7 @@ export async function startFanoutPool(config: Config, logger: Logger): Promise<R
       handlers: { forward: (job) => forward.run(job) },
       onClose: async () => {
         await persist.close();
+        await broadcast.close();
         await redis.quit().catch(() => {});
         await store.close();
       },

@@ -9,13 +9,14 @@ import { AvProcessor } from "../src/media/processing/av.processor.ts";
 import { Ffmpeg } from "../src/media/processing/ffmpeg.ts";
 import { ImageProcessor } from "../src/media/processing/image.processor.ts";
 import { createMediaStorage } from "../src/media/storage/storage.factory.ts";
+import { BacklogGauge } from "../src/messages/backlog.gauge.ts";
 import { MessageReader } from "../src/messages/message.reader.ts";
 import { MessageOpsRepository } from "../src/messages/ops.repository.ts";
 import { PendingRepository } from "../src/messages/pending.repository.ts";
 import { PersistProducer } from "../src/messages/persist.queue.ts";
 import { RoomCounters } from "../src/messages/room-counters.repository.ts";
 import type { Logger } from "../src/observability/logger.ts";
-import { WorkerEvents } from "../src/realtime/emitter.ts";
+import { workerEvents } from "../src/realtime/emitter.ts";
 import { createRedis, Keys } from "../src/redis/redis.ts";
 import { createStore } from "../src/store/store.factory.ts";
 import { type RunningPool, startPool } from "./pool.ts";
@@ -26,14 +27,15 @@ import { type RunningPool, startPool } from "./pool.ts";
  */
 export async function startMediaPool(config: Config, logger: Logger): Promise<RunningPool> {
   const keys = new Keys(config.REDIS_PREFIX);
-  const redis = createRedis(config.REDIS_URL, "worker", "chat-media");
+  const redis = createRedis(config.redis, "worker", "chat-media");
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const broadcast = workerEvents(config.redis, redis, keys.socketKey);
   const store = createStore(config, logger);
   const { storage } = createMediaStorage(config);
   const views = new MediaViews(store, storage, config.MEDIA_URL_TTL_S);
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
   const counters = new RoomCounters(redis, keys, store);
-  const persist = new PersistProducer(redis, keys.bullPrefix, {
+  const persist = new PersistProducer(redis, keys, {
     maxDelayMs: config.PERSIST_BATCH_MS,
     maxMessages: config.PERSIST_BATCH_MAX,
     minIntervalMs: config.PERSIST_JOB_INTERVAL_MS,
@@ -53,13 +55,18 @@ export async function startMediaPool(config: Config, logger: Logger): Promise<Ru
     updates: new MediaUpdates({
       store,
       reader: new MessageReader(store, pending, views),
-      ops: new MessageOpsRepository(redis, keys, counters, {
-        maxMessages: config.PENDING_MAX_MESSAGES,
-        maxBytes: config.PENDING_MAX_BYTES,
-      }),
+      ops: new MessageOpsRepository(
+        redis,
+        keys,
+        counters,
+        new BacklogGauge(redis, keys, {
+          maxMessages: config.PENDING_MAX_MESSAGES,
+          maxBytes: config.PENDING_MAX_BYTES,
+        }),
+      ),
       persist,
       views,
-      events: new WorkerEvents(redis, keys.socketKey),
+      events: broadcast.events,
     }),
     // Beside local media, so the pool's working copy is a hard link rather than a copy.
     tmpDir: config.MEDIA_STORAGE === "local" ? path.join(config.DATA_DIR, "media") : tmpdir(),
@@ -82,6 +89,7 @@ export async function startMediaPool(config: Config, logger: Logger): Promise<Ru
       schedulers: [{ id: "media-sweep-temporary", everyMs: 600_000, job: "sweep-temporary" }],
       onClose: async () => {
         await persist.close();
+        await broadcast.close();
         await redis.quit().catch(() => {});
         await store.close();
       },

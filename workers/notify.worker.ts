@@ -12,7 +12,7 @@ import { type RunningPool, startPool } from "./pool.ts";
 /** The notify pool: pushes for stored messages, and silent pushes that clear read rooms. */
 export async function startNotifyPool(config: Config, logger: Logger): Promise<RunningPool> {
   const keys = new Keys(config.REDIS_PREFIX);
-  const redis = createRedis(config.REDIS_URL, "worker", "chat-notify");
+  const redis = createRedis(config.redis, "worker", "chat-notify");
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   const store = createStore(config, logger);
   const provider = createPushProvider(config, logger);

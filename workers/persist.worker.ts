@@ -1,4 +1,5 @@
 import type { Config } from "../src/config/config.ts";
+import { BacklogGauge } from "../src/messages/backlog.gauge.ts";
 import { MessageOpsRepository } from "../src/messages/ops.repository.ts";
 import { PendingRepository } from "../src/messages/pending.repository.ts";
 import { persistQueue } from "../src/messages/persist.queue.ts";
@@ -6,7 +7,7 @@ import { PersistMessages } from "../src/messages/persist-messages.usecase.ts";
 import { RoomCounters } from "../src/messages/room-counters.repository.ts";
 import { NotifyJobs } from "../src/notify/notify.queue.ts";
 import type { Logger } from "../src/observability/logger.ts";
-import { WorkerEvents } from "../src/realtime/emitter.ts";
+import { workerEvents } from "../src/realtime/emitter.ts";
 import { createRedis, Keys } from "../src/redis/redis.ts";
 import { MembershipCache } from "../src/rooms/membership.cache.ts";
 import { createStore } from "../src/store/store.factory.ts";
@@ -18,21 +19,27 @@ import { type RunningPool, startPool } from "./pool.ts";
  */
 export async function startPersistPool(config: Config, logger: Logger): Promise<RunningPool> {
   const keys = new Keys(config.REDIS_PREFIX);
-  const redis = createRedis(config.REDIS_URL, "worker", "chat-persist");
+  const redis = createRedis(config.redis, "worker", "chat-persist");
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const broadcast = workerEvents(config.redis, redis, keys.socketKey);
   const store = createStore(config, logger);
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
   const members = new MembershipCache(redis, keys, store, config.MEMBERSHIP_CACHE_TTL_S);
-  const notify = new NotifyJobs(redis, keys.bullPrefix);
+  const notify = new NotifyJobs(redis, keys);
   const useCase = new PersistMessages({
     notify,
     store,
     pending,
-    ops: new MessageOpsRepository(redis, keys, new RoomCounters(redis, keys, store), {
-      maxMessages: config.PENDING_MAX_MESSAGES,
-      maxBytes: config.PENDING_MAX_BYTES,
-    }),
-    events: new WorkerEvents(redis, keys.socketKey),
+    ops: new MessageOpsRepository(
+      redis,
+      keys,
+      new RoomCounters(redis, keys, store),
+      new BacklogGauge(redis, keys, {
+        maxMessages: config.PENDING_MAX_MESSAGES,
+        maxBytes: config.PENDING_MAX_BYTES,
+      }),
+    ),
+    events: broadcast.events,
     logger,
   });
 
@@ -56,6 +63,7 @@ export async function startPersistPool(config: Config, logger: Logger): Promise<
       schedulers: [{ id: "pending-rescue", everyMs: config.PENDING_RESCUE_EVERY_MS, job: "pending-rescue" }],
       onClose: async () => {
         await notify.close();
+        await broadcast.close();
         await redis.quit().catch(() => {});
         await store.close();
       },

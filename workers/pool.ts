@@ -53,8 +53,8 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
   const keys = new Keys(config.REDIS_PREFIX);
   const settings = config.pools[spec.pool];
   const queueName = spec.queue.name;
-  const connection = createRedis(config.REDIS_URL, "blocking", `chat-${spec.pool}-worker`);
-  const schedulerConn = createRedis(config.REDIS_URL, "worker", `chat-${spec.pool}-scheduler`);
+  const connection = createRedis(config.redis, "blocking", `chat-${spec.pool}-worker`);
+  const schedulerConn = createRedis(config.redis, "worker", `chat-${spec.pool}-scheduler`);
   for (const conn of [connection, schedulerConn]) {
     conn.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   }
@@ -92,7 +92,7 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
     },
     {
       connection,
-      prefix: keys.bullPrefix,
+      prefix: keys.bullPrefix(queueName),
       concurrency: settings.concurrency,
       lockDuration: settings.lockMs,
       stalledInterval: settings.stalledIntervalMs,
@@ -120,7 +120,10 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
   worker.on("error", (err) => logger.error({ queue: queueName, err: err.message }, "worker error"));
   await worker.waitUntilReady();
 
-  const schedulerQueue = new Queue(queueName, { connection: schedulerConn, prefix: keys.bullPrefix });
+  const schedulerQueue = new Queue(queueName, {
+    connection: schedulerConn,
+    prefix: keys.bullPrefix(queueName),
+  });
   watchQueue(queueName, () =>
     schedulerQueue.getJobCounts("waiting", "active", "delayed", "failed", "completed", "prioritized"),
   );

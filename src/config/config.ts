@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import path from "node:path";
 import { z } from "zod";
 import { type PoolConfig, type PoolName, parsePools, poolKeys } from "../queues/pools.ts";
+import type { RedisTarget } from "../redis/redis.ts";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -17,6 +18,24 @@ const envSchema = z.object({
   HOST: z.string().default("0.0.0.0"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default("redis://127.0.0.1:6379"),
+  /**
+   * Redis Cluster seed nodes, `host:port,host:port,...`: set, every connection is a cluster
+   * client and REDIS_URL is not used.
+   */
+  REDIS_CLUSTER_NODES: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/, "host:port,host:port,...")
+      .optional(),
+  ),
+  /**
+   * Replicas a send's Redis writes must reach before it is acknowledged (WAIT); 0 answers as
+   * soon as the master has them (Redis replicates asynchronously: a failover may lose the last
+   * acknowledged messages).
+   */
+  REDIS_WAIT_REPLICAS: int(0, 0),
+  /** How long a send waits for REDIS_WAIT_REPLICAS before answering 503. */
+  REDIS_WAIT_TIMEOUT_MS: int(1000, 1),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,40}$/, "1-40 chars of [A-Za-z0-9_.-] (no ':', BullMQ forbids it)")
@@ -40,6 +59,8 @@ const envSchema = z.object({
   MEMBER_ADDS_PER_MIN: int(60, 1),
   TYPING_RATE_PER_S: int(5, 1),
   MEDIA_UPLOADS_PER_MIN: int(60, 1),
+  /** Demo tokens per minute per client address (only while DEMO_LOGIN is on). */
+  DEMO_LOGINS_PER_MIN: int(20, 1),
   /** Registered devices per user (each gets pushes and keeps sync cursors). */
   DEVICES_MAX_PER_USER: int(20, 1),
   /** A typing indicator ends by itself this long after the last typing:start. */
@@ -119,6 +140,11 @@ const envSchema = z.object({
       z.array(z.string().regex(/^(\*|https?:\/\/[^/\s,]+)$/, "each origin is scheme://host[:port], or *")),
     )
     .transform((list): string[] | "*" => (list.includes("*") ? "*" : list)),
+  /**
+   * The demo login (POST /api/v1/demo/token) that signs a token for any user id. Unset: on only
+   * while the JWT secret is the generated one (a local trial); refused in production.
+   */
+  DEMO_LOGIN: bool.optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -131,6 +157,10 @@ export type Config = Env & {
   pools: Record<PoolName, PoolConfig>;
   publicUrl: string;
   mediaSigningSecret: string;
+  /** Whether POST /api/v1/demo/token is served (DEMO_LOGIN, or its default). */
+  demoLogin: boolean;
+  /** One Redis or a cluster (REDIS_CLUSTER_NODES). */
+  redis: RedisTarget;
 };
 export type JwtKeyConfig =
   | { kind: "secret"; secret: string; generated: boolean }
@@ -194,6 +224,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (prod && env.MEDIA_STORAGE === "local" && !env.PUBLIC_URL) {
     problems.push("PUBLIC_URL: required when NODE_ENV=production and MEDIA_STORAGE=local (media URLs)");
   }
+  if (prod && env.DEMO_LOGIN) {
+    problems.push("DEMO_LOGIN: refused when NODE_ENV=production (anyone could sign in as any user)");
+  }
+  if (env.DEMO_LOGIN && env.JWT_PUBLIC_KEY) {
+    problems.push(
+      "DEMO_LOGIN: needs a JWT secret to sign with; with JWT_PUBLIC_KEY tokens come from your identity provider",
+    );
+  }
   if (env.MEDIA_SIGNING_SECRET && env.MEDIA_SIGNING_SECRET.length < 32) {
     problems.push("MEDIA_SIGNING_SECRET: at least 32 characters");
   }
@@ -215,6 +253,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     mediaSigningSecret:
       env.MEDIA_SIGNING_SECRET ??
       (env.MEDIA_STORAGE === "local" ? embeddedSecret(dataDir, "media-secret") : ""),
+    demoLogin: env.DEMO_LOGIN ?? (jwt.kind === "secret" && jwt.generated),
+    redis: {
+      url: env.REDIS_URL,
+      clusterNodes:
+        env.REDIS_CLUSTER_NODES?.split(",").map((n) => {
+          const [host = "", port = ""] = n.split(":");
+          return { host, port: Number(port) };
+        }) ?? null,
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { Router } from "express";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/redis.ts";
 import type { Store } from "../store/store.ts";
 import { route } from "./route.ts";
 
@@ -10,7 +10,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
   ]);
 
 /** Ready when every Redis connection the process uses and the store answer. */
-export function healthRoutes(redisConnections: Redis[], store: Store): Router {
+export function healthRoutes(redisConnections: RedisClient[], store: Store): Router {
   const router = Router();
   route(
     router,

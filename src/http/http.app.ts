@@ -54,6 +54,12 @@ function rejectInvalidUtf8(_req: unknown, _res: unknown, buf: Buffer): void {
   }
 }
 
+/** Body parsing for JSON endpoints: JSON only, valid UTF-8, at most 64 KiB (docs/api.md "Bodies"). */
+export const jsonBody: RequestHandler[] = [
+  requireJsonBody,
+  express.json({ limit: "64kb", verify: rejectInvalidUtf8 }),
+];
+
 export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
@@ -103,13 +109,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   for (const r of deps.root) app.use(r);
   // Authenticate before reading a body: an anonymous client cannot make the server parse or
   // inflate anything.
-  app.use(
-    "/api/v1/chat",
-    deps.authenticate,
-    requireJsonBody,
-    express.json({ limit: "64kb", verify: rejectInvalidUtf8 }),
-    ...deps.chat,
-  );
+  app.use("/api/v1/chat", deps.authenticate, ...jsonBody, ...deps.chat);
   app.use((_req, _res, next) => next(new AppError("not_found", "no such endpoint")));
   app.use(errorHandler(deps.logger));
   return app;

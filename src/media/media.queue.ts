@@ -1,7 +1,7 @@
-import type { Redis } from "ioredis";
 import { z } from "zod";
 import { idSchema } from "../ids.ts";
 import { JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
+import type { Keys, RedisClient } from "../redis/redis.ts";
 
 const mediaJob = z.strictObject({ media_id: idSchema });
 
@@ -25,8 +25,8 @@ export const mediaQueue = {
 
 /** What the API asks of the media pool; job ids per media make every add idempotent. */
 export class MediaJobs extends JobProducer<typeof mediaQueue.jobs> {
-  constructor(connection: Redis, prefix: string) {
-    super(mediaQueue, connection, prefix);
+  constructor(connection: RedisClient, keys: Keys) {
+    super(mediaQueue, connection, keys);
   }
 
   process(mediaId: string): Promise<void> {

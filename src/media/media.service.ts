@@ -74,7 +74,14 @@ export class MediaService {
     }
     const max = this.#config.maxBytes[kind];
     if (input.size > max) {
-      throw new AppError("payload_too_large", `a ${kind} may be at most ${max} bytes`, { max_bytes: max });
+      const mib = Number.isInteger(max / 2 ** 20) ? `${max / 2 ** 20} MiB` : `${max} bytes`;
+      throw new AppError(
+        "payload_too_large",
+        `${kind === "image" ? "an" : "a"} ${kind} may be at most ${mib}`,
+        {
+          max_bytes: max,
+        },
+      );
     }
     const now = new Date();
     const id = newId();

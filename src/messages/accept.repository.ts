@@ -1,29 +1,30 @@
-import type { Redis } from "ioredis";
 import { LuaScript } from "../redis/lua-script.ts";
-import type { Keys } from "../redis/redis.ts";
+import { type Keys, type RedisClient, roomBucket } from "../redis/redis.ts";
 import { BLOCKED_MARKER } from "../rooms/membership.cache.ts";
 import type { MessageRecord } from "../store/store.ts";
+import type { BacklogGauge } from "./backlog.gauge.ts";
 import { messageRecordSchema } from "./messages.schemas.ts";
 
 /**
  * The accept step in one round trip: membership (cached set), mentions, idempotency on
- * (sender, client_id), back-pressure, the room's next seq and rev, and the pending entries
- * that make the message readable before it is persisted. The message arrives as JSON without
- * seq and rev; the script appends them (a string splice: cjson would turn `[]` into `{}`).
- * The idempotency key holds only the message id: the JSON lives once, in the pending key,
- * and only while pending. A replay's pending key is derived inside the script from the
- * prefix (its id is only known there): under Redis Cluster these keys need one hash tag per room.
+ * (room, sender, client_id), the room's next seq and rev, and the pending entries that make the
+ * message readable before it is persisted, with its bucket's index entry and byte count. Every
+ * key is in the room's bucket slot (redis.ts), so this runs on Redis Cluster too. The message
+ * arrives as JSON without seq and rev; the script appends them (a string splice: cjson would
+ * turn `[]` into `{}`). The idempotency key holds only the message id: the JSON lives once, in
+ * the pending key, and only while pending; a replay's pending key is derived from the room's
+ * prefix (its id is only known here).
  */
 const acceptScript = new LuaScript(
   8,
-  `-- KEYS: members, idempotency, seq, rev, pending room zset, pending message, pending index, pending bytes
--- ARGV: sender, json-without-seq-and-rev, message id, now ms, pending msg key prefix,
---       max pending messages, max pending bytes, "system" or "", mentions...
+  `-- KEYS: members, idempotency, seq, rev, pending room zset, pending message, bucket's pending index, bucket's pending bytes
+-- ARGV: sender, json-without-seq-and-rev, message id, now ms, room's pending msg key prefix,
+--       room id, "system" or "", mentions...
 -- A system message tells of a membership change the service has just made: no member checks.
-if ARGV[8] ~= 'system' then
+if ARGV[7] ~= 'system' then
   if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
   if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {1} end
-  for i = 9, #ARGV do
+  for i = 8, #ARGV do
     if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 0 then return {2, ARGV[i]} end
   end
   if redis.call('SISMEMBER', KEYS[1], '${BLOCKED_MARKER}') == 1 then return {7} end
@@ -33,9 +34,6 @@ if existing then
   return {4, existing, redis.call('GET', ARGV[5] .. existing) or ''}
 end
 if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[4]) == 0 then return {3} end
-if redis.call('ZCARD', KEYS[7]) >= tonumber(ARGV[6]) or tonumber(redis.call('GET', KEYS[8]) or '0') >= tonumber(ARGV[7]) then
-  return {6}
-end
 local seq = redis.call('INCR', KEYS[3])
 local rev = redis.call('INCR', KEYS[4])
 local json = string.sub(ARGV[2], 1, -2) .. ',"seq":' .. seq .. ',"rev":' .. rev .. '}'
@@ -44,9 +42,9 @@ local json = string.sub(ARGV[2], 1, -2) .. ',"seq":' .. seq .. ',"rev":' .. rev 
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[5], seq, json)
 redis.call('SET', KEYS[6], json)
-redis.call('ZADD', KEYS[7], ARGV[4], ARGV[3])
+redis.call('ZADD', KEYS[7], ARGV[4], ARGV[6] .. '|' .. ARGV[3])
 redis.call('INCRBY', KEYS[8], #json)
-return {5, seq, rev}`,
+return {5, seq, rev, #json}`,
 );
 
 export type AcceptResult =
@@ -62,49 +60,70 @@ export type AcceptResult =
   | { kind: "accepted"; message: MessageRecord };
 
 export type Unsequenced = Omit<MessageRecord, "seq" | "rev">;
-export type Backlog = { maxMessages: number; maxBytes: number };
 
 export function parseMessageJson(json: string): MessageRecord {
   return messageRecordSchema.parse(JSON.parse(json));
 }
 
 export class AcceptRepository {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: Keys;
-  readonly #backlog: Backlog;
+  readonly #gauge: BacklogGauge;
 
-  constructor(redis: Redis, keys: Keys, backlog: Backlog) {
+  /** `gauge`: the process's one back-pressure gauge, shared with the op repository. */
+  constructor(redis: RedisClient, keys: Keys, gauge: BacklogGauge) {
     this.#redis = redis;
     this.#keys = keys;
-    this.#backlog = backlog;
+    this.#gauge = gauge;
   }
 
   async accept(message: Unsequenced): Promise<AcceptResult> {
+    // A system message tells of a change already made in the store: it never waits.
+    if (message.type !== "system" && (await this.#gauge.messagesFull())) return { kind: "backlog_full" };
     const k = this.#keys;
-    const reply = (await acceptScript.run(
+    const room = message.room_id;
+    const bucket = roomBucket(room);
+    // Where to find the message by id while it is pending; written with the script (one round
+    // trip, before it) and removed at once unless the message was accepted.
+    const pointer = this.#redis.set(k.messageRoom(message.id), room);
+    const script = acceptScript.run(
       this.#redis,
       [
-        k.members(message.room_id),
-        k.idempotency(message.sender_id, message.client_id),
-        k.seq(message.room_id),
-        k.rev(message.room_id),
-        k.pendingRoom(message.room_id),
-        k.pendingMessage(message.id),
-        k.pendingIndex(),
-        k.pendingBytes(),
+        k.members(room),
+        k.idempotency(room, message.sender_id, message.client_id),
+        k.seq(room),
+        k.rev(room),
+        k.pendingRoom(room),
+        k.pendingMessage(room, message.id),
+        k.pendingIndex(bucket),
+        k.pendingBytes(bucket),
       ],
       [
         message.sender_id,
         JSON.stringify(message),
         message.id,
         Date.now(),
-        k.pendingMessagePrefix,
-        this.#backlog.maxMessages,
-        this.#backlog.maxBytes,
+        k.pendingMessagePrefix(room),
+        room,
         message.type === "system" ? "system" : "",
         ...message.mentions,
       ],
-    )) as [number, (string | number)?, (string | number)?];
+    );
+    const [, settled] = await Promise.allSettled([pointer, script]);
+    if (settled.status === "rejected") {
+      await this.#redis.del(k.messageRoom(message.id)).catch(() => {});
+      throw settled.reason;
+    }
+    const reply = settled.value as [number, (string | number)?, (string | number)?, number?];
+    if (reply[0] === 5) this.#gauge.messageAccepted(Number(reply[3] ?? 0));
+    else await this.#redis.del(k.messageRoom(message.id)).catch(() => {});
+    // The pointer only lets reads by id find the message before it is stored (reads by room
+    // never need it). It sits in its own slot: a master that holds it being down must not fail
+    // sends to rooms on healthy masters, so its failure is not the send's. A duplicate sets its
+    // first message's pointer again, in case that one was lost.
+    if (reply[0] === 4 && reply[2])
+      await this.#redis.set(k.messageRoom(String(reply[1])), room).catch(() => {});
+    await pointer.catch(() => {});
     switch (reply[0]) {
       case 0:
         return { kind: "membership_unknown" };
@@ -125,8 +144,6 @@ export class AcceptRepository {
       case 5:
         // The script stored exactly this object plus seq and rev: no need to parse it back.
         return { kind: "accepted", message: { ...message, seq: Number(reply[1]), rev: Number(reply[2]) } };
-      case 6:
-        return { kind: "backlog_full" };
       case 7:
         return { kind: "blocked" };
       default:

@@ -1,7 +1,7 @@
-import type { Redis } from "ioredis";
 import { z } from "zod";
 import { idSchema, userIdSchema } from "../ids.ts";
 import { JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
+import type { Keys, RedisClient } from "../redis/redis.ts";
 
 /**
  * What is forwarded, by whom, to where. The copies take the source as it is when they are made
@@ -27,8 +27,8 @@ export const fanoutQueue = {
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
 
 export class FanoutJobs extends JobProducer<typeof fanoutQueue.jobs> {
-  constructor(connection: Redis, prefix: string) {
-    super(fanoutQueue, connection, prefix);
+  constructor(connection: RedisClient, keys: Keys) {
+    super(fanoutQueue, connection, keys);
   }
 
   forward(job: ForwardJob): Promise<void> {

@@ -3,6 +3,7 @@ import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { messagesAccepted } from "../observability/metrics.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
+import type { ReplicaWait } from "../redis/replica-wait.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
 import type { MediaKind, MessageRecord, MessagesStore, SystemEvent } from "../store/store.ts";
 import { isBlank } from "../text.ts";
@@ -29,9 +30,6 @@ export interface MediaAttachments {
 }
 export type Transport = "rest" | "socket" | "forward";
 
-const clientIdTaken = () =>
-  new AppError("conflict", "client_id was already used for a message in another room");
-
 export class MessagesService {
   readonly #store: Pick<MessagesStore, "getMessage" | "getMessageByClientId">;
   readonly #members: MembershipCache;
@@ -43,6 +41,7 @@ export class MessagesService {
   readonly #config: MessagesConfig;
   readonly #limits: Pick<RateLimits, "consume"> | undefined;
   readonly #media: MediaAttachments | undefined;
+  readonly #replication: Pick<ReplicaWait, "enabled" | "accepted" | "enqueued"> | undefined;
 
   constructor(deps: {
     store: Pick<MessagesStore, "getMessage" | "getMessageByClientId">;
@@ -55,6 +54,8 @@ export class MessagesService {
     config: MessagesConfig;
     limits?: Pick<RateLimits, "consume">;
     media?: MediaAttachments;
+    /** REDIS_WAIT_REPLICAS: answers wait until Redis replicas hold the message. */
+    replication?: Pick<ReplicaWait, "enabled" | "accepted" | "enqueued">;
   }) {
     this.#store = deps.store;
     this.#members = deps.members;
@@ -66,12 +67,13 @@ export class MessagesService {
     this.#config = deps.config;
     this.#limits = deps.limits;
     this.#media = deps.media;
+    this.#replication = deps.replication;
   }
 
   /**
    * Accepts a message: checks everything checkable first (so a rollback stays rare), takes a
    * seq and a rev and makes it durable in Redis, broadcasts it, and returns once its persist
-   * job is stored. A repeat of the same (sender, client_id) returns the first message.
+   * job is stored. A repeat of the same (room, sender, client_id) returns the first message.
    */
   async send(
     user: AuthUser,
@@ -103,10 +105,10 @@ export class MessagesService {
       created_at: new Date().toISOString(),
     };
 
-    // The idempotency key is a cache of the store's unique (sender, client_id): once it is
-    // gone (window passed, Redis lost it), the store still knows the first message, and a
+    // The idempotency key is a cache of the store's unique (room, sender, client_id): once it
+    // is gone (window passed, Redis lost it), the store still knows the first message, and a
     // repeat gets that message back instead of a new one the store would refuse later.
-    const prior = await this.#store.getMessageByClientId(user.id, input.client_id);
+    const prior = await this.#store.getMessageByClientId(roomId, user.id, input.client_id);
     if (prior) return this.#replay(user, roomId, prior);
     if (input.type !== "text") await this.#attachMedia(user, roomId, input.type, draft);
 
@@ -123,7 +125,7 @@ export class MessagesService {
     roomId: string,
     copy: Pick<Unsequenced, "client_id" | "type" | "text" | "media_id" | "forwarded">,
   ): Promise<{ message: MessageView; created: boolean }> {
-    const prior = await this.#store.getMessageByClientId(user.id, copy.client_id);
+    const prior = await this.#store.getMessageByClientId(roomId, user.id, copy.client_id);
     if (prior) return this.#replay(user, roomId, prior);
     const draft: Unsequenced = {
       ...copy,
@@ -176,28 +178,35 @@ export class MessagesService {
           const first = result.pending ?? (await this.#store.getMessage(result.messageId));
           // Neither pending nor stored: it is being rolled back this instant. Retry.
           if (!first) break;
-          if (first.room_id !== roomId) throw clientIdTaken();
           // Still pending: the first attempt may have died before its job was stored, so
           // make sure a job holds it before acknowledging (persistence is idempotent).
-          if (result.pending) await this.#persist.enqueue(result.pending);
+          if (result.pending) {
+            if (this.#replication?.enabled) {
+              // The first attempt may have stopped before its broadcast (its replica wait
+              // failed): announce it now. Clients merge messages by id.
+              await this.#replication.accepted(first.room_id);
+              this.#events.messageNew(await this.#broadcastView(result.pending));
+            }
+            await this.#persist.enqueue(result.pending);
+            await this.#replication?.enqueued();
+          }
           const [view] = await this.#reader.views([first], user.id);
           return { message: view ?? toMessageView(first), created: false };
         }
         case "accepted": {
           messagesAccepted.inc({ transport });
+          // With REDIS_WAIT_REPLICAS the accept is on the replicas before anything depends on
+          // it: a failover cannot then keep this message's job while losing its seq.
+          await this.#replication?.accepted(result.message.room_id);
           // One view serves the broadcast and the sender's answer. Its media is read after the
           // accept: a media pool finishing before this read is seen here, one finishing after
           // it finds this message and announces the change (workers/media.worker.ts).
-          const media = await this.#reader.media([result.message]);
-          const view = toMessageView(
-            result.message,
-            undefined,
-            result.message.media_id ? (media.get(result.message.media_id) ?? null) : null,
-          );
+          const view = await this.#broadcastView(result.message);
           this.#events.messageNew(view);
           const mentioned = result.message.mentions.filter((u) => u !== user.id);
           if (mentioned.length > 0) this.#events.mentionNew?.(mentioned, view);
           await this.#persist.enqueue(result.message);
+          await this.#replication?.enqueued();
           return { message: view, created: true };
         }
       }
@@ -233,8 +242,7 @@ export class MessagesService {
         continue;
       }
       if (result.kind !== "accepted") break;
-      const media = await this.#reader.media([result.message]);
-      const view = toMessageView(result.message, undefined, mediaId ? (media.get(mediaId) ?? null) : null);
+      const view = await this.#broadcastView(result.message);
       this.#events.messageNew(view);
       await this.#persist.enqueue(result.message);
       return view;
@@ -282,6 +290,12 @@ export class MessagesService {
     await this.#media.link(draft.media_id, roomId, draft.id);
   }
 
+  /** A message as the room's broadcast shows it: no viewer's own fields, its media as it is now. */
+  async #broadcastView(message: MessageRecord): Promise<MessageView> {
+    const media = message.media_id ? (await this.#reader.media([message])).get(message.media_id) : undefined;
+    return toMessageView(message, undefined, media ?? null);
+  }
+
   /** A repeat found in the store: the first message again, to a sender who may still see the room. */
   async #replay(
     user: AuthUser,
@@ -289,7 +303,6 @@ export class MessagesService {
     prior: MessageRecord,
   ): Promise<{ message: MessageView; created: false }> {
     await this.#members.assertMember(roomId, user.id);
-    if (prior.room_id !== roomId) throw clientIdTaken();
     const [view] = await this.#reader.views([prior], user.id);
     return { message: view ?? toMessageView(prior), created: false };
   }

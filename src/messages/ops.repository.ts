@@ -1,8 +1,7 @@
-import type { Redis } from "ioredis";
 import { LuaScript } from "../redis/lua-script.ts";
-import type { Keys } from "../redis/redis.ts";
+import { type Keys, type RedisClient, roomBucket } from "../redis/redis.ts";
 import type { MessageOp } from "../store/store.ts";
-import type { Backlog } from "./accept.repository.ts";
+import type { BacklogGauge } from "./backlog.gauge.ts";
 import type { RoomCounters } from "./room-counters.repository.ts";
 
 /**
@@ -12,9 +11,8 @@ import type { RoomCounters } from "./room-counters.repository.ts";
  */
 const acceptOpScript = new LuaScript(
   3,
-  `-- KEYS: rev, room's pending ops, ops index; ARGV: json-without-rev, now ms, room id, max pending ops
+  `-- KEYS: rev, room's pending ops, bucket's ops index (one slot); ARGV: json-without-rev, now ms, room id
 if redis.call('EXISTS', KEYS[1]) == 0 then return {3} end
-if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {6} end
 local rev = redis.call('INCR', KEYS[1])
 local json = string.sub(ARGV[1], 1, -2) .. ',"rev":' .. rev .. '}'
 redis.call('ZADD', KEYS[2], rev, json)
@@ -30,30 +28,32 @@ export type UnrevisionedOp = MessageOp extends infer O
 export type OpAcceptResult = { kind: "accepted"; op: MessageOp } | { kind: "backlog_full" };
 
 export class MessageOpsRepository {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: Keys;
   readonly #counters: RoomCounters;
-  readonly #backlog: Backlog;
+  readonly #gauge: BacklogGauge;
 
-  constructor(redis: Redis, keys: Keys, counters: RoomCounters, backlog: Backlog) {
+  constructor(redis: RedisClient, keys: Keys, counters: RoomCounters, gauge: BacklogGauge) {
     this.#redis = redis;
     this.#keys = keys;
     this.#counters = counters;
-    this.#backlog = backlog;
+    this.#gauge = gauge;
   }
 
   /** `overBacklog`: accepted even past the backlog bound (a rollback's tombstone must never wait). */
   async accept(op: UnrevisionedOp, overBacklog = false): Promise<OpAcceptResult> {
     const k = this.#keys;
-    const max = overBacklog ? Number.MAX_SAFE_INTEGER : this.#backlog.maxMessages;
+    if (!overBacklog && (await this.#gauge.opsFull())) return { kind: "backlog_full" };
     for (let attempt = 0; attempt < 3; attempt++) {
       const reply = (await acceptOpScript.run(
         this.#redis,
-        [k.rev(op.room_id), k.pendingOps(op.room_id), k.pendingOpsIndex()],
-        [JSON.stringify(op), Date.now(), op.room_id, max],
+        [k.rev(op.room_id), k.pendingOps(op.room_id), k.pendingOpsIndex(roomBucket(op.room_id))],
+        [JSON.stringify(op), Date.now(), op.room_id],
       )) as [number, number?];
-      if (reply[0] === 5) return { kind: "accepted", op: { ...op, rev: Number(reply[1]) } as MessageOp };
-      if (reply[0] === 6) return { kind: "backlog_full" };
+      if (reply[0] === 5) {
+        this.#gauge.opAccepted();
+        return { kind: "accepted", op: { ...op, rev: Number(reply[1]) } as MessageOp };
+      }
       await this.#counters.seed(op.room_id);
     }
     throw new Error(`could not accept an op for room ${op.room_id}`);

@@ -1,32 +1,33 @@
-import type { Redis } from "ioredis";
 import { LuaScript } from "../redis/lua-script.ts";
-import type { Keys } from "../redis/redis.ts";
+import { type Keys, type RedisClient, roomBucket, roomBuckets } from "../redis/redis.ts";
 import type { HistoryQuery, MessageOp, MessageRecord } from "../store/store.ts";
 import { parseMessageJson } from "./accept.repository.ts";
+import { readBacklog } from "./backlog.gauge.ts";
 import { messageOpSchema } from "./messages.schemas.ts";
 
 /**
- * Clears persisted (or rolled back) messages and ops in one command, starts each message's
- * idempotency window (its key has no expiry while pending), gives back the messages' bytes to
- * the backlog, and raises each room's counter floor to what left pending (room-counters uses
- * it so a re-seed racing this clear cannot hand out these seqs or revs again). Idempotent.
+ * Clears persisted (or rolled back) messages and ops of one bucket in one command (its keys
+ * share the bucket's slot), starts each message's idempotency window (its key has no expiry
+ * while pending), gives back the messages' bytes to the bucket's backlog, and raises each
+ * room's counter floor to what left pending (room-counters uses it so a re-seed racing this
+ * clear cannot hand out these seqs or revs again). Idempotent.
  * KEYS: pending index, pending bytes, ops index; per message its room zset, its key, its
  * idempotency key; per op its room's op zset; per room its counter floor.
- * ARGV: idempotency ttl, #messages, #ops; per message id, seq; per op rev, index member;
- * per room its highest seq, highest rev.
+ * ARGV: idempotency ttl, #messages, #ops; per message index member, seq; per op rev, index
+ * member; per room its highest seq, highest rev.
  */
 const clearScript = new LuaScript(
   "variable",
   `local n, m = tonumber(ARGV[2]), tonumber(ARGV[3])
 local a, k = 3, 3
 for i = 1, n do
-  local id, seq = ARGV[a + 1], ARGV[a + 2]
+  local member, seq = ARGV[a + 1], ARGV[a + 2]
   local key = KEYS[k + 2]
   local bytes = redis.call('STRLEN', key)
   redis.call('ZREMRANGEBYSCORE', KEYS[k + 1], seq, seq)
   redis.call('DEL', key)
   redis.call('EXPIRE', KEYS[k + 3], ARGV[1])
-  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZREM', KEYS[1], member)
   if bytes > 0 then redis.call('DECRBY', KEYS[2], bytes) end
   a, k = a + 2, k + 3
 end
@@ -46,6 +47,9 @@ end
 return n`,
 );
 
+/** A message's member in its bucket's pending index: room and id. */
+const messageIndexMember = (m: Pick<MessageRecord, "room_id" | "id">) => `${m.room_id}|${m.id}`;
+
 /** An op's member in the ops index: room and rev identify it. */
 export const opIndexMember = (op: Pick<MessageOp, "room_id" | "rev">) => `${op.room_id}|${op.rev}`;
 
@@ -59,12 +63,12 @@ export function parseOpJson(json: string): MessageOp {
  * time for the rescue sweep. Reads go through MessageReader, which merges this with the store.
  */
 export class PendingRepository {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: Keys;
   readonly #idemTtlS: number;
 
   /** idemTtlS: how long a persisted message's client_id answers from Redis (then from the store). */
-  constructor(redis: Redis, keys: Keys, idemTtlS: number) {
+  constructor(redis: RedisClient, keys: Keys, idemTtlS: number) {
     this.#redis = redis;
     this.#keys = keys;
     this.#idemTtlS = idemTtlS;
@@ -82,8 +86,11 @@ export class PendingRepository {
     return rows.map(parseMessageJson).reverse();
   }
 
+  /** A pending message by id alone: its room comes from the pointer the accept wrote. */
   async get(messageId: string): Promise<MessageRecord | null> {
-    const json = await this.#redis.get(this.#keys.pendingMessage(messageId));
+    const roomId = await this.#redis.get(this.#keys.messageRoom(messageId));
+    if (!roomId) return null;
+    const json = await this.#redis.get(this.#keys.pendingMessage(roomId, messageId));
     return json ? parseMessageJson(json) : null;
   }
 
@@ -93,21 +100,42 @@ export class PendingRepository {
     return rows.map(parseOpJson);
   }
 
-  /** Messages and ops accepted at least `olderThanMs` ago that are still pending (their job may never have been queued). */
+  /**
+   * Messages and ops accepted at least `olderThanMs` ago that are still pending (their job may
+   * never have been queued), from every bucket's indexes.
+   */
   async stale(olderThanMs: number, max: number): Promise<{ messages: MessageRecord[]; ops: MessageOp[] }> {
+    const cutoff = String(Date.now() - olderThanMs);
+    const found = await Promise.all(roomBuckets().map((b) => this.#staleIn(b, cutoff, max)));
+    return {
+      messages: found.flatMap((f) => f.messages).slice(0, max),
+      ops: found.flatMap((f) => f.ops).slice(0, max),
+    };
+  }
+
+  async #staleIn(
+    bucket: number,
+    cutoff: string,
+    max: number,
+  ): Promise<{ messages: MessageRecord[]; ops: MessageOp[] }> {
     const k = this.#keys;
-    const cutoff = Date.now() - olderThanMs;
-    const [ids, opMembers] = await Promise.all([
-      this.#redis.zrangebyscore(k.pendingIndex(), "-inf", String(cutoff), "LIMIT", 0, max),
-      this.#redis.zrangebyscore(k.pendingOpsIndex(), "-inf", String(cutoff), "LIMIT", 0, max),
+    const [members, opMembers] = await Promise.all([
+      this.#redis.zrangebyscore(k.pendingIndex(bucket), "-inf", cutoff, "LIMIT", 0, max),
+      this.#redis.zrangebyscore(k.pendingOpsIndex(bucket), "-inf", cutoff, "LIMIT", 0, max),
     ]);
     const messages: MessageRecord[] = [];
-    if (ids.length > 0) {
-      const jsons = await this.#redis.mget(ids.map((id) => k.pendingMessage(id)));
-      const gone = ids.filter((_, i) => jsons[i] === null);
-      if (gone.length > 0) await this.#redis.zrem(k.pendingIndex(), ...gone);
-      for (const j of jsons) if (j !== null) messages.push(parseMessageJson(j));
-    }
+    const gone: string[] = [];
+    const jsons = await Promise.all(
+      members.map((member) => {
+        const [roomId = "", id = ""] = member.split("|");
+        return this.#redis.get(k.pendingMessage(roomId, id));
+      }),
+    );
+    jsons.forEach((j, i) => {
+      if (j === null) gone.push(members[i] ?? "");
+      else messages.push(parseMessageJson(j));
+    });
+    if (gone.length > 0) await this.#redis.zrem(k.pendingIndex(bucket), ...gone);
     const ops: MessageOp[] = [];
     const goneOps: string[] = [];
     for (const member of opMembers) {
@@ -116,30 +144,53 @@ export class PendingRepository {
       if (rows[0]) ops.push(parseOpJson(rows[0]));
       else goneOps.push(member);
     }
-    if (goneOps.length > 0) await this.#redis.zrem(k.pendingOpsIndex(), ...goneOps);
+    if (goneOps.length > 0) await this.#redis.zrem(k.pendingOpsIndex(bucket), ...goneOps);
     return { messages, ops };
   }
 
-  /** Counts and bytes waiting for the persist pool (metrics, back-pressure). */
+  /** Counts and bytes waiting for the persist pool, over every bucket (metrics). */
   async backlog(): Promise<{ messages: number; ops: number; bytes: number; oldestAgeMs: number }> {
     const k = this.#keys;
-    const [messages, ops, bytes, oldest, oldestOp] = await Promise.all([
-      this.#redis.zcard(k.pendingIndex()),
-      this.#redis.zcard(k.pendingOpsIndex()),
-      this.#redis.get(k.pendingBytes()),
-      this.#redis.zrange(k.pendingIndex(), "0", "0", "WITHSCORES"),
-      this.#redis.zrange(k.pendingOpsIndex(), "0", "0", "WITHSCORES"),
+    const [counts, firsts] = await Promise.all([
+      readBacklog(this.#redis, k),
+      Promise.all(
+        roomBuckets().flatMap((b) => [
+          this.#redis.zrange(k.pendingIndex(b), "0", "0", "WITHSCORES"),
+          this.#redis.zrange(k.pendingOpsIndex(b), "0", "0", "WITHSCORES"),
+        ]),
+      ),
     ]);
-    const firsts = [oldest[1], oldestOp[1]].filter((v): v is string => v !== undefined).map(Number);
-    const oldestAgeMs = firsts.length > 0 ? Math.max(0, Date.now() - Math.min(...firsts)) : 0;
-    return { messages, ops, bytes: Number(bytes ?? 0), oldestAgeMs };
+    const scores = firsts
+      .map((f) => f[1])
+      .filter((v): v is string => v !== undefined)
+      .map(Number);
+    const oldestAgeMs = scores.length > 0 ? Math.max(0, Date.now() - Math.min(...scores)) : 0;
+    return { ...counts, oldestAgeMs };
   }
 
-  /** Persisted: the store answers for these now. */
+  /** Persisted: the store answers for these now. One clear per bucket (one slot each). */
   async clear(messages: MessageRecord[], ops: MessageOp[] = []): Promise<void> {
     if (messages.length === 0 && ops.length === 0) return;
+    const byBucket = new Map<number, { messages: MessageRecord[]; ops: MessageOp[] }>();
+    const of = (roomId: string) => {
+      const b = roomBucket(roomId);
+      let entry = byBucket.get(b);
+      if (!entry) {
+        entry = { messages: [], ops: [] };
+        byBucket.set(b, entry);
+      }
+      return entry;
+    };
+    for (const m of messages) of(m.room_id).messages.push(m);
+    for (const op of ops) of(op.room_id).ops.push(op);
+    await Promise.all([...byBucket].map(([b, entry]) => this.#clearBucket(b, entry.messages, entry.ops)));
+    // The pointers go last: a reader finds the message pending, or stored, never neither.
+    await Promise.all(messages.map((m) => this.#redis.del(this.#keys.messageRoom(m.id))));
+  }
+
+  async #clearBucket(bucket: number, messages: MessageRecord[], ops: MessageOp[]): Promise<void> {
     const k = this.#keys;
-    const keys = [k.pendingIndex(), k.pendingBytes(), k.pendingOpsIndex()];
+    const keys = [k.pendingIndex(bucket), k.pendingBytes(bucket), k.pendingOpsIndex(bucket)];
     const args: (string | number)[] = [this.#idemTtlS, messages.length, ops.length];
     const floors = new Map<string, { seq: number; rev: number }>();
     const raise = (roomId: string, seq: number, rev: number) => {
@@ -147,8 +198,12 @@ export class PendingRepository {
       floors.set(roomId, { seq: Math.max(f.seq, seq), rev: Math.max(f.rev, rev) });
     };
     for (const m of messages) {
-      keys.push(k.pendingRoom(m.room_id), k.pendingMessage(m.id), k.idempotency(m.sender_id, m.client_id));
-      args.push(m.id, m.seq);
+      keys.push(
+        k.pendingRoom(m.room_id),
+        k.pendingMessage(m.room_id, m.id),
+        k.idempotency(m.room_id, m.sender_id, m.client_id),
+      );
+      args.push(messageIndexMember(m), m.seq);
       raise(m.room_id, m.seq, m.rev);
     }
     for (const op of ops) {
@@ -167,8 +222,8 @@ export class PendingRepository {
   async rollback(messages: MessageRecord[]): Promise<void> {
     if (messages.length === 0) return;
     await this.clear(messages);
-    const tx = this.#redis.multi();
-    for (const m of messages) tx.del(this.#keys.idempotency(m.sender_id, m.client_id));
-    await tx.exec();
+    await Promise.all(
+      messages.map((m) => this.#redis.del(this.#keys.idempotency(m.room_id, m.sender_id, m.client_id))),
+    );
   }
 }

@@ -1,9 +1,9 @@
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { z } from "zod";
 import { idSchema, newId } from "../ids.ts";
 import { persistBatchSize } from "../observability/metrics.ts";
 import { type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
+import type { Keys, RedisClient } from "../redis/redis.ts";
 import type { MessageOp, MessageRecord } from "../store/store.ts";
 import { messageOpSchema, messageRecordSchema } from "./messages.schemas.ts";
 
@@ -66,8 +66,8 @@ export class PersistProducer {
   readonly #inFlight = new Set<Promise<void>>();
   #lastFlushAt = 0;
 
-  constructor(connection: Redis, prefix: string, opts: GroupCommitOptions) {
-    this.queue = new Queue(persistQueue.name, { connection, prefix });
+  constructor(connection: RedisClient, keys: Keys, opts: GroupCommitOptions) {
+    this.queue = new Queue(persistQueue.name, { connection, prefix: keys.bullPrefix(persistQueue.name) });
     this.#opts = opts;
   }
 

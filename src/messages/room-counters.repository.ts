@@ -1,6 +1,5 @@
-import type { Redis } from "ioredis";
 import { LuaScript } from "../redis/lua-script.ts";
-import type { Keys } from "../redis/redis.ts";
+import type { Keys, RedisClient } from "../redis/redis.ts";
 import type { MessagesStore } from "../store/store.ts";
 
 /**
@@ -42,11 +41,11 @@ return redis.call('INCRBY', KEYS[1], ARGV[1])`,
  * everything the room has, pending or stored, so they never go backwards (invariants 3, 6).
  */
 export class RoomCounters {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: Keys;
   readonly #store: Pick<MessagesStore, "roomCounters">;
 
-  constructor(redis: Redis, keys: Keys, store: Pick<MessagesStore, "roomCounters">) {
+  constructor(redis: RedisClient, keys: Keys, store: Pick<MessagesStore, "roomCounters">) {
     this.#redis = redis;
     this.#keys = keys;
     this.#store = store;
@@ -74,14 +73,14 @@ export class RoomCounters {
   }
 
   /**
-   * Each room's revision counter now (one MGET); a missing one is re-seeded first. Every
+   * Each room's revision counter now (one GET per room, pipelined); a missing one is re-seeded first. Every
    * revision at or below it was handed out by a script that also made its change visible
    * (pending or, once persisted, stored): what sync may read up to.
    */
   async currentRevs(roomIds: string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (roomIds.length === 0) return out;
-    const values = await this.#redis.mget(...roomIds.map((r) => this.#keys.rev(r)));
+    const values = await Promise.all(roomIds.map((r) => this.#redis.get(this.#keys.rev(r))));
     const missing: string[] = [];
     roomIds.forEach((r, i) => {
       const v = values[i];

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
 import { z } from "zod";
 import { idSchema, userIdSchema } from "../ids.ts";
 import { JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
+import type { Keys, RedisClient } from "../redis/redis.ts";
 import type { MessageRecord } from "../store/store.ts";
 
 /**
@@ -26,8 +26,8 @@ export const notifyQueue = {
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
 
 export class NotifyJobs extends JobProducer<typeof notifyQueue.jobs> {
-  constructor(connection: Redis, prefix: string) {
-    super(notifyQueue, connection, prefix);
+  constructor(connection: RedisClient, keys: Keys) {
+    super(notifyQueue, connection, keys);
   }
 
   /** One job per stored batch; the id follows the messages, so a retried persist job adds it once. */

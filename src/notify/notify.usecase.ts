@@ -1,9 +1,8 @@
-import type { Redis } from "ioredis";
 import type { MessageReader } from "../messages/message.reader.ts";
 import type { Logger } from "../observability/logger.ts";
 import { pushesSent } from "../observability/metrics.ts";
 import { onlineUsers } from "../realtime/online.ts";
-import type { Keys } from "../redis/redis.ts";
+import type { Keys, RedisClient } from "../redis/redis.ts";
 import type {
   DeviceRecord,
   DevicesStore,
@@ -39,7 +38,7 @@ export class NotifyUseCase {
   readonly #store: Pick<MembersStore, "getMembers"> &
     Pick<DevicesStore, "devicesOf" | "dropPushToken"> &
     Pick<MessagesStore, "getMessages">;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: Keys;
   readonly #provider: PushProvider;
   readonly #logger: Logger;
@@ -49,7 +48,7 @@ export class NotifyUseCase {
     store: Pick<MembersStore, "getMembers"> &
       Pick<DevicesStore, "devicesOf" | "dropPushToken"> &
       Pick<MessagesStore, "getMessages">;
-    redis: Redis;
+    redis: RedisClient;
     keys: Keys;
     provider: PushProvider;
     logger: Logger;
@@ -160,29 +159,26 @@ export class NotifyUseCase {
       return message ? this.#keys.pushSent(message, p.user_id, p.device_id) : null;
     };
     const keys = all.map(markKey);
-    const check = this.#redis.pipeline();
-    for (const k of keys) if (k) check.exists(k);
-    const found = ((await check.exec()) ?? []).map(([, v]) => Number(v));
-    let n = 0;
-    const marked = keys.map((k) => (k ? (found[n++] ?? 0) : 0));
+    // One command per key (each in its own slot under Redis Cluster), pipelined.
+    const marked = await Promise.all(keys.map((k) => (k ? this.#redis.exists(k) : 0)));
     const pushes = all.filter((_, i) => marked[i] === 0);
     if (pushes.length === 0) return 0;
     const outcomes = await this.#provider.send(pushes);
     let retry = 0;
     let sent = 0;
-    const marks = this.#redis.pipeline();
+    const marks: Promise<unknown>[] = [];
     for (const [i, p] of pushes.entries()) {
       const outcome = outcomes[i];
       if (outcome === "sent") {
         sent++;
         const k = markKey(p);
-        if (k) marks.set(k, "1", "EX", SENT_TTL_S);
+        if (k) marks.push(this.#redis.set(k, "1", "EX", SENT_TTL_S));
       } else if (outcome === "dead") {
         await this.#store.dropPushToken(p.token);
         this.#logger.info({ user_id: p.user_id, device_id: p.device_id }, "push token dead; removed");
       } else retry++;
     }
-    await marks.exec();
+    await Promise.all(marks);
     pushesSent.inc(sent);
     if (retry > 0) throw new Error(`${retry} of ${pushes.length} pushes must be retried`);
     return sent;

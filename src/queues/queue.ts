@@ -1,6 +1,6 @@
 import { type JobsOptions, Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import type { z } from "zod";
+import type { Keys, RedisClient } from "../redis/redis.ts";
 
 /**
  * A queue: its name, the schema of each job's payload, and the options its jobs get. Producers
@@ -50,9 +50,10 @@ export class JobProducer<Jobs extends Record<string, z.ZodType>> {
   readonly queue: Queue;
   readonly #def: QueueDefinition<Jobs>;
 
-  constructor(def: QueueDefinition<Jobs>, connection: Redis, prefix: string) {
+  /** The queue's keys are under its own hash-tagged prefix (Keys.bullPrefix). */
+  constructor(def: QueueDefinition<Jobs>, connection: RedisClient, keys: Keys) {
     this.#def = def;
-    this.queue = new Queue(def.name, { connection, prefix });
+    this.queue = new Queue(def.name, { connection, prefix: keys.bullPrefix(def.name) });
   }
 
   /**

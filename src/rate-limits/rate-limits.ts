@@ -1,10 +1,16 @@
-import type { Redis } from "ioredis";
 import { BurstyRateLimiter, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { AppError } from "../errors.ts";
-import type { Keys } from "../redis/redis.ts";
+import type { Keys, RedisClient } from "../redis/redis.ts";
 
 /** What a user can do too often; each has its own budget. */
-export type RateLimited = "send" | "message_op" | "room_create" | "member_add" | "typing" | "media_upload";
+export type RateLimited =
+  | "send"
+  | "message_op"
+  | "room_create"
+  | "member_add"
+  | "typing"
+  | "media_upload"
+  | "demo_login";
 
 export type RateLimitConfig = {
   /** Messages per second per user, with a burst of as many again over 10 s; 0 turns it off. */
@@ -19,6 +25,8 @@ export type RateLimitConfig = {
   typingPerS: number;
   /** Upload URLs per minute per user (each may fill storage until it expires). */
   mediaUploadsPerMin: number;
+  /** Demo tokens per minute per client address (the demo login makes identities free). */
+  demoLoginsPerMin: number;
 };
 
 type Limiter = Pick<RateLimiterRedis, "consume">;
@@ -31,7 +39,7 @@ type Limiter = Pick<RateLimiterRedis, "consume">;
 export class RateLimits {
   readonly #limiters = new Map<RateLimited, Limiter>();
 
-  constructor(redis: Redis, keys: Keys, config: RateLimitConfig) {
+  constructor(redis: RedisClient, keys: Keys, config: RateLimitConfig) {
     const make = (budget: string, points: number, duration: number) =>
       new RateLimiterRedis({
         storeClient: redis,
@@ -50,6 +58,7 @@ export class RateLimits {
     this.#limiters.set("member_add", make("member_add", config.memberAddsPerMin, 60));
     this.#limiters.set("typing", make("typing", config.typingPerS, 1));
     this.#limiters.set("media_upload", make("media_upload", config.mediaUploadsPerMin, 60));
+    this.#limiters.set("demo_login", make("demo_login", config.demoLoginsPerMin, 60));
   }
 
   /** Takes one unit of the user's budget, or throws 429 `rate_limited` with the wait in seconds. */

@@ -1,18 +1,18 @@
-import { Emitter } from "@socket.io/redis-emitter";
-import type { Redis } from "ioredis";
 import type { MediaView } from "../media/media.views.ts";
 import type { MediaEvents } from "../media/media-updates.ts";
 import type { MessageView } from "../messages/messages.views.ts";
 import type { FailureEvents } from "../messages/persist-messages.usecase.ts";
 import { messagesBroadcast } from "../observability/metrics.ts";
+import type { RedisClient, RedisTarget } from "../redis/redis.ts";
 import type { MessageRecord } from "../store/store.ts";
+import { type Broadcaster, workerBroadcaster } from "./adapter.ts";
 import { roomChannel, userChannel } from "./channels.ts";
 
-/** Workers never host Socket.IO: they publish through the adapter's Redis channel. */
+/** Workers never host Socket.IO: they publish through the adapter's Redis channels (adapter.ts). */
 export class WorkerEvents implements FailureEvents, MediaEvents {
-  readonly #emitter: Emitter;
-  constructor(redis: Redis, key: string) {
-    this.#emitter = new Emitter(redis, { key });
+  readonly #emitter: Broadcaster;
+  constructor(broadcaster: Broadcaster) {
+    this.#emitter = broadcaster;
   }
 
   messageFailed(m: MessageRecord, reason: string): void {
@@ -35,4 +35,14 @@ export class WorkerEvents implements FailureEvents, MediaEvents {
   messageUpdated(message: MessageView): void {
     this.#emitter.to(roomChannel(message.room_id)).emit("message:updated", { message });
   }
+}
+
+/** The workers' events, and what closing them takes. */
+export function workerEvents(
+  target: RedisTarget,
+  redis: RedisClient,
+  key: string,
+): { events: WorkerEvents; close(): Promise<void> } {
+  const { broadcaster, close } = workerBroadcaster(redis, key, target.clusterNodes !== null);
+  return { events: new WorkerEvents(broadcaster), close };
 }

@@ -1,10 +1,9 @@
-import type { Redis } from "ioredis";
 import type { AuthUser } from "../auth/jwt.ts";
 import { notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { Logger } from "../observability/logger.ts";
 import { LuaScript } from "../redis/lua-script.ts";
-import type { Keys } from "../redis/redis.ts";
+import { type Keys, presenceBucket, presenceBuckets, type RedisClient } from "../redis/redis.ts";
 import type { MembersStore } from "../store/store.ts";
 import { userChannel } from "./channels.ts";
 import { onlineUsers } from "./online.ts";
@@ -35,10 +34,10 @@ return 1`,
 );
 
 /**
- * Users whose every socket stopped heartbeating (their node died): each is taken off the
- * online index exactly once, whichever node sweeps. KEYS: online. ARGV: now ms, max,
- * sockets key prefix, seen key prefix, now iso. (The per-user keys are derived from prefixes
- * here: under Redis Cluster this sweep needs one hash tag for presence keys.)
+ * Users of one presence bucket whose every socket stopped heartbeating (their node died):
+ * each is taken off the bucket's online index exactly once, whichever node sweeps. KEYS:
+ * online. ARGV: now ms, max, the bucket's sockets key prefix, its seen key prefix, now iso.
+ * The per-user keys derived from the prefixes carry the bucket's tag: one slot.
  */
 const sweepScript = new LuaScript(
   1,
@@ -76,7 +75,7 @@ export type PresenceView = { online: boolean; last_seen_at: string | null };
  */
 export class Presence {
   readonly #io: ChatServer;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: Keys;
   readonly #store: Pick<MembersStore, "directPartners" | "shareRoom">;
   readonly #config: PresenceConfig;
@@ -88,7 +87,7 @@ export class Presence {
 
   constructor(deps: {
     io: ChatServer;
-    redis: Redis;
+    redis: RedisClient;
     keys: Keys;
     store: Pick<MembersStore, "directPartners" | "shareRoom">;
     config: PresenceConfig;
@@ -117,7 +116,7 @@ export class Presence {
     const now = Date.now();
     const first = await connectScript.run(
       this.#redis,
-      [this.#keys.presenceSockets(userId), this.#keys.presenceOnline()],
+      [this.#keys.presenceSockets(userId), this.#keys.presenceOnline(presenceBucket(userId))],
       [member, now + this.#config.ttlMs, userId, now],
     );
     if (Number(first) === 1) await this.#announce(userId, { online: true, last_seen_at: null });
@@ -129,7 +128,11 @@ export class Presence {
     const now = new Date();
     const last = await disconnectScript.run(
       this.#redis,
-      [this.#keys.presenceSockets(userId), this.#keys.presenceOnline(), this.#keys.presenceSeen(userId)],
+      [
+        this.#keys.presenceSockets(userId),
+        this.#keys.presenceOnline(presenceBucket(userId)),
+        this.#keys.presenceSeen(userId),
+      ],
       [member, userId, now.getTime(), now.toISOString()],
     );
     if (Number(last) === 1) await this.#announce(userId, { online: false, last_seen_at: now.toISOString() });
@@ -149,27 +152,38 @@ export class Presence {
   async #tick(): Promise<void> {
     try {
       const expiry = Date.now() + this.#config.ttlMs;
-      const tx = this.#redis.pipeline();
+      // One command per key (keys of different users sit in different slots), pipelined.
+      const refreshes: Promise<unknown>[] = [];
       const users = new Set<string>();
       for (const [member, userId] of this.#local) {
-        tx.zadd(this.#keys.presenceSockets(userId), expiry, member);
-        tx.pexpireat(this.#keys.presenceSockets(userId), expiry);
+        refreshes.push(this.#redis.zadd(this.#keys.presenceSockets(userId), expiry, member));
+        refreshes.push(this.#redis.pexpireat(this.#keys.presenceSockets(userId), expiry));
         users.add(userId);
       }
-      for (const userId of users) tx.zadd(this.#keys.presenceOnline(), "GT", expiry, userId);
-      if (this.#local.size > 0) await tx.exec();
+      for (const userId of users) {
+        refreshes.push(
+          this.#redis.zadd(this.#keys.presenceOnline(presenceBucket(userId)), "GT", expiry, userId),
+        );
+      }
+      await Promise.all(refreshes);
       const now = new Date();
-      const gone = (await sweepScript.run(
-        this.#redis,
-        [this.#keys.presenceOnline()],
-        [
-          now.getTime(),
-          500,
-          this.#keys.presenceSocketsPrefix,
-          this.#keys.presenceSeenPrefix,
-          now.toISOString(),
-        ],
-      )) as string[];
+      const swept = await Promise.all(
+        presenceBuckets().map(
+          (b) =>
+            sweepScript.run(
+              this.#redis,
+              [this.#keys.presenceOnline(b)],
+              [
+                now.getTime(),
+                500,
+                this.#keys.presenceSocketsPrefix(b),
+                this.#keys.presenceSeenPrefix(b),
+                now.toISOString(),
+              ],
+            ) as Promise<string[]>,
+        ),
+      );
+      const gone = swept.flat();
       for (const userId of gone)
         await this.#announce(userId, { online: false, last_seen_at: now.toISOString() });
     } catch (err) {

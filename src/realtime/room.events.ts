@@ -6,6 +6,7 @@ import type { ReceiptEvents, ReceiptUpdate } from "../rooms/receipts.service.ts"
 import type { RoomEvents } from "../rooms/rooms.service.ts";
 import { toRoomView } from "../rooms/rooms.views.ts";
 import type { RoomRecord } from "../store/store.ts";
+import type { RoomsReady } from "./adapter.ts";
 import { roomChannel, userChannel } from "./channels.ts";
 import type { ChatServer } from "./socket.server.ts";
 
@@ -21,22 +22,33 @@ type Move = z.infer<typeof moveSchema>;
 export class SocketRoomEvents implements RoomEvents, ReceiptEvents, GroupEvents {
   readonly #io: ChatServer;
   readonly #logger: Logger;
+  readonly #roomsReady: RoomsReady;
 
-  constructor(io: ChatServer, logger: Logger) {
+  constructor(io: ChatServer, logger: Logger, roomsReady: RoomsReady) {
     this.#io = io;
     this.#logger = logger;
+    this.#roomsReady = roomsReady;
     // Another node's membership change: move this node's sockets, then confirm.
-    io.on(MOVE_EVENT, (payload: unknown, ack: unknown) => {
+    io.on(MOVE_EVENT, async (payload: unknown, ack: unknown) => {
       const move = moveSchema.safeParse(payload);
-      if (move.success) this.#applyLocally(move.data);
-      if (typeof ack === "function") ack(move.success);
+      const ok = move.success
+        ? await this.#applyLocally(move.data).then(
+            () => true,
+            () => false,
+          )
+        : false;
+      if (typeof ack === "function") ack(ok);
     });
   }
 
-  #applyLocally(move: Move): void {
+  /** Confirmed only once this node receives the room's broadcasts (a join on Redis Cluster subscribes). */
+  async #applyLocally(move: Move): Promise<void> {
     const sockets = this.#io.local.in(move.user_ids.map(userChannel));
-    if (move.kind === "join") sockets.socketsJoin(roomChannel(move.room_id));
-    else sockets.socketsLeave(roomChannel(move.room_id));
+    if (move.kind === "join") {
+      sockets.socketsJoin(roomChannel(move.room_id));
+      if (this.#io.sockets.adapter.rooms.has(roomChannel(move.room_id)))
+        await this.#roomsReady([roomChannel(move.room_id)]);
+    } else sockets.socketsLeave(roomChannel(move.room_id));
   }
 
   /**
@@ -47,7 +59,7 @@ export class SocketRoomEvents implements RoomEvents, ReceiptEvents, GroupEvents 
    * after a removal reaches a removed member, on any node.
    */
   async #move(move: Move): Promise<void> {
-    this.#applyLocally(move);
+    await this.#applyLocally(move);
     try {
       await this.#io.serverSideEmitWithAck(MOVE_EVENT, move);
     } catch (err) {

@@ -1,9 +1,9 @@
-import { createAdapter } from "@socket.io/redis-adapter";
-import type { Redis } from "ioredis";
 import { type DefaultEventsMap, Server, type Socket } from "socket.io";
 import { AuthError, type AuthUser, type TokenVerifier } from "../auth/jwt.ts";
 import type { Logger } from "../observability/logger.ts";
+import type { RedisClient } from "../redis/redis.ts";
 import type { Store } from "../store/store.ts";
+import { type RoomsReady, socketAdapter } from "./adapter.ts";
 import { roomChannel, userChannel } from "./channels.ts";
 
 export type SocketData = { user: AuthUser };
@@ -11,9 +11,13 @@ export type ChatServer = Server<DefaultEventsMap, DefaultEventsMap, DefaultEvent
 export type ChatSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
 
 export type SocketServerDeps = {
-  pub: Redis;
-  sub: Redis;
+  pub: RedisClient;
+  sub: RedisClient;
   adapterKey: string;
+  /** Redis Cluster: the sharded adapter (adapter.ts). */
+  cluster: boolean;
+  /** Waits until this node receives broadcasts to these rooms (adapter.ts). */
+  roomsReady: RoomsReady;
   verifier: TokenVerifier;
   store: Store;
   logger: Logger;
@@ -43,8 +47,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 export function createSocketServer(deps: SocketServerDeps): ChatServer {
   const cors = deps.corsOrigins === "*" || deps.corsOrigins.length > 0;
   const io: ChatServer = new Server({
-    // requestsTimeout bounds how long a membership change waits for other nodes to confirm socket moves.
-    adapter: createAdapter(deps.pub, deps.sub, { key: deps.adapterKey, requestsTimeout: 2000 }),
+    adapter: socketAdapter(deps.pub, deps.sub, deps.adapterKey, deps.cluster),
     serveClient: false,
     pingInterval: 20_000,
     pingTimeout: 20_000,
@@ -65,22 +68,34 @@ export function createSocketServer(deps: SocketServerDeps): ChatServer {
     if (typeof token !== "string") return next(new Error("unauthenticated: missing auth.token"));
     try {
       socket.data.user = deps.verifier.verify(token);
-      next();
     } catch (err) {
       next(new Error(`unauthenticated: ${err instanceof AuthError ? err.message : "invalid token"}`));
+      return;
+    }
+    next();
+  });
+
+  // The socket joins its channels before the client is told it is connected, and only once
+  // this node receives their broadcasts: what is sent after the client's connect (a sync it
+  // starts then included) reaches it.
+  io.use(async (socket, next) => {
+    const { user } = socket.data;
+    try {
+      const roomIds = await deps.store.listRoomIdsForUser(user.id);
+      const channels = [userChannel(user.id), ...roomIds.map(roomChannel)];
+      await socket.join(channels);
+      await deps.roomsReady(channels);
+      next();
+    } catch (err) {
+      deps.logger.error({ err, user: user.id }, "could not join rooms; refusing the connection");
+      // A refused socket must not stay in the adapter's rooms.
+      for (const room of [...socket.rooms]) socket.leave(room);
+      next(new Error("unavailable: could not join rooms; retry"));
     }
   });
 
-  io.on("connection", async (socket) => {
-    const { user } = socket.data;
-    armExpiry(socket, user.expiresAt);
-    try {
-      const roomIds = await deps.store.listRoomIdsForUser(user.id);
-      await socket.join([userChannel(user.id), ...roomIds.map(roomChannel)]);
-    } catch (err) {
-      deps.logger.error({ err, user: user.id }, "could not join rooms; disconnecting");
-      socket.disconnect(true);
-    }
+  io.on("connection", (socket) => {
+    armExpiry(socket, socket.data.user.expiresAt);
   });
 
   return io;

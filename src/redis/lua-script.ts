@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis.ts";
 
 /** A Lua script run by EVALSHA, loading it on NOSCRIPT (Redis restarted or flushed its script cache). */
 export class LuaScript {
@@ -14,7 +14,7 @@ export class LuaScript {
     this.#sha = createHash("sha1").update(source).digest("hex");
   }
 
-  async run(redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
+  async run(redis: RedisClient, keys: string[], args: (string | number)[]): Promise<unknown> {
     if (this.#numKeys !== "variable" && keys.length !== this.#numKeys)
       throw new Error(`script expects ${this.#numKeys} keys, got ${keys.length}`);
     try {

@@ -1,7 +1,6 @@
-import type { Redis } from "ioredis";
 import { notFound } from "../errors.ts";
 import { LuaScript } from "../redis/lua-script.ts";
-import type { Keys } from "../redis/redis.ts";
+import type { Keys, RedisClient } from "../redis/redis.ts";
 import type { BlocksStore, MembersStore } from "../store/store.ts";
 
 type CacheSource = Pick<MembersStore, "listMemberIds"> & Pick<BlocksStore, "isRoomBlocked">;
@@ -37,12 +36,12 @@ return 1`,
  * stale list. Only rooms that exist get keys (invalidate is called by changes to real rooms).
  */
 export class MembershipCache {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: Keys;
   readonly #store: CacheSource;
   readonly #ttlS: number;
 
-  constructor(redis: Redis, keys: Keys, store: CacheSource, ttlS: number) {
+  constructor(redis: RedisClient, keys: Keys, store: CacheSource, ttlS: number) {
     this.#redis = redis;
     this.#keys = keys;
     this.#store = store;

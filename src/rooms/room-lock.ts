@@ -1,8 +1,7 @@
-import type { Redis } from "ioredis";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { LuaScript } from "../redis/lua-script.ts";
-import type { Keys } from "../redis/redis.ts";
+import type { Keys, RedisClient } from "../redis/redis.ts";
 
 /** Deletes the lock only if it is still ours (it may have expired and been taken). */
 const releaseScript = new LuaScript(
@@ -20,13 +19,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * an add racing a removal could move sockets in the opposite order to the store.
  */
 export class RoomLocks {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: Keys;
   readonly #holdMs: number;
   readonly #waitMs: number;
 
   /** holdMs: how long a lock outlives a crashed holder; waitMs: how long a change waits for its turn. */
-  constructor(redis: Redis, keys: Keys, holdMs = 10_000, waitMs = 5_000) {
+  constructor(redis: RedisClient, keys: Keys, holdMs = 10_000, waitMs = 5_000) {
     this.#redis = redis;
     this.#keys = keys;
     this.#holdMs = holdMs;

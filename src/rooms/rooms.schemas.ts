@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { idSchema, userIdSchema } from "../ids.ts";
-import { isBlank, wellFormedText } from "../text.ts";
+import { displayName, wellFormedText } from "../text.ts";
 
 export const roomParamsSchema = z.object({ room_id: idSchema });
 
@@ -8,11 +8,7 @@ export const createRoomSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("direct"), member_id: userIdSchema }),
   z.strictObject({
     type: z.literal("group"),
-    name: wellFormedText()
-      .trim()
-      .min(1)
-      .max(100)
-      .refine((s) => !isBlank(s), "must not be blank"),
+    name: displayName(100),
     member_ids: z.array(userIdSchema).max(10_000),
     description: wellFormedText().max(1000).optional(),
   }),
@@ -49,12 +45,7 @@ export const socketReceiptSchema = z.strictObject({ room_id: idSchema, seq });
 /** REST 4 (admins): at least one field; description and avatar may be cleared with null. */
 export const groupUpdateSchema = z
   .strictObject({
-    name: wellFormedText()
-      .trim()
-      .min(1)
-      .max(100)
-      .refine((s) => !isBlank(s), "must not be blank")
-      .optional(),
+    name: displayName(100).optional(),
     description: wellFormedText().max(1000).nullable().optional(),
     // A media id; that it is the caller's uploaded image is checked once media exist (issue 9).
     avatar_media_id: idSchema.nullable().optional(),

@@ -9,6 +9,8 @@ export type RoomView = Omit<
 > & {
   last_message: MessageView | null;
   unread_count: number;
+  /** A direct room's two members (sorted), so a room list can name the other person; null for groups. */
+  direct_member_ids: [string, string] | null;
   settings: { muted_until: string | null; pinned: boolean; archived: boolean };
   members?: { user_id: string; role: MemberRecord["role"]; joined_at: string }[];
 };
@@ -44,6 +46,7 @@ export function toRoomView(
         )
       : null,
     unread_count: unread?.unread ?? Math.max(0, room.last_seq - (viewer?.read_seq ?? 0)),
+    direct_member_ids: directMembers(room.direct_key),
     settings: {
       muted_until: viewer?.muted_until ?? null,
       pinned: viewer?.pinned ?? false,
@@ -53,4 +56,9 @@ export function toRoomView(
       ? { members: members.map((m) => ({ user_id: m.user_id, role: m.role, joined_at: m.joined_at })) }
       : {}),
   };
+}
+
+function directMembers(directKey: string | null): [string, string] | null {
+  const [a, b] = directKey?.split("|") ?? [];
+  return a && b ? [a, b] : null;
 }

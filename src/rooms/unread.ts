@@ -1,20 +1,8 @@
-import type { Redis } from "ioredis";
 import { parseMessageJson } from "../messages/accept.repository.ts";
-import { LuaScript } from "../redis/lua-script.ts";
-import type { Keys } from "../redis/redis.ts";
+import type { Keys, RedisClient } from "../redis/redis.ts";
 import type { MemberRecord, MessagesStore } from "../store/store.ts";
 
 export type Unread = { unread: number; last_seq: number };
-
-/** Per room (KEYS: pending zsets; ARGV: read watermarks): the pending messages above the watermark. */
-const pendingScript = new LuaScript(
-  "variable",
-  `local out = {}
-for i = 1, #KEYS do
-  out[i] = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. ARGV[i], '+inf')
-end
-return out`,
-);
 
 /**
  * Unread counts, derived, never counted up (invariant 9): the room's last seq (the Redis
@@ -23,11 +11,11 @@ return out`,
  * messages above it. Nothing is incremented per message, so nothing can drift.
  */
 export class UnreadCounter {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: Keys;
   readonly #store: Pick<MessagesStore, "systemSeqsAfter">;
 
-  constructor(redis: Redis, keys: Keys, store: Pick<MessagesStore, "systemSeqsAfter">) {
+  constructor(redis: RedisClient, keys: Keys, store: Pick<MessagesStore, "systemSeqsAfter">) {
     this.#redis = redis;
     this.#keys = keys;
     this.#store = store;
@@ -45,16 +33,24 @@ export class UnreadCounter {
   ): Promise<Map<string, Unread>> {
     const out = new Map<string, Unread>();
     if (memberships.length === 0) return out;
-    const counters = await this.#redis.mget(memberships.map((m) => this.#keys.seq(m.member.room_id)));
+    // One GET per room (rooms sit in different slots under Redis Cluster; auto-pipelining
+    // sends them in one write per node).
+    const counters = await Promise.all(
+      memberships.map((m) => this.#redis.get(this.#keys.seq(m.member.room_id))),
+    );
     // Only a room whose counter is ahead of the store has anything pending: ask those alone.
     const behind = memberships.flatMap((m, i) => (Number(counters[i] ?? 0) > m.last_seq ? [i] : []));
     const pending: string[][] = memberships.map(() => []);
     if (behind.length > 0) {
-      const reply = (await pendingScript.run(
-        this.#redis,
-        behind.map((i) => this.#keys.pendingRoom(memberships[i]?.member.room_id ?? "")),
-        behind.map((i) => memberships[i]?.member.read_seq ?? 0),
-      )) as string[][];
+      const reply = await Promise.all(
+        behind.map((i) =>
+          this.#redis.zrangebyscore(
+            this.#keys.pendingRoom(memberships[i]?.member.room_id ?? ""),
+            `(${memberships[i]?.member.read_seq ?? 0}`,
+            "+inf",
+          ),
+        ),
+      );
       behind.forEach((i, k) => {
         pending[i] = reply[k] ?? [];
       });

@@ -279,7 +279,7 @@ export interface MessagesStore {
   /**
    * Writes message records, each on its own: atomic per message, insert-if-absent by id (a
    * replay changes nothing, and never overwrites state applied since). A message that can
-   * never be written (its room does not exist, its (room, seq) or (sender, client_id) is
+   * never be written (its room does not exist, its (room, seq) or (room, sender, client_id) is
    * taken by another id) is returned in `rejected`; the others are written. Advances each
    * room's last_seq / last_message / rev / activity and the sender's read_seq, never
    * backwards. Throws only for transient failures (StoreUnavailableError).
@@ -296,7 +296,8 @@ export interface MessagesStore {
   /** The rolled-back ones of these messages. */
   getRolledBack(messageIds: string[]): Promise<MessageRecord[]>;
   /** The message a sender sent with this client_id, if stored: (sender_id, client_id) is unique. */
-  getMessageByClientId(senderId: string, clientId: string): Promise<MessageRecord | null>;
+  /** The sender's message with this client_id in this room (client_ids are unique per room and sender). */
+  getMessageByClientId(roomId: string, senderId: string, clientId: string): Promise<MessageRecord | null>;
   /** Ascending by seq. With afterSeq: the first `limit` after it; otherwise the last `limit` before beforeSeq (or the newest). */
   listMessages(roomId: string, query: HistoryQuery): Promise<MessageRecord[]>;
   /** The room's highest stored seq and revision (0 when none): what a lost Redis counter is re-seeded above. */

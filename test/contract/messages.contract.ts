@@ -24,13 +24,19 @@ export function runMessagesContract(adapter: string, makeStore: () => Promise<St
       expect(after?.rev).toBe(2);
     });
 
-    it("finds a stored message by its sender and client_id", async () => {
+    it("finds a stored message by its room, sender and client_id; one client_id may serve a sender in two rooms", async () => {
       const r = await ctx.store.createGroupRoom(room(), members("u1", "u2"));
+      const other = await ctx.store.createGroupRoom(room(), members("u1", "u2"));
       const m = msg(r.id, 1);
       await ctx.store.insertMessages([m]);
-      expect(await ctx.store.getMessageByClientId("u1", m.client_id)).toEqual(m);
-      expect(await ctx.store.getMessageByClientId("u2", m.client_id)).toBeNull();
-      expect(await ctx.store.getMessageByClientId("u1", "unknown")).toBeNull();
+      expect(await ctx.store.getMessageByClientId(r.id, "u1", m.client_id)).toEqual(m);
+      expect(await ctx.store.getMessageByClientId(r.id, "u2", m.client_id)).toBeNull();
+      expect(await ctx.store.getMessageByClientId(r.id, "u1", "unknown")).toBeNull();
+      expect(await ctx.store.getMessageByClientId(other.id, "u1", m.client_id)).toBeNull();
+      const again = msg(other.id, 1, { client_id: m.client_id });
+      await ctx.store.insertMessages([again]);
+      expect(await ctx.store.getMessageByClientId(other.id, "u1", m.client_id)).toEqual(again);
+      expect(await ctx.store.getMessageByClientId(r.id, "u1", m.client_id)).toEqual(m);
     });
 
     it("does not move last_seq backwards when an older batch lands late", async () => {

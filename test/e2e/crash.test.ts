@@ -1,7 +1,8 @@
-import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
+import { readBacklog } from "../../src/messages/backlog.gauge.ts";
+import { Keys } from "../../src/redis/redis.ts";
 import { type Cluster, startCluster } from "../helpers/cluster.ts";
-import { token } from "../helpers/env.ts";
+import { testRedis, token } from "../helpers/env.ts";
 import { Client } from "../helpers/http.ts";
 import { startWorkerProcess } from "../helpers/processes.ts";
 import { waitFor } from "../helpers/socket.ts";
@@ -140,10 +141,10 @@ describe("crashes lose nothing acknowledged", () => {
     );
     assertAllStoredOnce(c, acked);
     // Accepted but never acknowledged (the process died before its job was stored): the rescue sweep persists them.
-    const redis = new Redis(c.env.REDIS_URL ?? "");
+    const redis = testRedis();
     try {
       await waitFor(
-        async () => (await redis.zcard(`${c.prefix}:pending:index`)) === 0,
+        async () => (await readBacklog(redis, new Keys(c.prefix))).messages === 0,
         30_000,
         "pending drained",
       );

@@ -299,6 +299,22 @@ describe("a client's malformed request is a 4xx, never a 500 with a stack (defec
     expect(log().slice(mark)).not.toMatch(/secret|words/);
   });
 
+  it("refuses group names that reorder or break text (bidi controls, line breaks), on create and rename; emoji stay", async () => {
+    for (const name of ["Bank\u202e moc.live", "a\u2066b", "two\nlines", "x\u2028y", "tab\there"]) {
+      const res = await as("b-alice").call<ErrorBody>("POST", "/rooms", {
+        type: "group",
+        name,
+        member_ids: [],
+      });
+      expect(res.status, JSON.stringify(name)).toBe(400);
+    }
+    const roomId = await group("b-alice", []);
+    const rename = await as("b-alice").call("PATCH", `/rooms/${roomId}`, { name: "evil\u202eexe.pdf" });
+    expect(rename.status).toBe(400);
+    const family = await as("b-alice").call("PATCH", `/rooms/${roomId}`, { name: "Family 👨‍👩‍👧 ❤️" });
+    expect(family.status).toBe(200);
+  });
+
   it("refuses a body that is not valid UTF-8 instead of storing replacement characters", async () => {
     const roomId = await group("u8-alice", []);
     const head = Buffer.from('{"client_id":"u8","type":"text","text":"A');

@@ -71,10 +71,14 @@ describe("the OpenAPI document (GET /api/v1/openapi.json)", () => {
       return /\brouter\.(get|post|put|patch|delete|all)\(/.test(readFileSync(path.join(root, f), "utf8"));
     });
     expect(bypass).toEqual([]);
-    // The one mount that is not an API route: Bull Board's pages (an operator UI).
+    // The mounts that are not API routes: Bull Board's pages (an operator UI) and the web
+    // client's files.
     const uses = sources("src").filter((f) =>
       /\brouter\.use\(/.test(readFileSync(path.join(root, f), "utf8")),
     );
-    expect(uses).toEqual([path.join("src", "admin", "bull-board.routes.ts")]);
+    expect(uses.sort()).toEqual([
+      path.join("src", "admin", "bull-board.routes.ts"),
+      path.join("src", "web", "web-client.routes.ts"),
+    ]);
   });
 });

@@ -5,6 +5,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../src/auth/jwt.ts";
 import { persistQueue } from "../../src/messages/persist.queue.ts";
+import { Keys } from "../../src/redis/redis.ts";
 import { type Cluster, startCluster } from "../helpers/cluster.ts";
 import { REDIS_URL, TEST_SECRET, token } from "../helpers/env.ts";
 import { Client } from "../helpers/http.ts";
@@ -53,6 +54,22 @@ describe("a store outage longer than any retry limit", () => {
     const bob = await connect(base, token("pf-bob"));
     const failures = collect(bob, "message:failed");
 
+    // The persist worker is up and working before the lock is taken (a worker still opening the
+    // database when the lock comes would wait at boot, and attempt nothing).
+    const warm = await alice.call<{ room: { id: string } }>("POST", "/rooms", {
+      type: "direct",
+      member_id: "pf-carol",
+    });
+    const warmRoom = warm.body.room.id;
+    await alice.call("POST", `/rooms/${warmRoom}/messages`, {
+      client_id: "pf-warm",
+      type: "text",
+      text: "warm",
+    });
+    await waitFor(() => cluster.stored(warmRoom).count === 1, 15_000, "the worker persists");
+    // The API's backlog gauge counts its own accepts until its next read of Redis (250 ms).
+    await new Promise((r) => setTimeout(r, 400));
+
     // Another process holds the write lock: every write attempt fails (a transient error).
     const locker = new DatabaseSync(path.join(cluster.dataDir, "chat.sqlite"), { timeout: 5000 });
     locker.exec("BEGIN EXCLUSIVE");
@@ -84,7 +101,10 @@ describe("a store outage longer than any retry limit", () => {
     expect(gauge(metrics, "chat_pending_messages")).toBe(5);
     expect(gauge(metrics, "chat_pending_oldest_age_seconds")).toBeGreaterThan(3);
     const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const queue = new Queue(persistQueue.name, { connection, prefix: `${cluster.prefix}:bull` });
+    const queue = new Queue(persistQueue.name, {
+      connection,
+      prefix: new Keys(cluster.prefix).bullPrefix(persistQueue.name),
+    });
     try {
       const waiting = await queue.getJobs(["delayed", "active", "waiting"]);
       expect(Math.max(...waiting.map((j) => j.attemptsMade))).toBeGreaterThan(12);

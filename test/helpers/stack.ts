@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import type { AuthUser } from "../../src/auth/jwt.ts";
 import type { MediaViews } from "../../src/media/media.views.ts";
 import { AcceptRepository } from "../../src/messages/accept.repository.ts";
+import { BacklogGauge } from "../../src/messages/backlog.gauge.ts";
 import { MessageReader } from "../../src/messages/message.reader.ts";
 import {
   type MessageOpsConfig,
@@ -56,10 +57,10 @@ export function messageStack(
   const store: Store = opts.store?.(sqlite) ?? sqlite;
   const pending = new PendingRepository(redis, keys, 3600);
   const counters = opts.counters?.(redis, keys, store) ?? new RoomCounters(redis, keys, store);
-  const opsRepo = new MessageOpsRepository(redis, keys, counters, BACKLOG);
+  const opsRepo = new MessageOpsRepository(redis, keys, counters, new BacklogGauge(redis, keys, BACKLOG));
   const reader = new MessageReader(store, pending, opts.media);
   const members = new MembershipCache(redis, keys, store, 3600);
-  const producer = new PersistProducer(queueConn, keys.bullPrefix, {
+  const producer = new PersistProducer(queueConn, keys, {
     maxDelayMs: 1,
     maxMessages: 500,
     minIntervalMs: 0,
@@ -84,7 +85,7 @@ export function messageStack(
       new MessagesService({
         store,
         members,
-        accept: new AcceptRepository(redis, keys, BACKLOG),
+        accept: new AcceptRepository(redis, keys, new BacklogGauge(redis, keys, BACKLOG)),
         counters,
         reader,
         persist: producer,

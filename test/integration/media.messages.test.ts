@@ -13,6 +13,7 @@ import { ImageProcessor } from "../../src/media/processing/image.processor.ts";
 import { LocalMediaStorage } from "../../src/media/storage/local.storage.ts";
 import { UrlSigner } from "../../src/media/storage/url-signer.ts";
 import { AcceptRepository } from "../../src/messages/accept.repository.ts";
+import { BacklogGauge } from "../../src/messages/backlog.gauge.ts";
 import { MessageReader } from "../../src/messages/message.reader.ts";
 import { MessagesService } from "../../src/messages/messages.service.ts";
 import type { MessageView } from "../../src/messages/messages.views.ts";
@@ -43,12 +44,12 @@ const counters = new RoomCounters(redis, keys, store);
 const local = new LocalMediaStorage(path.join(dir, "media"), new UrlSigner("k".repeat(32), "http://h"));
 const views = new MediaViews(store, local, 3600);
 const reader = new MessageReader(store, pending, views);
-const persist = new PersistProducer(queueConn, keys.bullPrefix, {
+const persist = new PersistProducer(queueConn, keys, {
   maxDelayMs: 1,
   maxMessages: 50,
   minIntervalMs: 0,
 });
-const jobs = new MediaJobs(queueConn, keys.bullPrefix);
+const jobs = new MediaJobs(queueConn, keys);
 const backlog = { maxMessages: 1_000_000, maxBytes: 1 << 30 };
 
 const updated: MessageView[] = [];
@@ -64,7 +65,7 @@ const pool = new MediaJobsUseCase({
   updates: new MediaUpdates({
     store,
     reader,
-    ops: new MessageOpsRepository(redis, keys, counters, backlog),
+    ops: new MessageOpsRepository(redis, keys, counters, new BacklogGauge(redis, keys, backlog)),
     persist,
     views,
     events: { mediaSettled: (_owner, m) => settled.push(m), messageUpdated: (m) => updated.push(m) },
@@ -98,7 +99,7 @@ const media = new HookedMedia({
 const messages = new MessagesService({
   store,
   members: new MembershipCache(redis, keys, store, 3600),
-  accept: new AcceptRepository(redis, keys, backlog),
+  accept: new AcceptRepository(redis, keys, new BacklogGauge(redis, keys, backlog)),
   counters,
   reader,
   persist,

@@ -34,7 +34,7 @@ describe("MembershipCache", () => {
     expect(await cache.isMember("r1", "b")).toBe(true);
     expect(await cache.isMember("r1", "z")).toBe(false);
     expect(reads()).toBe(1);
-    expect(await redis.ttl(`${prefix}:members:r1`)).toBeGreaterThan(0);
+    expect(await redis.ttl(new Keys(prefix).members("r1"))).toBeGreaterThan(0);
   });
 
   it("caches nothing for a room without members (an unknown id), so requests cannot grow Redis", async () => {

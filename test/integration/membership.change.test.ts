@@ -12,7 +12,7 @@ import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
 const prefix = uniquePrefix("mchange");
 const keys = new Keys(prefix);
 const redis = new Redis(REDIS_URL);
-const jobs = new JobProducer(persistQueue, redis, keys.bullPrefix);
+const jobs = new JobProducer(persistQueue, redis, keys);
 const logger = createLogger("silent", "test");
 afterAll(async () => {
   await jobs.close();

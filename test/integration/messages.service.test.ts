@@ -3,6 +3,7 @@ import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthUser } from "../../src/auth/jwt.ts";
 import { AcceptRepository } from "../../src/messages/accept.repository.ts";
+import { BacklogGauge } from "../../src/messages/backlog.gauge.ts";
 import { MessageReader } from "../../src/messages/message.reader.ts";
 import { MessagesService } from "../../src/messages/messages.service.ts";
 import type { MessageView } from "../../src/messages/messages.views.ts";
@@ -13,6 +14,7 @@ import { PersistMessages } from "../../src/messages/persist-messages.usecase.ts"
 import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { Keys } from "../../src/redis/redis.ts";
+import { ReplicaWait } from "../../src/redis/replica-wait.ts";
 import { MembershipCache } from "../../src/rooms/membership.cache.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -28,14 +30,19 @@ const pending = new PendingRepository(redis, keys, 3600);
 const persistUseCase = new PersistMessages({
   store: sqlite,
   pending,
-  ops: new MessageOpsRepository(redis, keys, new RoomCounters(redis, keys, sqlite), {
-    maxMessages: 1_000_000,
-    maxBytes: 1 << 30,
-  }),
+  ops: new MessageOpsRepository(
+    redis,
+    keys,
+    new RoomCounters(redis, keys, sqlite),
+    new BacklogGauge(redis, keys, {
+      maxMessages: 1_000_000,
+      maxBytes: 1 << 30,
+    }),
+  ),
   events: { messageFailed: () => {} },
   logger: createLogger("silent", "test"),
 });
-const producer = new PersistProducer(queueConn, keys.bullPrefix, {
+const producer = new PersistProducer(queueConn, keys, {
   maxDelayMs: 1,
   maxMessages: 50,
   minIntervalMs: 0,
@@ -59,20 +66,33 @@ const store: Store = new Proxy(sqlite, {
   },
 });
 
-const service = new MessagesService({
-  store,
-  members: new MembershipCache(redis, keys, store, 3600),
-  accept: new AcceptRepository(redis, keys, { maxMessages: 1_000_000, maxBytes: 1 << 30 }),
-  counters: new RoomCounters(redis, keys, store),
-  reader: new MessageReader(store, pending),
-  persist: producer,
-  events: { messageNew: () => {} },
-  config: { maxTextChars: 100, maxMentions: 50 },
-});
-const ops = new MessageOpsRepository(redis, keys, new RoomCounters(redis, keys, store), {
-  maxMessages: 1_000_000,
-  maxBytes: 1 << 30,
-});
+/** The service under test, over this file's Redis prefix and store; `extra` replaces a dependency. */
+const makeService = (extra: Partial<ConstructorParameters<typeof MessagesService>[0]> = {}) =>
+  new MessagesService({
+    store,
+    members: new MembershipCache(redis, keys, store, 3600),
+    accept: new AcceptRepository(
+      redis,
+      keys,
+      new BacklogGauge(redis, keys, { maxMessages: 1_000_000, maxBytes: 1 << 30 }),
+    ),
+    counters: new RoomCounters(redis, keys, store),
+    reader: new MessageReader(store, pending),
+    persist: producer,
+    events: { messageNew: () => {} },
+    config: { maxTextChars: 100, maxMentions: 50 },
+    ...extra,
+  });
+const service = makeService();
+const ops = new MessageOpsRepository(
+  redis,
+  keys,
+  new RoomCounters(redis, keys, store),
+  new BacklogGauge(redis, keys, {
+    maxMessages: 1_000_000,
+    maxBytes: 1 << 30,
+  }),
+);
 const alice: AuthUser = { id: "alice", name: undefined, admin: false, expiresAt: Date.now() + 3_600_000 };
 let roomA: string;
 let roomB: string;
@@ -147,25 +167,66 @@ describe("seq re-seed under repeated counter loss", () => {
   });
 });
 
+const waitConn = new Redis(REDIS_URL);
+afterAll(() => waitConn.disconnect());
+
+describe("REDIS_WAIT_REPLICAS", () => {
+  it("never acknowledges or announces a message its replicas do not hold, and never blocks the shared connection", async () => {
+    // This Redis has no replica: WAIT 1 can never be met.
+    const announced: string[] = [];
+    const waiting = makeService({
+      events: { messageNew: (m) => announced.push(m.id) },
+      replication: new ReplicaWait({ conn: waitConn, keys, replicas: 1, timeoutMs: 300 }),
+    });
+    const room = await group();
+    const attempt = () =>
+      waiting.send(alice, room, { client_id: "wait-1", type: "text", text: "hi" }, "rest");
+    const first = attempt();
+    // While the wait runs, the connection every request uses still answers at once.
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    await redis.ping();
+    expect(performance.now() - t0).toBeLessThan(100);
+    await expect(first).rejects.toMatchObject({ code: "unavailable" });
+    // Not on a replica: not broadcast either (a failover could still drop its seq).
+    expect(announced).toEqual([]);
+    // Concurrent retries share one wait round instead of queueing a timeout each.
+    const t1 = performance.now();
+    const retries = await Promise.allSettled([attempt(), attempt(), attempt(), attempt()]);
+    expect(retries.every((r) => r.status === "rejected")).toBe(true);
+    expect(performance.now() - t1).toBeLessThan(1500);
+    // Accepted once, answered by no one: the same message when the client retries without the wait.
+    const pendingNow = (await pending.range(room, { limit: 100 })).filter((m) => m.client_id === "wait-1");
+    expect(pendingNow).toHaveLength(1);
+    const again = await send(room, "wait-1");
+    expect(again.created).toBe(false);
+    expect(again.message.id).toBe(pendingNow[0]?.id);
+  });
+});
+
 describe("client_id after the idempotency window", () => {
-  it("answers the original message from the store once Redis forgot the key, and 409 in another room", async () => {
+  it("answers the original message from the store once Redis forgot the key; in another room it is a new message", async () => {
     const first = await send(roomA, "reuse-1", "hello");
     expect(first.created).toBe(true);
     await persist(first.message);
     // The window starts at persistence (the key had no expiry while pending).
-    expect(await redis.ttl(keys.idempotency("alice", "reuse-1"))).toBeGreaterThan(3500);
-    await redis.del(keys.idempotency("alice", "reuse-1")); // the window passed
+    expect(await redis.ttl(keys.idempotency(roomA, "alice", "reuse-1"))).toBeGreaterThan(3500);
+    await redis.del(keys.idempotency(roomA, "alice", "reuse-1")); // the window passed
     const again = await send(roomA, "reuse-1", "a different text");
     expect(again.created).toBe(false);
     expect(again.message.id).toBe(first.message.id);
     expect(again.message.text).toBe("hello");
     expect(await pending.range(roomA, { limit: 100 })).toEqual([]); // nothing new accepted
-    await expect(send(roomB, "reuse-1")).rejects.toMatchObject({ code: "conflict" });
+    // Idempotency is per room (the key lives in the room's Redis slot).
+    const elsewhere = await send(roomB, "reuse-1", "in room B");
+    expect(elsewhere.created).toBe(true);
+    expect(elsewhere.message.id).not.toBe(first.message.id);
+    expect((await send(roomB, "reuse-1")).message.id).toBe(elsewhere.message.id);
   });
 
   it("keeps the key while the message is pending, however long persistence takes", async () => {
     await send(roomA, "pending-1");
-    expect(await redis.ttl(keys.idempotency("alice", "pending-1"))).toBe(-1);
+    expect(await redis.ttl(keys.idempotency(roomA, "alice", "pending-1"))).toBe(-1);
     const replay = await send(roomA, "pending-1");
     expect(replay.created).toBe(false);
   });

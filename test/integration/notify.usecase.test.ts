@@ -6,7 +6,7 @@ import { NotifyUseCase } from "../../src/notify/notify.usecase.ts";
 import { LogPushProvider } from "../../src/notify/providers/log.provider.ts";
 import type { Push, PushOutcome, PushProvider } from "../../src/notify/providers/push-provider.ts";
 import { createLogger, type Logger } from "../../src/observability/logger.ts";
-import { Keys } from "../../src/redis/redis.ts";
+import { Keys, presenceBucket } from "../../src/redis/redis.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import { msg, room as newRoom } from "../contract/fixtures.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
@@ -46,7 +46,7 @@ beforeAll(async () => {
   await device("d", "d1", "td");
   await device("e", "e1", "te");
   // c has a live socket somewhere.
-  await redis.zadd(keys.presenceOnline(), Date.now() + 60_000, "c");
+  await redis.zadd(keys.presenceOnline(presenceBucket("c")), Date.now() + 60_000, "c");
 });
 afterAll(async () => {
   await dropPrefix(prefix);

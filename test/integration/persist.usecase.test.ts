@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AcceptRepository } from "../../src/messages/accept.repository.ts";
+import { BacklogGauge, readBacklog } from "../../src/messages/backlog.gauge.ts";
 import { MessageOpsRepository } from "../../src/messages/ops.repository.ts";
 import { PendingRepository } from "../../src/messages/pending.repository.ts";
 import { PersistProducer, persistBatchSchema, persistQueue } from "../../src/messages/persist.queue.ts";
@@ -22,7 +23,11 @@ const keys = new Keys(prefix);
 const redis = new Redis(REDIS_URL);
 const store = new SqliteStore(":memory:");
 const pending = new PendingRepository(redis, keys, 3600);
-const accept = new AcceptRepository(redis, keys, { maxMessages: 1_000_000, maxBytes: 1 << 30 });
+const accept = new AcceptRepository(
+  redis,
+  keys,
+  new BacklogGauge(redis, keys, { maxMessages: 1_000_000, maxBytes: 1 << 30 }),
+);
 const counters = new RoomCounters(redis, keys, store);
 const members = new MembershipCache(redis, keys, store, 3600);
 const failed: { id: string; reason: string }[] = [];
@@ -30,7 +35,12 @@ const events: FailureEvents = { messageFailed: (m, reason) => failed.push({ id: 
 const useCase = new PersistMessages({
   store,
   pending,
-  ops: new MessageOpsRepository(redis, keys, counters, { maxMessages: 1_000_000, maxBytes: 1 << 30 }),
+  ops: new MessageOpsRepository(
+    redis,
+    keys,
+    counters,
+    new BacklogGauge(redis, keys, { maxMessages: 1_000_000, maxBytes: 1 << 30 }),
+  ),
   events,
   logger: createLogger("silent", "test"),
 });
@@ -81,7 +91,7 @@ describe("accept and persist", () => {
     expect(await pending.range(roomId, { limit: 10 })).toEqual([]);
     expect(await pending.get(batch[0]?.id ?? "")).toBeNull();
     expect((await store.roomCounters(roomId)).seq).toBe(2);
-    expect(Number(await redis.get(keys.pendingBytes()))).toBe(0);
+    expect((await readBacklog(redis, keys)).bytes).toBe(0);
   });
 
   it("rolls back only what the store refuses, frees its client_id, and reports message:failed", async () => {
@@ -97,8 +107,8 @@ describe("accept and persist", () => {
     expect(await store.getMessage(bad.id)).toBeNull();
     expect(failed).toEqual([{ id: bad.id, reason: "rejected_by_store" }]);
     expect(await pending.get(bad.id)).toBeNull();
-    expect(await redis.get(keys.idempotency("u1", "b2"))).toBeNull();
-    expect(await redis.zcard(keys.pendingIndex())).toBe(0);
+    expect(await redis.get(keys.idempotency(ghost, "u1", "b2"))).toBeNull();
+    expect((await readBacklog(redis, keys)).messages).toBe(0);
     // The rolled-back message is a tombstone with a revision of its own, after its accept rev.
     const tomb = (await store.getMessageStates([bad], "u1")).get(bad.id);
     expect(tomb?.deleted?.rev).toBeGreaterThan(bad.rev);
@@ -127,12 +137,15 @@ describe("group commit", () => {
   it("puts concurrent messages into few jobs and resolves only once the job is in Redis", async () => {
     const conn = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     await new Promise((r) => conn.once("ready", r));
-    const producer = new PersistProducer(conn, keys.bullPrefix, {
+    const producer = new PersistProducer(conn, keys, {
       maxDelayMs: 20,
       maxMessages: 50,
       minIntervalMs: 0,
     });
-    const queue = new Queue(persistQueue.name, { connection: redis, prefix: keys.bullPrefix });
+    const queue = new Queue(persistQueue.name, {
+      connection: redis,
+      prefix: keys.bullPrefix(persistQueue.name),
+    });
     try {
       const msgs = await Promise.all(Array.from({ length: 120 }, (_, i) => acceptOne(roomId, `gc-${i}`)));
       await Promise.all(msgs.map((m) => producer.enqueue(m)));

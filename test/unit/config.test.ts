@@ -45,4 +45,30 @@ describe("loadConfig", () => {
   it("refuses adapters that are not built yet rather than pretending", () => {
     expect(() => loadConfig({ STORE: "couchbase", DATA_DIR: dir })).toThrow(/not built yet/);
   });
+
+  it("demo login: on only while the JWT secret is the generated one, unless DEMO_LOGIN says; never in production", () => {
+    const secret = "x".repeat(32);
+    expect(loadConfig({ DATA_DIR: dir }).demoLogin).toBe(true);
+    expect(loadConfig({ DATA_DIR: dir, DEMO_LOGIN: "false" }).demoLogin).toBe(false);
+    expect(loadConfig({ DATA_DIR: dir, JWT_SECRET: secret }).demoLogin).toBe(false);
+    expect(loadConfig({ DATA_DIR: dir, JWT_SECRET: secret, DEMO_LOGIN: "true" }).demoLogin).toBe(true);
+    expect(() =>
+      loadConfig({
+        DATA_DIR: dir,
+        NODE_ENV: "production",
+        JWT_SECRET: secret,
+        DEMO_LOGIN: "true",
+        PUBLIC_URL: "https://chat.example",
+      }),
+    ).toThrow(/DEMO_LOGIN: refused when NODE_ENV=production/);
+    expect(
+      loadConfig({
+        DATA_DIR: dir,
+        NODE_ENV: "production",
+        JWT_SECRET: secret,
+        PUBLIC_URL: "https://chat.example",
+      }).demoLogin,
+    ).toBe(false);
+    expect(() => loadConfig({ DATA_DIR: dir, DEMO_LOGIN: "yes" })).toThrow(/DEMO_LOGIN/);
+  });
 });

@@ -1,6 +1,14 @@
+import calculateSlot from "cluster-key-slot";
 import { describe, expect, it } from "vitest";
 import { clientIdSchema, idSchema, newId, userIdSchema } from "../../src/ids.ts";
-import { Keys } from "../../src/redis/redis.ts";
+import {
+  Keys,
+  presenceBucket,
+  presenceBuckets,
+  ROOM_BUCKETS,
+  roomBucket,
+  roomBuckets,
+} from "../../src/redis/redis.ts";
 
 const keys = new Keys("chat");
 
@@ -29,11 +37,11 @@ const builders: Record<string, string[]> = {
   seq: roomIds.map((r) => keys.seq(r)),
   rev: roomIds.map((r) => keys.rev(r)),
   counterFloor: roomIds.map((r) => keys.counterFloor(r)),
-  pendingBytes: [keys.pendingBytes()],
+  pendingBytes: roomBuckets().map((b) => keys.pendingBytes(b)),
   presenceSockets: hostileUserIds.map((u) => keys.presenceSockets(u)),
-  presenceOnline: [keys.presenceOnline()],
-  presenceSocketsPrefix: [keys.presenceSocketsPrefix],
-  presenceSeenPrefix: [keys.presenceSeenPrefix],
+  presenceOnline: presenceBuckets().map((b) => keys.presenceOnline(b)),
+  presenceSocketsPrefix: presenceBuckets().map((b) => keys.presenceSocketsPrefix(b)),
+  presenceSeenPrefix: presenceBuckets().map((b) => keys.presenceSeenPrefix(b)),
   presenceSeen: hostileUserIds.map((u) => keys.presenceSeen(u)),
   // rate-limiter-flexible appends ":<user id>" to each prefix; each budget is a family.
   ...Object.fromEntries(
@@ -43,16 +51,23 @@ const builders: Record<string, string[]> = {
     ]),
   ),
   pendingOps: roomIds.map((r) => keys.pendingOps(r)),
-  pendingOpsIndex: [keys.pendingOpsIndex()],
-  idempotency: hostileUserIds.flatMap((u) => hostileUserIds.map((c) => keys.idempotency(u, c))),
+  pendingOpsIndex: roomBuckets().map((b) => keys.pendingOpsIndex(b)),
+  idempotency: roomIds
+    .slice(0, 2)
+    .flatMap((r) => hostileUserIds.flatMap((u) => hostileUserIds.map((c) => keys.idempotency(r, u, c)))),
   pendingRoom: roomIds.map((r) => keys.pendingRoom(r)),
-  pendingMessage: roomIds.map((r) => keys.pendingMessage(r)),
-  pendingIndex: [keys.pendingIndex()],
-  pendingMessagePrefix: [keys.pendingMessagePrefix],
+  pendingMessage: roomIds.flatMap((r) => roomIds.map((m) => keys.pendingMessage(r, m))),
+  pendingIndex: roomBuckets().map((b) => keys.pendingIndex(b)),
+  pendingMessagePrefix: roomIds.map((r) => keys.pendingMessagePrefix(r)),
+  messageRoom: roomIds.map((m) => keys.messageRoom(m)),
   pushSent: hostileUserIds.flatMap((u) => roomIds.map((m) => keys.pushSent(m, u, u))),
-  bullPrefix: [keys.bullPrefix],
+  bullPrefix: ["persist", "media", "fanout", "notify"].map((q) => keys.bullPrefix(q)),
   socketKey: [keys.socketKey],
+  waitMark: roomBuckets().map((b) => keys.waitMark(`r${b}`)),
 };
+
+/** The hash tag Redis Cluster takes a key's slot from (the first {...} with something inside). */
+const tagOf = (key: string): string | null => /\{([^}]+)\}/.exec(key)?.[1] ?? null;
 
 describe("Redis key families", () => {
   it("covers every key builder of Keys", () => {
@@ -87,14 +102,84 @@ describe("Redis key families", () => {
         owner.set(family, builder);
       }
     }
-    expect(keys.pendingMessage(roomIds[0] ?? "").startsWith(keys.pendingMessagePrefix)).toBe(true);
-    expect(keys.presenceSockets("a:b").startsWith(keys.presenceSocketsPrefix)).toBe(true);
-    expect(keys.presenceSeen("a:b").startsWith(keys.presenceSeenPrefix)).toBe(true);
+    const room = roomIds[0] ?? "";
+    expect(keys.pendingMessage(room, newId()).startsWith(keys.pendingMessagePrefix(room))).toBe(true);
+    const b = presenceBucket("a:b");
+    expect(keys.presenceSockets("a:b").startsWith(keys.presenceSocketsPrefix(b))).toBe(true);
+    expect(keys.presenceSeen("a:b").startsWith(keys.presenceSeenPrefix(b))).toBe(true);
   });
 
-  it("refuses a part with the separator or an empty part, whatever the caller validated", () => {
-    expect(() => keys.idempotency("a|b", "c")).toThrow();
+  it("refuses a part with the separator, a brace or nothing, whatever the caller validated", () => {
+    const room = roomIds[0] ?? "";
+    expect(() => keys.idempotency(room, "a|b", "c")).toThrow();
+    expect(() => keys.idempotency(room, "a{b}", "c")).toThrow();
+    expect(() => keys.presenceSockets("{x}")).toThrow();
     expect(() => keys.members("")).toThrow();
+    expect(() => keys.pendingIndex(ROOM_BUCKETS)).toThrow();
+    expect(() => keys.pendingIndex(-1)).toThrow();
+    expect(() => keys.bullPrefix("a:b")).toThrow();
+    expect(() => keys.waitMark("x}{y")).toThrow();
+  });
+
+  it("has one hash tag per key, made by the builder: no input can move a key to another slot", () => {
+    for (const [builder, list] of Object.entries(builders)) {
+      for (const key of list) {
+        const tags = key.match(/\{[^}]*\}/g) ?? [];
+        expect(tags.length, `${builder}: ${key}`).toBeLessThanOrEqual(1);
+        if (tags[0]) expect(tags[0], key).toMatch(/^\{(r\d+|p\d+|chat\.[a-z]+)\}$/);
+      }
+    }
+  });
+
+  it("puts every key one script or transaction touches in one slot (Redis Cluster runs nothing else)", () => {
+    const room = roomIds[1] ?? "";
+    const bucket = roomBucket(room);
+    const id = newId();
+    // The accept, op, seed, clear and take-revs scripts, the member cache fill and invalidation.
+    const roomScripts = [
+      keys.members(room),
+      keys.membersGen(room),
+      keys.roomLock(room),
+      keys.idempotency(room, "alice", "c-1"),
+      keys.seq(room),
+      keys.rev(room),
+      keys.counterFloor(room),
+      keys.pendingRoom(room),
+      keys.pendingOps(room),
+      keys.pendingMessage(room, id),
+      `${keys.pendingMessagePrefix(room)}${id}`,
+      keys.pendingIndex(bucket),
+      keys.pendingBytes(bucket),
+      keys.pendingOpsIndex(bucket),
+      keys.waitMark(`r${bucket}`),
+    ];
+    expect(new Set(roomScripts.map((k) => calculateSlot(k))).size).toBe(1);
+    // Presence: a user's sockets, seen time and their bucket's online index (connect,
+    // disconnect, and the sweep, which derives keys from the bucket's prefixes).
+    const user = "some.user";
+    const pb = presenceBucket(user);
+    const presence = [
+      keys.presenceSockets(user),
+      keys.presenceSeen(user),
+      keys.presenceOnline(pb),
+      `${keys.presenceSocketsPrefix(pb)}${user}`,
+      `${keys.presenceSeenPrefix(pb)}${user}`,
+    ];
+    expect(new Set(presence.map((k) => calculateSlot(k))).size).toBe(1);
+    // A BullMQ queue's keys share its tag.
+    expect(tagOf(`${keys.bullPrefix("persist")}:persist:wait`)).toBe("chat.persist");
+  });
+
+  it("spreads rooms, their buckets and the queues over many slots (no slot takes every message)", () => {
+    const rooms = Array.from({ length: 2000 }, () => newId());
+    const buckets = new Set(rooms.map((r) => roomBucket(r)));
+    expect(buckets.size).toBe(ROOM_BUCKETS);
+    const slots = new Set(roomBuckets().map((b) => calculateSlot(keys.pendingIndex(b))));
+    expect(slots.size).toBe(ROOM_BUCKETS);
+    const queueSlots = new Set(
+      ["persist", "media", "fanout", "notify"].map((q) => calculateSlot(`${keys.bullPrefix(q)}:x`)),
+    );
+    expect(queueSlots.size).toBe(4);
   });
 
   it("accepts only the real id formats at the edge", () => {

@@ -95,8 +95,21 @@ export class SqliteDb {
     }
     // Opening and migrating may wait on another process's lock: blocking is fine at boot.
     this.#db = new DatabaseSync(file, { timeout: this.#lockWaitMs });
-    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
-    this.#migrate();
+    // Processes starting together on a new file race to set it up, and SQLite may answer one of
+    // them "locked" at once instead of waiting on the busy timeout (switching to WAL): wait and
+    // set up again, within the same lock wait.
+    const deadline = Date.now() + this.#lockWaitMs;
+    for (;;) {
+      try {
+        this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+        this.#migrate();
+        break;
+      } catch (err) {
+        const busy = isBusy(err) || (err instanceof StoreUnavailableError && isBusy(err.cause));
+        if (!busy || Date.now() >= deadline) throw err;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      }
+    }
     this.#db.exec("PRAGMA busy_timeout = 0");
     if (file !== ":memory:") {
       if (!existsSync(marker)) writeFileSync(marker, `${new Date().toISOString()}\n`);

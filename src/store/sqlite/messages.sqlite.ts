@@ -138,11 +138,15 @@ export class SqliteMessages implements MessagesStore {
     return rows.map((r) => JSON.parse(String(r.record)) as MessageRecord);
   }
 
-  async getMessageByClientId(senderId: string, clientId: string): Promise<MessageRecord | null> {
+  async getMessageByClientId(
+    roomId: string,
+    senderId: string,
+    clientId: string,
+  ): Promise<MessageRecord | null> {
     const row = await this.#db.read(() =>
       this.#db
-        .stmt(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?`)
-        .get(senderId, clientId),
+        .stmt(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND sender_id = ? AND client_id = ?`)
+        .get(roomId, senderId, clientId),
     );
     return row ? messageFromRow(row) : null;
   }

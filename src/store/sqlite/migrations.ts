@@ -200,4 +200,36 @@ export const migrations: string[] = [
   `
   ALTER TABLE messages ADD COLUMN forwarded TEXT;
   `,
+  // 13: a client_id is unique per (room, sender), not per sender: idempotency lives in the
+  // room's Redis slot (Redis Cluster), so a client_id reused in another room is a new message.
+  // SQLite cannot drop a table constraint: the table is rebuilt, rowids kept (the full-text
+  // index refers to them). No table refers to messages.
+  `
+  CREATE TABLE messages_v13 (
+    id TEXT PRIMARY KEY,
+    room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    sender_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    text TEXT,
+    media_id TEXT,
+    reply_to_id TEXT,
+    mentions TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL,
+    rev INTEGER NOT NULL DEFAULT 0,
+    system TEXT,
+    forwarded TEXT,
+    UNIQUE (room_id, seq),
+    UNIQUE (room_id, sender_id, client_id)
+  ) STRICT;
+  INSERT INTO messages_v13 (rowid, id, room_id, seq, sender_id, client_id, type, text, media_id,
+      reply_to_id, mentions, created_at, rev, system, forwarded)
+    SELECT rowid, id, room_id, seq, sender_id, client_id, type, text, media_id,
+      reply_to_id, mentions, created_at, rev, system, forwarded FROM messages;
+  DROP TABLE messages;
+  ALTER TABLE messages_v13 RENAME TO messages;
+  CREATE INDEX messages_by_room_rev ON messages (room_id, rev);
+  CREATE INDEX messages_system ON messages (room_id, seq) WHERE type = 'system';
+  `,
 ];

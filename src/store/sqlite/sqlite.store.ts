@@ -248,8 +248,8 @@ export class SqliteStore implements Store {
   getRolledBack(messageIds: string[]): Promise<MessageRecord[]> {
     return this.#messages.getRolledBack(messageIds);
   }
-  getMessageByClientId(senderId: string, clientId: string): Promise<MessageRecord | null> {
-    return this.#messages.getMessageByClientId(senderId, clientId);
+  getMessageByClientId(roomId: string, senderId: string, clientId: string): Promise<MessageRecord | null> {
+    return this.#messages.getMessageByClientId(roomId, senderId, clientId);
   }
   listMessages(roomId: string, query: HistoryQuery): Promise<MessageRecord[]> {
     return this.#messages.listMessages(roomId, query);

@@ -1,0 +1,43 @@
+import { Router } from "express";
+import { z } from "zod";
+import { parse } from "../errors.ts";
+import { jsonBody } from "../http/http.app.ts";
+import { route } from "../http/route.ts";
+import { userIdSchema } from "../ids.ts";
+import type { RateLimits } from "../rate-limits/rate-limits.ts";
+import { displayName } from "../text.ts";
+import type { DemoLogin } from "./demo-login.service.ts";
+
+const demoTokenBodySchema = z
+  .object({
+    user_id: userIdSchema,
+    name: displayName(64).optional(),
+  })
+  .strict();
+
+/** `POST /api/v1/demo/token`: mounted only while DEMO_LOGIN is on (elsewhere a 404). */
+export function demoLoginRoutes(demo: DemoLogin, limits: RateLimits): Router {
+  const router = Router();
+  route(
+    router,
+    "",
+    {
+      method: "post",
+      path: "/api/v1/demo/token",
+      summary: "Demo login: a token for any user id (only while DEMO_LOGIN is on)",
+      tag: "demo",
+      access: "public",
+      body: demoTokenBodySchema,
+      status: 200,
+      returns: "`{token, expires_at}`",
+    },
+    ...jsonBody,
+    async (req, res) => {
+      // Per client address: new identities are free here, so the per-user budgets need this one.
+      await limits.consume("demo_login", req.ip ?? "unknown");
+      const { user_id, name } = parse(demoTokenBodySchema, req.body);
+      res.json(demo.issue(user_id, name));
+    },
+  );
+  return router;
+}
