@@ -83,7 +83,7 @@ export async function startApi(config: Config): Promise<Api> {
   for (const [name, conn] of Object.entries({ redis, pub, sub, queueConn })) {
     conn.on("error", (err) => logger.warn({ conn: name, err: err.message }, "redis connection error"));
   }
-  const store = createStore(config, logger);
+  const store = await createStore(config, logger);
   const verifier = new TokenVerifier({
     key: config.jwt,
     issuer: config.JWT_ISSUER,

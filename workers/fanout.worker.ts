@@ -23,7 +23,7 @@ export async function startFanoutPool(config: Config, logger: Logger): Promise<R
   const redis = createRedis(config.redis, "worker", "chat-fanout");
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   const broadcast = workerEvents(config.redis, redis, keys.socketKey);
-  const store = createStore(config, logger);
+  const store = await createStore(config, logger);
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
   const persist = new PersistProducer(redis, keys, {
     maxDelayMs: config.PERSIST_BATCH_MS,

@@ -30,7 +30,7 @@ export async function startMediaPool(config: Config, logger: Logger): Promise<Ru
   const redis = createRedis(config.redis, "worker", "chat-media");
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   const broadcast = workerEvents(config.redis, redis, keys.socketKey);
-  const store = createStore(config, logger);
+  const store = await createStore(config, logger);
   const { storage } = createMediaStorage(config);
   const views = new MediaViews(store, storage, config.MEDIA_URL_TTL_S);
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);

@@ -14,7 +14,7 @@ export async function startNotifyPool(config: Config, logger: Logger): Promise<R
   const keys = new Keys(config.REDIS_PREFIX);
   const redis = createRedis(config.redis, "worker", "chat-notify");
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
-  const store = createStore(config, logger);
+  const store = await createStore(config, logger);
   const provider = createPushProvider(config, logger);
   const reader = new MessageReader(store, new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S));
   const useCase = new NotifyUseCase({ store, redis, keys, provider, logger, reader });

@@ -22,7 +22,7 @@ export async function startPersistPool(config: Config, logger: Logger): Promise<
   const redis = createRedis(config.redis, "worker", "chat-persist");
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   const broadcast = workerEvents(config.redis, redis, keys.socketKey);
-  const store = createStore(config, logger);
+  const store = await createStore(config, logger);
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
   const members = new MembershipCache(redis, keys, store, config.MEMBERSHIP_CACHE_TTL_S);
   const notify = new NotifyJobs(redis, keys);

@@ -47,6 +47,22 @@ const envSchema = z.object({
   DATA_DIR: z.string().default("./data"),
   SQLITE_BUSY_TIMEOUT_MS: int(10000, 0),
   STORE: z.enum(["sqlite", "couchbase"]).default("sqlite"),
+  /** STORE=couchbase: e.g. couchbase://cb1,cb2 (couchbases:// for TLS). */
+  COUCHBASE_CONNSTR: optionalString,
+  COUCHBASE_USERNAME: optionalString,
+  COUCHBASE_PASSWORD: optionalString,
+  COUCHBASE_BUCKET: z
+    .string()
+    .regex(/^[A-Za-z0-9_.%-]{1,100}$/)
+    .default("chat"),
+  COUCHBASE_SCOPE: z
+    .string()
+    .regex(/^[A-Za-z0-9_%-]{1,251}$/)
+    .default("chat"),
+  /** Start fails after this long without a cluster (the SDK's bootstrap timeout). */
+  COUCHBASE_BOOTSTRAP_TIMEOUT_MS: int(10_000, 100),
+  COUCHBASE_KV_TIMEOUT_MS: int(2500, 10),
+  COUCHBASE_QUERY_TIMEOUT_MS: int(10_000, 10),
   GROUP_MAX_MEMBERS: int(1024, 2),
   MESSAGE_MAX_CHARS: int(5000, 1),
   MESSAGE_MAX_MENTIONS: int(50, 1),
@@ -211,7 +227,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     problems.push("JWT_SECRET or JWT_PUBLIC_KEY: required when NODE_ENV=production");
   }
   if (env.STORE === "couchbase") {
-    problems.push("STORE=couchbase: the Couchbase adapter is not built yet; use STORE=sqlite");
+    for (const name of ["COUCHBASE_CONNSTR", "COUCHBASE_USERNAME", "COUCHBASE_PASSWORD"] as const) {
+      if (!env[name]) problems.push(`${name}: required when STORE=couchbase`);
+    }
   }
   if (env.MEDIA_STORAGE === "s3") {
     for (const name of ["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const) {

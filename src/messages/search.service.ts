@@ -20,7 +20,8 @@ export const searchQuerySchema = z.object({
 });
 export type SearchQueryInput = z.infer<typeof searchQuerySchema>;
 
-const cursorSchema = z.strictObject({ n: z.string().regex(/^\d{1,16}$/) });
+/** The store's own keyset (each adapter checks its format). */
+const cursorSchema = z.strictObject({ n: z.string().regex(/^[0-9A-Za-z:.|-]{1,80}$/) });
 
 /** The index works on trigrams: a shorter term cannot be looked up. */
 const MIN_TERM_CHARS = 3;
@@ -54,10 +55,8 @@ export class SearchService {
       throw new AppError("invalid_request", `each search term needs at least ${MIN_TERM_CHARS} characters`);
     }
     if (input.room_id) await this.#members.assertMember(input.room_id, user.id);
-    // Each term as an FTS5 string (quotes doubled): user input is never FTS syntax.
-    const match = terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" ");
     const found = await this.#store.searchMessages(user.id, {
-      match,
+      terms,
       roomId: input.room_id,
       limit: input.limit,
       after: input.cursor ? decodeCursor(input.cursor, cursorSchema).n : undefined,

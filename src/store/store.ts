@@ -1,6 +1,6 @@
 /**
  * The storage ports: one small interface per entity group, each method's contract written
- * beside it. Services depend on the ports they use; adapters (`sqlite/`, later `couchbase/`)
+ * beside it. Services depend on the ports they use; adapters (`sqlite/`, `couchbase/`)
  * implement them and pass the contract suites in test/contract/. Nothing here needs a
  * multi-document transaction larger than one message (or one room with its members), so a
  * document store can implement every method with single-document atomic writes.
@@ -343,8 +343,8 @@ export interface BlocksStore {
 }
 
 export type SearchQuery = {
-  /** An FTS match expression built by the search service (quoted terms, all required). */
-  match: string;
+  /** Words that must all appear in the text, in any order (each at least 3 characters). */
+  terms: string[];
   roomId?: string | undefined;
   limit: number;
   /** Keyset: the `next` of the previous page. */

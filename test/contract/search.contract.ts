@@ -6,8 +6,10 @@ import { at, members, msg, room, storeFixture } from "./fixtures.ts";
 export function runSearchContract(adapter: string, makeStore: () => Promise<Store>): void {
   describe(`${adapter}: Search`, () => {
     const ctx = storeFixture(makeStore);
-    const ids = async (user: string, match: string, extra: { roomId?: string } = {}) =>
-      (await ctx.store.searchMessages(user, { match, limit: 50, ...extra })).messages.map((m) => m.text);
+    const ids = async (user: string, q: string, extra: { roomId?: string } = {}) =>
+      (await ctx.store.searchMessages(user, { terms: q.split(" "), limit: 50, ...extra })).messages.map(
+        (m) => m.text,
+      );
 
     it("finds text in the caller's rooms, ignoring accents, in scripts without spaces too", async () => {
       const mine = await ctx.store.createGroupRoom(room(), members("u1", "u2"));
@@ -19,13 +21,13 @@ export function runSearchContract(adapter: string, makeStore: () => Promise<Stor
         msg(other.id, 1, { text: "creme for someone else" }),
         msg(mine.id, 4, { text: null, type: "system" }),
       ]);
-      expect(await ids("u1", '"creme"')).toEqual(["Crème brûlée tonight?"]);
-      expect(await ids("u1", '"creme" "tonight"')).toEqual(["Crème brûlée tonight?"]);
-      expect(await ids("u1", '"creme" "absent"')).toEqual([]);
-      expect(await ids("u2", '"テキスト"')).toEqual(["日本語のテキストです"]);
-      expect(await ids("u1", '"привет"')).toEqual(["Привет, мир"]);
-      expect(await ids("u3", '"creme"')).toEqual(["creme for someone else"]);
-      expect(await ids("u1", '"creme"', { roomId: other.id })).toEqual([]);
+      expect(await ids("u1", "creme")).toEqual(["Crème brûlée tonight?"]);
+      expect(await ids("u1", "creme tonight")).toEqual(["Crème brûlée tonight?"]);
+      expect(await ids("u1", "creme absent")).toEqual([]);
+      expect(await ids("u2", "テキスト")).toEqual(["日本語のテキストです"]);
+      expect(await ids("u1", "привет")).toEqual(["Привет, мир"]);
+      expect(await ids("u3", "creme")).toEqual(["creme for someone else"]);
+      expect(await ids("u1", "creme", { roomId: other.id })).toEqual([]);
     });
 
     it("follows edits (whenever they land), drops tombstones, and hides what the caller hid", async () => {
@@ -43,12 +45,12 @@ export function runSearchContract(adapter: string, makeStore: () => Promise<Stor
         op(b, { kind: "delete", rev: 11 }),
         op(c, { kind: "hide", rev: 12, user_id: "u2" }),
       ]);
-      expect(await ids("u1", '"original"')).toEqual([]);
-      expect(await ids("u1", '"stale"')).toEqual([]);
-      expect(await ids("u1", '"edited"')).toEqual(["original words"]); // the record; views lay the edit over it
-      expect(await ids("u1", '"doomed"')).toEqual([]);
-      expect(await ids("u1", '"words"')).toEqual(["private words"]);
-      expect(await ids("u2", '"words"')).toEqual([]);
+      expect(await ids("u1", "original")).toEqual([]);
+      expect(await ids("u1", "stale")).toEqual([]);
+      expect(await ids("u1", "edited")).toEqual(["original words"]); // the record; views lay the edit over it
+      expect(await ids("u1", "doomed")).toEqual([]);
+      expect(await ids("u1", "words")).toEqual(["private words"]);
+      expect(await ids("u2", "words")).toEqual([]);
     });
 
     it("pages most recently stored first with a keyset", async () => {
@@ -56,16 +58,16 @@ export function runSearchContract(adapter: string, makeStore: () => Promise<Stor
       await ctx.store.insertMessages(
         Array.from({ length: 5 }, (_, i) => msg(r.id, i + 1, { text: `needle ${i}` })),
       );
-      const first = await ctx.store.searchMessages("u1", { match: '"needle"', limit: 2 });
+      const first = await ctx.store.searchMessages("u1", { terms: ["needle"], limit: 2 });
       expect(first.messages.map((m) => m.seq)).toEqual([5, 4]);
       const next = await ctx.store.searchMessages("u1", {
-        match: '"needle"',
+        terms: ["needle"],
         limit: 2,
         after: first.next ?? "",
       });
       expect(next.messages.map((m) => m.seq)).toEqual([3, 2]);
       const last = await ctx.store.searchMessages("u1", {
-        match: '"needle"',
+        terms: ["needle"],
         limit: 2,
         after: next.next ?? "",
       });

@@ -42,8 +42,33 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ JWT_SECRET: "short", DATA_DIR: dir })).toThrow(/at least 32/);
   });
 
-  it("refuses adapters that are not built yet rather than pretending", () => {
-    expect(() => loadConfig({ STORE: "couchbase", DATA_DIR: dir })).toThrow(/not built yet/);
+  it("asks for what the Couchbase store needs, and checks its names", () => {
+    // Couchbase needs where and who; its bucket and scope default to "chat".
+    expect(() => loadConfig({ STORE: "couchbase", DATA_DIR: dir })).toThrow(
+      /COUCHBASE_CONNSTR: required[\s\S]*COUCHBASE_USERNAME: required[\s\S]*COUCHBASE_PASSWORD: required/,
+    );
+    const cb = loadConfig({
+      STORE: "couchbase",
+      COUCHBASE_CONNSTR: "couchbase://cb1",
+      COUCHBASE_USERNAME: "chat",
+      COUCHBASE_PASSWORD: "secret",
+      DATA_DIR: dir,
+    });
+    expect(cb).toMatchObject({
+      COUCHBASE_BUCKET: "chat",
+      COUCHBASE_SCOPE: "chat",
+      COUCHBASE_BOOTSTRAP_TIMEOUT_MS: 10_000,
+    });
+    expect(() =>
+      loadConfig({
+        STORE: "couchbase",
+        COUCHBASE_CONNSTR: "x",
+        COUCHBASE_USERNAME: "u",
+        COUCHBASE_PASSWORD: "p",
+        COUCHBASE_SCOPE: "a.b",
+        DATA_DIR: dir,
+      }),
+    ).toThrow(/COUCHBASE_SCOPE/);
   });
 
   it("demo login: on only while the JWT secret is the generated one, unless DEMO_LOGIN says; never in production", () => {

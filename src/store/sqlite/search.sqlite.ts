@@ -22,7 +22,9 @@ export class SqliteSearch implements SearchStore {
     userId: string,
     q: SearchQuery,
   ): Promise<{ messages: MessageRecord[]; next: string | null }> {
-    const params: SQLInputValue[] = [userId, q.match, userId];
+    // Each term as an FTS5 string (quotes doubled): user input is never FTS syntax.
+    const match = q.terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" ");
+    const params: SQLInputValue[] = [userId, match, userId];
     let filters = "";
     if (q.roomId) {
       filters += " AND m.room_id = ?";

@@ -1,0 +1,91 @@
+import couchbase from "couchbase";
+import type { Logger } from "../../observability/logger.ts";
+import { StoreUnavailableError } from "../store.ts";
+import { storeError } from "./couchbase.errors.ts";
+import { COLLECTIONS } from "./couchbase.layout.ts";
+import { CouchbaseStore } from "./couchbase.store.ts";
+
+export type CouchbaseSettings = {
+  connStr: string;
+  username: string;
+  password: string;
+  bucket: string;
+  scope: string;
+  bootstrapTimeoutMs: number;
+  kvTimeoutMs: number;
+  queryTimeoutMs: number;
+};
+
+/** Thrown at start when the cluster cannot be reached or is not set up: the process says why and exits. */
+export class CouchbaseUnreachableError extends Error {}
+
+/** Connects, fails fast (bootstrap timeout) with what to check, and opens the scope's collections. */
+export async function connectCouchbase(s: CouchbaseSettings, logger: Logger): Promise<Couchbase> {
+  let cluster: couchbase.Cluster;
+  try {
+    cluster = await couchbase.connect(s.connStr, {
+      username: s.username,
+      password: s.password,
+      timeouts: {
+        bootstrapTimeout: s.bootstrapTimeoutMs,
+        kvTimeout: s.kvTimeoutMs,
+        queryTimeout: s.queryTimeoutMs,
+      },
+    });
+    await cluster.bucket(s.bucket).waitUntilReady(s.bootstrapTimeoutMs);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new CouchbaseUnreachableError(
+      `Couchbase at ${redact(s.connStr)} (bucket ${s.bucket}) not reachable within ${s.bootstrapTimeoutMs} ms: ${why}. ` +
+        "Check COUCHBASE_CONNSTR, COUCHBASE_USERNAME/COUCHBASE_PASSWORD and COUCHBASE_BUCKET, and run `npm run couchbase:init` once.",
+    );
+  }
+  logger.info({ bucket: s.bucket, scope: s.scope }, "couchbase connected");
+  return new Couchbase(cluster, s);
+}
+
+/** A connection string never carries credentials here, but may carry options: show host part only. */
+function redact(connStr: string): string {
+  return connStr.replace(/\?.*$/, "");
+}
+
+/** One cluster connection and the scope the adapter works in. */
+export class Couchbase {
+  readonly cluster: couchbase.Cluster;
+  readonly bucket: couchbase.Bucket;
+  readonly scope: couchbase.Scope;
+  constructor(cluster: couchbase.Cluster, s: CouchbaseSettings) {
+    this.cluster = cluster;
+    this.bucket = cluster.bucket(s.bucket);
+    this.scope = this.bucket.scope(s.scope);
+  }
+
+  store(): CouchbaseStore {
+    return new CouchbaseStore(
+      { collection: (name) => this.scope.collection(name), scope: this.scope },
+      { ping: () => this.ping(), close: () => this.cluster.close() },
+    );
+  }
+
+  /** Readiness: the KV and query services answer. */
+  async ping(): Promise<void> {
+    try {
+      await this.bucket.ping({ serviceTypes: [couchbase.ServiceType.KeyValue, couchbase.ServiceType.Query] });
+    } catch (err) {
+      throw storeError(err, "ping");
+    }
+  }
+
+  /** The collections that are missing from the scope (start refuses until init created them). */
+  async missingCollections(): Promise<string[]> {
+    try {
+      const scopes = await this.bucket.collections().getAllScopes();
+      const have = new Set(
+        scopes.find((x) => x.name === this.scope.name)?.collections.map((c) => c.name) ?? [],
+      );
+      return COLLECTIONS.filter((c) => !have.has(c));
+    } catch (err) {
+      throw new StoreUnavailableError(`couchbase: listing collections: ${String(err)}`, { cause: err });
+    }
+  }
+}
