@@ -28,7 +28,14 @@ describe("deployment files agree with the code", () => {
       >;
     };
     const apps = Object.entries(compose.services).filter(([, s]) => s.build === ".");
-    expect(apps.map(([name]) => name).sort()).toEqual(["api", "fanout", "media", "notify", "persist"]);
+    expect(apps.map(([name]) => name).sort()).toEqual([
+      "api",
+      "couchbase-schema",
+      "fanout",
+      "media",
+      "notify",
+      "persist",
+    ]);
     for (const [name, service] of apps) {
       const unknown = Object.keys(service.environment ?? {}).filter((k) => !KNOWN.has(k));
       expect(unknown, name).toEqual([]);
