@@ -32,7 +32,6 @@ export async function connectCouchbase(s: CouchbaseSettings, logger: Logger): Pr
         queryTimeout: s.queryTimeoutMs,
       },
     });
-    await cluster.bucket(s.bucket).waitUntilReady(s.bootstrapTimeoutMs);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new CouchbaseUnreachableError(
