@@ -150,16 +150,17 @@ export class CouchbaseRooms implements RoomsStore, MembersStore {
       limit,
     });
     const states = await this.#db.memberState.many(docs.map((d) => keys.member(d.id, userId)));
-    const out: RoomForUser[] = [];
-    for (const doc of docs) {
-      const entry = doc.members.find((m) => m.user_id === userId);
-      if (!entry) continue;
-      out.push({
-        room: await this.record(doc),
-        member: memberRecord(doc.id, entry, states.get(keys.member(doc.id, userId)) ?? null),
-      });
-    }
-    return out;
+    const rooms = await Promise.all(
+      docs.map(async (doc) => {
+        const entry = doc.members.find((m) => m.user_id === userId);
+        if (!entry) return null;
+        return {
+          room: await this.record(doc),
+          member: memberRecord(doc.id, entry, states.get(keys.member(doc.id, userId)) ?? null),
+        };
+      }),
+    );
+    return rooms.filter((r): r is RoomForUser => r !== null);
   }
 
   // --- Members ---------------------------------------------------------------------------
