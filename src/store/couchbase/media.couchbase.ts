@@ -17,18 +17,18 @@ export class CouchbaseMedia implements MediaStore {
     media: MediaRecord,
     quota?: { since: string; maxBytes: number },
   ): Promise<{ created: true } | { created: false; used: number }> {
-    if (quota) {
-      let used = 0;
-      let fits = false;
-      await this.#db.mediaQuota.update(media.owner_id, (doc) => {
-        const uploads = (doc?.uploads ?? []).filter((u) => u.created_at > quota.since && u.id !== media.id);
-        used = uploads.reduce((sum, u) => sum + u.size, 0);
-        fits = used + media.size <= quota.maxBytes;
-        if (!fits) return undefined;
-        return { uploads: [...uploads, { id: media.id, size: media.size, created_at: media.created_at }] };
-      });
-      if (!fits) return { created: false, used };
-    }
+    // Every upload is counted, with or without a quota (the window is the caller's).
+    let used = 0;
+    let fits = true;
+    await this.#db.mediaQuota.update(media.owner_id, (doc) => {
+      const others = (doc?.uploads ?? []).filter((u) => u.id !== media.id);
+      const counted = quota ? others.filter((u) => u.created_at > quota.since) : others;
+      used = counted.reduce((sum, u) => sum + u.size, 0);
+      fits = !quota || used + media.size <= quota.maxBytes;
+      if (!fits) return undefined;
+      return { uploads: [...counted, { id: media.id, size: media.size, created_at: media.created_at }] };
+    });
+    if (!fits) return { created: false, used };
     await this.#db.media.insert(media.id, media);
     return { created: true };
   }

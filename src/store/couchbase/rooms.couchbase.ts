@@ -324,8 +324,8 @@ export class CouchbaseRooms implements RoomsStore, MembersStore {
       next.rev = Math.max(doc.rev, rev);
       return next;
     });
-    // The member's state is ignored from now on (its joined_rev is no roster entry's); drop it.
-    if (changed) await this.#db.memberState.remove(keys.member(roomId, userId));
+    // The member's state document stays: its joined_rev is no roster entry's from now on, so it
+    // is ignored, and removing it here could delete a re-added membership's newer state.
     return { removed: changed, promoted };
   }
 
