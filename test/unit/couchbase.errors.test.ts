@@ -1,5 +1,6 @@
 import couchbase, { type Cas, type QueryOptions } from "couchbase";
 import { describe, expect, it } from "vitest";
+import { pingProblems } from "../../src/store/couchbase/couchbase.connection.ts";
 import { storeError } from "../../src/store/couchbase/couchbase.errors.ts";
 import { Kv, type KvCollection, Query } from "../../src/store/couchbase/couchbase.kv.ts";
 import { StoreUnavailableError } from "../../src/store/store.ts";
@@ -194,5 +195,16 @@ describe("Query over the SDK's Scope", () => {
     await expect(q.rows("messageRevs", { room: "R", after: 2 })).rejects.toBeInstanceOf(
       StoreUnavailableError,
     );
+  });
+});
+
+describe("readiness from a ping report", () => {
+  it("is ready only when every KV and query endpoint answered", () => {
+    const ok = { state: couchbase.PingState.Ok, remote: "cb1:11210" };
+    expect(pingProblems({ kv: [ok], query: [{ ...ok, remote: "cb1:8093" }] })).toEqual([]);
+    expect(
+      pingProblems({ kv: [ok, { state: couchbase.PingState.Timeout, remote: "cb2:11210" }], query: [ok] }),
+    ).toEqual(["kv cb2:11210: Timeout"]);
+    expect(pingProblems({ kv: [ok] })).toEqual(["query: no endpoint"]);
   });
 });

@@ -66,13 +66,18 @@ export class Couchbase {
     );
   }
 
-  /** Readiness: the KV and query services answer. */
+  /** Readiness: the KV and query services answer (a ping reports each endpoint; it throws for none). */
   async ping(): Promise<void> {
+    let result: couchbase.PingResult;
     try {
-      await this.bucket.ping({ serviceTypes: [couchbase.ServiceType.KeyValue, couchbase.ServiceType.Query] });
+      result = await this.bucket.ping({
+        serviceTypes: [couchbase.ServiceType.KeyValue, couchbase.ServiceType.Query],
+      });
     } catch (err) {
       throw storeError(err, "ping");
     }
+    const down = pingProblems(result.services);
+    if (down.length > 0) throw new StoreUnavailableError(`couchbase: not ready: ${down.join("; ")}`);
   }
 
   /** The collections that are missing from the scope (start refuses until init created them). */
@@ -87,4 +92,20 @@ export class Couchbase {
       throw new StoreUnavailableError(`couchbase: listing collections: ${String(err)}`, { cause: err });
     }
   }
+}
+
+/** What a ping found wrong: a service with no endpoint answering, or an endpoint that failed. */
+export function pingProblems(
+  services: Record<string, { state: couchbase.PingState; remote?: string }[]>,
+): string[] {
+  const problems: string[] = [];
+  for (const wanted of [couchbase.ServiceType.KeyValue, couchbase.ServiceType.Query]) {
+    const endpoints = services[wanted] ?? [];
+    if (endpoints.length === 0) problems.push(`${wanted}: no endpoint`);
+    for (const e of endpoints) {
+      if (e.state !== couchbase.PingState.Ok)
+        problems.push(`${wanted} ${e.remote ?? "?"}: ${couchbase.PingState[e.state]}`);
+    }
+  }
+  return problems;
 }
