@@ -94,6 +94,12 @@ describe("couchbase error mapping", () => {
     expect(storeError(new couchbase.CollectionNotFoundError(), "get rooms").message).toMatch(
       /couchbase:init/,
     );
+    // SQL++ 4000 (no index for the query) and 12003 (unknown collection) come as other classes.
+    expect(storeError(new couchbase.PlanningFailureError(), "query roomsForUser").message).toMatch(
+      /couchbase:init/,
+    );
+    const keyspace = new couchbase.IndexFailureError(new Error("12003 Keyspace not found in CB datastore"));
+    expect(storeError(keyspace, "query search").message).toMatch(/couchbase:init/);
     const parse = new couchbase.ParsingFailureError();
     expect(storeError(parse, "query x")).toBe(parse);
   });

@@ -49,6 +49,19 @@ describe("deployment files agree with the code", () => {
     }
   });
 
+  it("the one-shot shell scripts are one line each (a folded block keeps a deeper-indented line's break)", () => {
+    const compose = parse(read("docker-compose.yml"), { merge: true }) as {
+      services: Record<string, { entrypoint?: string[]; command?: string[] }>;
+    };
+    const scripts = Object.entries(compose.services).filter(([, s]) => s.entrypoint?.at(-1) === "-c");
+    expect(scripts.map(([name]) => name).sort()).toEqual([
+      "couchbase-cluster-init",
+      "minio-init",
+      "redis-cluster-init",
+    ]);
+    for (const [name, s] of scripts) expect(s.command?.join(" "), name).not.toContain("\n");
+  });
+
   it("the process scripts exec node, so a stop signal reaches the process itself", () => {
     for (const name of ["start", "start:api", "start:worker"]) expect(scripts[name], name).toMatch(/^exec /);
   });

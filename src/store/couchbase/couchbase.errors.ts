@@ -39,9 +39,13 @@ export function storeError(err: unknown, what: string): Error {
   if (
     err instanceof couchbase.IndexNotFoundError ||
     err instanceof couchbase.CollectionNotFoundError ||
-    err instanceof couchbase.ScopeNotFoundError
+    err instanceof couchbase.ScopeNotFoundError ||
+    // SQL++ 4000 "No index available" arrives as a planning failure, 12003 "Keyspace not found" as an index failure.
+    err instanceof couchbase.PlanningFailureError ||
+    isKeyspaceMissing(err)
   ) {
-    return new Error(`couchbase: ${what}: ${err.message} (run \`npm run couchbase:init\`)`, { cause: err });
+    const why = err instanceof Error ? err.message : String(err);
+    return new Error(`couchbase: ${what}: ${why} (run \`npm run couchbase:init\`)`, { cause: err });
   }
   return err instanceof Error ? err : new Error(String(err));
 }
@@ -49,3 +53,12 @@ export function storeError(err: unknown, what: string): Error {
 export const isNotFound = (err: unknown): boolean => err instanceof couchbase.DocumentNotFoundError;
 export const isExists = (err: unknown): boolean => err instanceof couchbase.DocumentExistsError;
 export const isCasMismatch = (err: unknown): boolean => err instanceof couchbase.CasMismatchError;
+
+/** SQL++ 12003: the query service does not know the collection (missing, or created a moment ago). */
+export function isKeyspaceMissing(err: unknown): boolean {
+  if (!(err instanceof couchbase.IndexFailureError)) return false;
+  const context = err.context;
+  const body = context && "http_response_body" in context ? String(context.http_response_body) : "";
+  const cause = err.cause instanceof Error ? err.cause.message : "";
+  return /12003|[Kk]eyspace not found/.test(`${body} ${err.message} ${cause}`);
+}

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import couchbase from "couchbase";
 import type { Couchbase } from "./couchbase.connection.ts";
+import { isKeyspaceMissing } from "./couchbase.errors.ts";
 import { COLLECTIONS, INDEXES } from "./couchbase.layout.ts";
 
 /**
@@ -42,11 +43,17 @@ export async function initCouchbase(
       : []),
   ];
   for (const index of statements) {
-    try {
-      await cb.scope.query(index.statement, { timeout: 120_000 });
-      say(`index ${index.name}: created`);
-    } catch (err) {
-      if (!(err instanceof couchbase.IndexExistsError)) throw err;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await cb.scope.query(index.statement, { timeout: 120_000 });
+        say(`index ${index.name}: created`);
+        break;
+      } catch (err) {
+        if (err instanceof couchbase.IndexExistsError) break;
+        // The query service learns of new collections a moment after the cluster manager does.
+        if (!isKeyspaceMissing(err) || attempt >= 60) throw err;
+        await sleep(500);
+      }
     }
   }
 }

@@ -205,6 +205,11 @@ export const INDEXES: { name: string; statement: string }[] = [
     statement: "CREATE INDEX messages_by_seq ON messages(room_id, seq)",
   },
   {
+    // History pages read backwards from a seq: the index service cannot scan an index in reverse.
+    name: "messages_by_seq_desc",
+    statement: "CREATE INDEX messages_by_seq_desc ON messages(room_id, seq DESC)",
+  },
+  {
     name: "messages_by_rev",
     statement: "CREATE INDEX messages_by_rev ON messages(room_id, rev)",
   },
