@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { pingProblems } from "../../src/store/couchbase/couchbase.connection.ts";
 import { storeError } from "../../src/store/couchbase/couchbase.errors.ts";
 import { Kv, type KvCollection, Query } from "../../src/store/couchbase/couchbase.kv.ts";
-import { StoreUnavailableError } from "../../src/store/store.ts";
+import { keys } from "../../src/store/couchbase/couchbase.layout.ts";
+import { StoreRejectedError, StoreUnavailableError } from "../../src/store/store.ts";
 
 /** A one-document collection that fails as told: the SDK's errors at the Collection boundary. */
 class ScriptedCollection implements KvCollection {
@@ -212,5 +213,18 @@ describe("readiness from a ping report", () => {
       pingProblems({ kv: [ok, { state: couchbase.PingState.Timeout, remote: "cb2:11210" }], query: [ok] }),
     ).toEqual(["kv cb2:11210: Timeout"]);
     expect(pingProblems({ kv: [ok] })).toEqual(["query: no endpoint"]);
+  });
+});
+
+describe("document keys", () => {
+  it("are built from ids only: a part that could pass for a separator or another family is refused", () => {
+    expect(keys.member("01JD8X6V9Q3M5R7T9W1Y3A5C7E", "alice")).toBe("01JD8X6V9Q3M5R7T9W1Y3A5C7E|alice");
+    expect(keys.pair("zed", "amy")).toBe("amy|zed");
+    for (const bad of ["a|b", "", "x".repeat(65), "seq|R|1", "a b", "é"]) {
+      expect(() => keys.member("R", bad), bad).toThrow(StoreRejectedError);
+      expect(() => keys.clientId("R", "u", bad), bad).toThrow(StoreRejectedError);
+    }
+    // Push tokens are free text: hashed, so any token is one fixed-size key.
+    expect(keys.pushToken("tok|en with spaces")).toMatch(/^[0-9a-f]{64}$/);
   });
 });

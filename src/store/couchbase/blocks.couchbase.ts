@@ -39,8 +39,7 @@ export class CouchbaseBlocks implements BlocksStore {
   }
 
   async directRoomId(a: string, b: string): Promise<string | null> {
-    const pair = [a, b].sort().join("|");
-    const roomId = (await this.#db.directRooms.value(pair))?.room_id;
+    const roomId = (await this.#db.directRooms.value(keys.pair(a, b)))?.room_id;
     // The lookup is written before its room: it counts once the room exists.
     return roomId && (await this.#db.rooms.value(roomId)) ? roomId : null;
   }

@@ -1,13 +1,14 @@
 import { createHash } from "node:crypto";
-import type {
-  DeviceRecord,
-  MediaLink,
-  MediaRecord,
-  MemberRecord,
-  MemberRole,
-  MessageRecord,
-  RoomRecord,
-  SyncCursorRecord,
+import {
+  type DeviceRecord,
+  type MediaLink,
+  type MediaRecord,
+  type MemberRecord,
+  type MemberRole,
+  type MessageRecord,
+  type RoomRecord,
+  StoreRejectedError,
+  type SyncCursorRecord,
 } from "../store.ts";
 import { Kv, type KvCollection, Query, type QueryScope } from "./couchbase.kv.ts";
 
@@ -36,13 +37,25 @@ export const COLLECTIONS = [
 ] as const;
 export type CollectionName = (typeof COLLECTIONS)[number];
 
+/** A key's parts, joined; a part that could pass for a separator is refused (ids are checked upstream too). */
+function key(...parts: (string | number)[]): string {
+  for (const p of parts) {
+    if (typeof p === "string" && !/^[A-Za-z0-9_.:-]{1,64}$/.test(p)) {
+      throw new StoreRejectedError(`not an id: ${JSON.stringify(p.slice(0, 70))}`);
+    }
+  }
+  return parts.join("|");
+}
+
 export const keys = {
-  member: (roomId: string, userId: string) => `${roomId}|${userId}`,
-  seq: (roomId: string, seq: number) => `seq|${roomId}|${seq}`,
-  clientId: (roomId: string, senderId: string, clientId: string) => `cid|${roomId}|${senderId}|${clientId}`,
-  userMessage: (userId: string, messageId: string) => `${userId}|${messageId}`,
-  block: (blockerId: string, blockedId: string) => `${blockerId}|${blockedId}`,
-  mediaLink: (mediaId: string, messageId: string) => `${mediaId}|${messageId}`,
+  member: (roomId: string, userId: string) => key(roomId, userId),
+  seq: (roomId: string, seq: number) => key("seq", roomId, seq),
+  clientId: (roomId: string, senderId: string, clientId: string) => key("cid", roomId, senderId, clientId),
+  userMessage: (userId: string, messageId: string) => key(userId, messageId),
+  block: (blockerId: string, blockedId: string) => key(blockerId, blockedId),
+  mediaLink: (mediaId: string, messageId: string) => key(mediaId, messageId),
+  /** The sorted pair a direct room is unique for (the same `a|b` the room's direct_key holds). */
+  pair: (a: string, b: string) => key(...[a, b].sort()),
   pushToken: (token: string) => createHash("sha256").update(token).digest("hex"),
 };
 

@@ -13,6 +13,7 @@ import type {
   RoomsStore,
   SettingsChange,
 } from "../store.ts";
+import { StoreRejectedError } from "../store.ts";
 import { type Db, keys, type MemberStateDoc, type RoomDoc, type RosterEntry } from "./couchbase.layout.ts";
 import { KEYSET_TOP } from "./couchbase.queries.ts";
 
@@ -113,8 +114,9 @@ export class CouchbaseRooms implements RoomsStore, MembersStore {
     room: NewRoom,
     members: NewMember[],
   ): Promise<{ room: RoomRecord; created: boolean }> {
-    const pair = room.direct_key ?? "";
-    if (!pair) throw new Error("a direct room needs its direct_key");
+    const [a = "", b = "", ...rest] = (room.direct_key ?? "").split("|");
+    if (rest.length > 0) throw new StoreRejectedError("a direct room's key is a pair of user ids");
+    const pair = keys.pair(a, b);
     const claimed = await this.#db.directRooms.insert(pair, { room_id: room.id });
     const roomId = claimed ? room.id : ((await this.#db.directRooms.value(pair))?.room_id ?? room.id);
     // Written under the lookup's id whoever writes it: only one room can ever hold the pair.
