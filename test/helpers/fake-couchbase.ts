@@ -127,9 +127,13 @@ export class FakeCouchbase {
           return this.#store(docs, key, value);
         }),
       upsert: (key, value) => this.#op(name, "upsert", key, (docs) => this.#store(docs, key, value)),
-      remove: (key) =>
+      remove: (key, options) =>
         this.#op(name, "remove", key, (docs) => {
-          if (!docs.delete(key)) throw kvError(couchbase.DocumentNotFoundError, name, key, 0x01);
+          const entry = docs.get(key);
+          if (!entry) throw kvError(couchbase.DocumentNotFoundError, name, key, 0x01);
+          if (options?.cas !== undefined && options.cas.toString() !== entry.cas.toString())
+            throw kvError(couchbase.CasMismatchError, name, key, 0x02);
+          docs.delete(key);
           return { cas: this.#nextCas() };
         }),
     };

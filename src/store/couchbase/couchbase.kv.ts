@@ -11,7 +11,7 @@ export interface KvCollection {
   insert(key: string, value: unknown): Promise<{ cas: Cas }>;
   replace(key: string, value: unknown, options: { cas: Cas }): Promise<{ cas: Cas }>;
   upsert(key: string, value: unknown): Promise<{ cas: Cas }>;
-  remove(key: string): Promise<unknown>;
+  remove(key: string, options?: { cas: Cas }): Promise<unknown>;
 }
 
 /** The part of the SDK's Scope the adapter uses: SQL++ with the scope as query context. */
@@ -86,6 +86,26 @@ export class Kv<T> {
       if (isNotFound(err)) return false;
       throw storeError(err, `remove ${this.#name}`);
     }
+  }
+
+  /**
+   * Removes it only while `test` holds for it: the remove carries the CAS of the read, so a
+   * write in between (another owner's claim) is re-checked, never erased. False when nothing
+   * was removed.
+   */
+  async removeIf(key: string, test: (current: T) => boolean): Promise<boolean> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const current = await this.get(key);
+      if (!current || !test(current.value)) return false;
+      try {
+        await this.#c.remove(key, { cas: current.cas });
+        return true;
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        if (!isCasMismatch(err)) throw storeError(err, `remove ${this.#name}`);
+      }
+    }
+    throw new StoreUnavailableError(`couchbase: ${this.#name} ${key}: too contended, try again`);
   }
 
   /**

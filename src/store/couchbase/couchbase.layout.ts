@@ -149,11 +149,12 @@ export type MediaLinkDoc = MediaLink;
  */
 export type DevicesDoc = {
   user_id: string;
-  devices: (DeviceRecord & { cursors: Record<string, string[]> })[];
+  /** `push_claim`: the registration that set push_token (absent on entries written before it existed). */
+  devices: (DeviceRecord & { cursors: Record<string, string[]>; push_claim?: string | null })[];
 };
 
 /** `push_tokens/<sha256(token)>`: which device holds a token (one at a time). */
-export type PushTokenDoc = { token: string; user_id: string; device_id: string };
+export type PushTokenDoc = { token: string; user_id: string; device_id: string; claim?: string | null };
 
 export type SyncCursorDoc = SyncCursorRecord;
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { DeviceRecord, DevicesStore, DeviceUpsert, SyncCursorRecord } from "../store.ts";
 import { type Db, type DevicesDoc, keys } from "./couchbase.layout.ts";
 
@@ -7,7 +8,7 @@ const KEEP_NEWEST = 3;
 type DeviceEntry = DevicesDoc["devices"][number];
 
 function deviceRecord(entry: DeviceEntry): DeviceRecord {
-  const { cursors: _cursors, ...device } = entry;
+  const { cursors: _cursors, push_claim: _claim, ...device } = entry;
   return device;
 }
 
@@ -29,6 +30,8 @@ export class CouchbaseDevices implements DevicesStore {
     let full = false;
     let created = false;
     let oldToken: string | null = null;
+    // Names this registration, so a takeaway aimed at an earlier one leaves it alone.
+    const claim = d.push_token ? randomUUID() : null;
     const { value } = await this.#db.devices.update(d.user_id, (current) => {
       full = false;
       const doc: DevicesDoc = current ?? { user_id: d.user_id, devices: [] };
@@ -45,6 +48,7 @@ export class CouchbaseDevices implements DevicesStore {
           device_id: d.device_id,
           platform: d.platform,
           push_token: d.push_token ?? null,
+          push_claim: claim,
           app_version: d.app_version ?? null,
           created_at: d.at,
           updated_at: d.at,
@@ -55,7 +59,10 @@ export class CouchbaseDevices implements DevicesStore {
         return doc;
       }
       entry.platform = d.platform;
-      if (d.push_token !== undefined) entry.push_token = d.push_token;
+      if (d.push_token !== undefined) {
+        entry.push_token = d.push_token;
+        entry.push_claim = claim;
+      }
       if (d.app_version !== undefined) entry.app_version = d.app_version;
       entry.updated_at = d.at;
       entry.last_seen_at = d.at;
@@ -65,40 +72,53 @@ export class CouchbaseDevices implements DevicesStore {
     const device = value?.devices.find((x) => x.device_id === d.device_id);
     if (!device) throw new Error("device missing after its write");
     let tokenTakenFrom: { user_id: string; device_id: string } | null = null;
-    if (d.push_token) tokenTakenFrom = await this.#claimToken(d.push_token, d.user_id, d.device_id, d.at);
+    if (d.push_token)
+      tokenTakenFrom = await this.#claimToken(d.push_token, d.user_id, d.device_id, claim, d.at);
     if (oldToken && oldToken !== device.push_token)
       await this.#releaseToken(oldToken, d.user_id, d.device_id);
     return { device: deviceRecord(device), created, tokenTakenFrom };
   }
 
   /** Points the token at this device, then takes it off the device that held it (if it still does). */
-  async #claimToken(token: string, userId: string, deviceId: string, at: string) {
+  async #claimToken(token: string, userId: string, deviceId: string, claim: string | null, at: string) {
     // Set inside the CAS loop (its last run is the one that wrote).
-    const seen: { previous: { user_id: string; device_id: string } | null } = { previous: null };
+    const seen: { previous: { user_id: string; device_id: string; claim: string | null } | null } = {
+      previous: null,
+    };
     await this.#db.pushTokens.update(keys.pushToken(token), (current) => {
       seen.previous = null;
-      if (current && current.user_id === userId && current.device_id === deviceId) return undefined;
-      if (current) seen.previous = { user_id: current.user_id, device_id: current.device_id };
-      return { token, user_id: userId, device_id: deviceId };
+      if (current && (current.claim ?? null) === claim) return undefined;
+      // The same device's earlier registration is replaced, not taken from.
+      if (current && !(current.user_id === userId && current.device_id === deviceId))
+        seen.previous = {
+          user_id: current.user_id,
+          device_id: current.device_id,
+          claim: current.claim ?? null,
+        };
+      return { token, user_id: userId, device_id: deviceId, claim };
     });
     const from = seen.previous;
     if (!from) return null;
+    // Only the registration the lookup named: one made since (a re-registration) keeps the token.
     const { changed } = await this.#db.devices.update(from.user_id, (doc) => {
-      const entry = doc?.devices.find((x) => x.device_id === from.device_id && x.push_token === token);
+      const entry = doc?.devices.find(
+        (x) =>
+          x.device_id === from.device_id && x.push_token === token && (x.push_claim ?? null) === from.claim,
+      );
       if (!doc || !entry) return undefined;
       entry.push_token = null;
       entry.updated_at = at;
       return doc;
     });
-    return changed ? from : null;
+    return changed ? { user_id: from.user_id, device_id: from.device_id } : null;
   }
 
   /** Forgets the token's owner if it is still this device. */
   async #releaseToken(token: string, userId: string, deviceId: string): Promise<void> {
-    const key = keys.pushToken(token);
-    const owner = await this.#db.pushTokens.value(key);
-    if (owner && owner.user_id === userId && owner.device_id === deviceId)
-      await this.#db.pushTokens.remove(key);
+    await this.#db.pushTokens.removeIf(
+      keys.pushToken(token),
+      (owner) => owner.user_id === userId && owner.device_id === deviceId,
+    );
   }
 
   async getDevice(userId: string, deviceId: string): Promise<DeviceRecord | null> {

@@ -7,6 +7,13 @@ import { type Db, keys } from "./couchbase.layout.ts";
  * write, made before the media's own document (a crash in between over-counts an upload that
  * never existed until it ages out of the window, never under-counts).
  */
+/**
+ * Uploads are dropped from the quota list only this long before the window of the call that
+ * writes it: concurrent callers' windows differ by their clocks, and an earlier window must
+ * still find every upload it counts.
+ */
+const QUOTA_PRUNE_MARGIN_MS = 60 * 60 * 1000;
+
 export class CouchbaseMedia implements MediaStore {
   readonly #db: Db;
   constructor(db: Db) {
@@ -26,7 +33,9 @@ export class CouchbaseMedia implements MediaStore {
       used = counted.reduce((sum, u) => sum + u.size, 0);
       fits = !quota || used + media.size <= quota.maxBytes;
       if (!fits) return undefined;
-      return { uploads: [...counted, { id: media.id, size: media.size, created_at: media.created_at }] };
+      const horizon = quota && new Date(Date.parse(quota.since) - QUOTA_PRUNE_MARGIN_MS).toISOString();
+      const kept = horizon ? others.filter((u) => u.created_at > horizon) : others;
+      return { uploads: [...kept, { id: media.id, size: media.size, created_at: media.created_at }] };
     });
     if (!fits) return { created: false, used };
     await this.#db.media.insert(media.id, media);

@@ -35,8 +35,7 @@ export class CouchbaseMessages implements MessagesStore {
   }
 
   async #release(key: string, messageId: string): Promise<void> {
-    if ((await this.#db.messageKeys.value(key))?.message_id === messageId)
-      await this.#db.messageKeys.remove(key);
+    await this.#db.messageKeys.removeIf(key, (holder) => holder.message_id === messageId);
   }
 
   async #insertOne(m: MessageRecord): Promise<string | null> {
