@@ -6,7 +6,8 @@ import {
   type CouchbaseHandles,
 } from "../../src/store/couchbase/couchbase.layout.ts";
 import { QUERIES, type QueryName } from "../../src/store/couchbase/couchbase.queries.ts";
-import { CouchbaseStore } from "../../src/store/couchbase/couchbase.store.ts";
+import { createCouchbaseStore } from "../../src/store/couchbase/couchbase.store.ts";
+import type { Store } from "../../src/store/store.ts";
 
 /**
  * An in-memory stand-in for the part of the Couchbase SDK the adapter uses (KvCollection and
@@ -209,9 +210,9 @@ export class FakeCouchbase {
 }
 
 /** A store on a fresh fake, and the fake (to inject faults or inspect documents). */
-export function makeFakeCouchbaseStore(): { store: CouchbaseStore; fake: FakeCouchbase } {
+export function makeFakeCouchbaseStore(): { store: Store; fake: FakeCouchbase } {
   const fake = new FakeCouchbase();
-  const store = new CouchbaseStore(fake.handles(), { ping: async () => {}, close: async () => {} });
+  const store = createCouchbaseStore(fake.handles(), { ping: async () => {}, close: async () => {} });
   return { store, fake };
 }
 

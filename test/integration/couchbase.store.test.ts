@@ -6,7 +6,7 @@ import { createLogger } from "../../src/observability/logger.ts";
 import { type Couchbase, connectCouchbase } from "../../src/store/couchbase/couchbase.connection.ts";
 import { initCouchbase } from "../../src/store/couchbase/couchbase.init.ts";
 import { COLLECTIONS } from "../../src/store/couchbase/couchbase.layout.ts";
-import { CouchbaseStore } from "../../src/store/couchbase/couchbase.store.ts";
+import { createCouchbaseStore } from "../../src/store/couchbase/couchbase.store.ts";
 import { couchbaseSettings } from "../../src/store/store.factory.ts";
 import { runStoreContract } from "../contract/store.contract.ts";
 
@@ -46,7 +46,7 @@ if (!REAL) {
       ),
     );
     // The store shares the test's connection: closing it must not close the cluster.
-    return new CouchbaseStore(
+    return createCouchbaseStore(
       { collection: (name) => cb.scope.collection(name), scope: cb.scope },
       { ping: () => cb.ping(), close: async () => {} },
     );

@@ -1,9 +1,9 @@
 import couchbase from "couchbase";
 import type { Logger } from "../../observability/logger.ts";
-import { StoreUnavailableError } from "../store.ts";
+import { type Store, StoreUnavailableError } from "../store.ts";
 import { storeError } from "./couchbase.errors.ts";
 import { COLLECTIONS } from "./couchbase.layout.ts";
-import { CouchbaseStore } from "./couchbase.store.ts";
+import { createCouchbaseStore } from "./couchbase.store.ts";
 
 export type CouchbaseSettings = {
   connStr: string;
@@ -59,8 +59,8 @@ export class Couchbase {
     this.scope = this.bucket.scope(s.scope);
   }
 
-  store(): CouchbaseStore {
-    return new CouchbaseStore(
+  store(): Store {
+    return createCouchbaseStore(
       { collection: (name) => this.scope.collection(name), scope: this.scope },
       { ping: () => this.ping(), close: () => this.cluster.close() },
     );
