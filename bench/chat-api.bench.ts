@@ -13,8 +13,8 @@
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { z } from "zod";
-import { SqliteStore } from "../src/store/sqlite/sqlite.store.ts";
-import type { MessageRecord } from "../src/store/store.ts";
+import { openSqliteStore } from "../src/store/sqlite/sqlite.store.ts";
+import type { MessageRecord, Store } from "../src/store/store.ts";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../test/helpers/env.ts";
 import { startApiProcess } from "../test/helpers/processes.ts";
 import { group, message } from "./fixtures.ts";
@@ -52,12 +52,12 @@ async function timeGets(url: string, bearer: string, n: number): Promise<number[
 
 async function withApi<T>(
   name: string,
-  prepare: (store: SqliteStore, dataDir: string) => Promise<void>,
+  prepare: (store: Store, dataDir: string) => Promise<void>,
   run: (base: string, dataDir: string) => Promise<T>,
 ): Promise<T> {
   const prefix = uniquePrefix(name);
   const dataDir = tempDir(name);
-  const store = new SqliteStore(path.join(dataDir, "chat.sqlite"));
+  const store = openSqliteStore(path.join(dataDir, "chat.sqlite"));
   await prepare(store, dataDir);
   await store.close();
   const api = await startApiProcess(testEnv(prefix, dataDir, { LOG_LEVEL: "warn" }));
@@ -200,7 +200,7 @@ await withApi(
     }
     const wall = performance.now() - started;
     // Message info for the message, from watermarks, as the sync issue's endpoint will compute it.
-    const store = new SqliteStore(path.join(dataDir, "chat.sqlite"));
+    const store = openSqliteStore(path.join(dataDir, "chat.sqlite"));
     const info: number[] = [];
     for (let i = 0; i < 50; i++) {
       const t = performance.now();

@@ -1,6 +1,5 @@
 import { newId } from "../src/ids.ts";
-import type { SqliteStore } from "../src/store/sqlite/sqlite.store.ts";
-import type { MessageRecord, NewMember } from "../src/store/store.ts";
+import type { MessageRecord, NewMember, Store } from "../src/store/store.ts";
 
 /** Records and rooms written straight into a store, to build large histories fast. */
 export function message(
@@ -27,7 +26,7 @@ export function message(
   };
 }
 
-export async function group(store: SqliteStore, creator: string, memberIds: string[]): Promise<string> {
+export async function group(store: Store, creator: string, memberIds: string[]): Promise<string> {
   const now = new Date().toISOString();
   const members: NewMember[] = memberIds.map((id, i) => ({
     user_id: id,

@@ -14,7 +14,7 @@
 import path from "node:path";
 import type { Socket } from "socket.io-client";
 import { z } from "zod";
-import { SqliteStore } from "../src/store/sqlite/sqlite.store.ts";
+import { openSqliteStore } from "../src/store/sqlite/sqlite.store.ts";
 import type { MessageOp, MessageRecord } from "../src/store/store.ts";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../test/helpers/env.ts";
 import { Client } from "../test/helpers/http.ts";
@@ -46,7 +46,7 @@ async function syncCost(
   const name = `bench-sync-${history}`;
   const prefix = uniquePrefix(name);
   const dataDir = tempDir(name);
-  const store = new SqliteStore(path.join(dataDir, "chat.sqlite"));
+  const store = openSqliteStore(path.join(dataDir, "chat.sqlite"));
   const rooms: string[] = [];
   for (let i = 0; i < 500; i++)
     rooms.push(await group(store, i < 50 ? USER : "other", i < 50 ? [USER, "other"] : ["other", "x"]));
@@ -70,7 +70,7 @@ async function syncCost(
       .body.next_since;
     // The changes, straight into the store above the current revisions (a third each: new
     // messages, edits of old messages, reactions), then the counters re-seeded from it.
-    const writer = new SqliteStore(path.join(dataDir, "chat.sqlite"));
+    const writer = openSqliteStore(path.join(dataDir, "chat.sqlite"));
     const mine = rooms.slice(0, 50);
     const now = Date.now();
     const fresh: MessageRecord[] = [];
@@ -147,7 +147,7 @@ console.log(`   ratio big / small: ${(big.ms / small.ms).toFixed(2)}x (target â‰
 const prefix = uniquePrefix("bench-notify");
 const dataDir = tempDir("bench-notify");
 const env = testEnv(prefix, dataDir, { LOG_LEVEL: "info" });
-const setup = new SqliteStore(path.join(dataDir, "chat.sqlite"));
+const setup = openSqliteStore(path.join(dataDir, "chat.sqlite"));
 const members = Array.from({ length: opts.BENCH_GROUP }, (_, i) => `m-${i}`);
 const bigRoom = await group(setup, members[0] ?? "", members);
 const now = new Date().toISOString();

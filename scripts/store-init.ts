@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfigOrExit } from "../src/config/config.ts";
-import { SqliteStore } from "../src/store/sqlite/sqlite.store.ts";
+import { openSqliteStore } from "../src/store/sqlite/sqlite.store.ts";
 
 // Usage: npm run store:init [-- --force]
 // Creates (or migrates) the embedded database. A data dir whose database went missing is
@@ -15,7 +15,7 @@ if (config.STORE !== "sqlite") {
 }
 const existed = existsSync(config.sqliteFile);
 try {
-  const store = new SqliteStore(config.sqliteFile, { forceCreate: values.force });
+  const store = openSqliteStore(config.sqliteFile, { forceCreate: values.force });
   await store.close();
 } catch (err) {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

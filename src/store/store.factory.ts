@@ -1,14 +1,14 @@
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../observability/logger.ts";
 import { connectCouchbase } from "./couchbase/couchbase.connection.ts";
-import { SqliteStore } from "./sqlite/sqlite.store.ts";
+import { openSqliteStore } from "./sqlite/sqlite.store.ts";
 import type { Store } from "./store.ts";
 
 /** The configured store, connected (Couchbase fails fast when its cluster is unreachable or not set up). */
 export async function createStore(config: Config, logger: Logger): Promise<Store> {
   switch (config.STORE) {
     case "sqlite":
-      return new SqliteStore(config.sqliteFile, { lockWaitMs: config.SQLITE_BUSY_TIMEOUT_MS, logger });
+      return openSqliteStore(config.sqliteFile, { lockWaitMs: config.SQLITE_BUSY_TIMEOUT_MS, logger });
     case "couchbase": {
       const cb = await connectCouchbase(couchbaseSettings(config), logger);
       const missing = await cb.missingCollections();

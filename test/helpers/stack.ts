@@ -22,7 +22,7 @@ import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { Keys } from "../../src/redis/redis.ts";
 import { MembershipCache } from "../../src/rooms/membership.cache.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
+import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { Store } from "../../src/store/store.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "./env.ts";
 
@@ -44,7 +44,7 @@ export function messageStack(
   name: string,
   opts: {
     /** The store the services see (a proxy that injects interleavings, say); the raw one stays `sqlite`. */
-    store?: (sqlite: SqliteStore) => Store;
+    store?: (sqlite: Store) => Store;
     counters?: (redis: Redis, keys: Keys, store: Store) => RoomCounters;
     media?: MediaViews;
   } = {},
@@ -53,7 +53,7 @@ export function messageStack(
   const keys = new Keys(prefix);
   const redis = new Redis(REDIS_URL);
   const queueConn = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  const sqlite = new SqliteStore(":memory:");
+  const sqlite = openSqliteStore(":memory:");
   const store: Store = opts.store?.(sqlite) ?? sqlite;
   const pending = new PendingRepository(redis, keys, 3600);
   const counters = opts.counters?.(redis, keys, store) ?? new RoomCounters(redis, keys, store);

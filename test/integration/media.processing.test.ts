@@ -15,7 +15,7 @@ import { LocalMediaStorage } from "../../src/media/storage/local.storage.ts";
 import { type MediaStorage, newObjectKeys } from "../../src/media/storage/media-storage.ts";
 import { UrlSigner } from "../../src/media/storage/url-signer.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
+import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { MediaKind, MediaRecord } from "../../src/store/store.ts";
 import { media as mediaRecord } from "../contract/fixtures.ts";
 import { removeDir } from "../helpers/env.ts";
@@ -167,7 +167,7 @@ if (!HAS_FFMPEG) {
 }
 
 describe("the media pool's use case", () => {
-  const store = new SqliteStore(path.join(dir, "chat.sqlite"));
+  const store = openSqliteStore(path.join(dir, "chat.sqlite"));
   const signer = new UrlSigner("x".repeat(32), "http://127.0.0.1:1");
   const local = new LocalMediaStorage(path.join(dir, "media"), signer);
   afterAll(() => store.close());

@@ -16,7 +16,7 @@ import { createLogger } from "../../src/observability/logger.ts";
 import { Keys } from "../../src/redis/redis.ts";
 import { ReplicaWait } from "../../src/redis/replica-wait.ts";
 import { MembershipCache } from "../../src/rooms/membership.cache.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
+import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { Store } from "../../src/store/store.ts";
 import { room as newRoom } from "../contract/fixtures.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
@@ -25,7 +25,7 @@ const prefix = uniquePrefix("msgsvc");
 const keys = new Keys(prefix);
 const redis = new Redis(REDIS_URL);
 const queueConn = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-const sqlite = new SqliteStore(":memory:");
+const sqlite = openSqliteStore(":memory:");
 const pending = new PendingRepository(redis, keys, 3600);
 const persistUseCase = new PersistMessages({
   store: sqlite,

@@ -7,14 +7,14 @@ import { LogPushProvider } from "../../src/notify/providers/log.provider.ts";
 import type { Push, PushOutcome, PushProvider } from "../../src/notify/providers/push-provider.ts";
 import { createLogger, type Logger } from "../../src/observability/logger.ts";
 import { Keys, presenceBucket } from "../../src/redis/redis.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
+import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import { msg, room as newRoom } from "../contract/fixtures.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
 
 const prefix = uniquePrefix("notify");
 const keys = new Keys(prefix);
 const redis = new Redis(REDIS_URL);
-const store = new SqliteStore(":memory:");
+const store = openSqliteStore(":memory:");
 const pending = new PendingRepository(redis, keys, 3600);
 
 /** Records every push; an outcome per token can be set (default "sent"). */

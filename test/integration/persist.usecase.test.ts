@@ -13,7 +13,7 @@ import { createLogger } from "../../src/observability/logger.ts";
 import { UNBOUNDED_ATTEMPTS } from "../../src/queues/queue.ts";
 import { Keys } from "../../src/redis/redis.ts";
 import { MembershipCache } from "../../src/rooms/membership.cache.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
+import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { MessageRecord } from "../../src/store/store.ts";
 import { room as newRoom } from "../contract/fixtures.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
@@ -21,7 +21,7 @@ import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
 const prefix = uniquePrefix("persist");
 const keys = new Keys(prefix);
 const redis = new Redis(REDIS_URL);
-const store = new SqliteStore(":memory:");
+const store = openSqliteStore(":memory:");
 const pending = new PendingRepository(redis, keys, 3600);
 const accept = new AcceptRepository(
   redis,

@@ -2,7 +2,8 @@ import { renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
-import { SqliteStore, StoreMissingError } from "../../src/store/sqlite/sqlite.store.ts";
+import { openSqliteStore, StoreMissingError } from "../../src/store/sqlite/sqlite.store.ts";
+import type { Store } from "../../src/store/store.ts";
 import { StoreUnavailableError } from "../../src/store/store.ts";
 import { room } from "../contract/fixtures.ts";
 import { removeDir, tempDir } from "../helpers/env.ts";
@@ -15,8 +16,7 @@ const file = () => path.join(dir, `f${n++}.sqlite`);
 
 const now = new Date().toISOString();
 const group = () => room({ created_at: now, updated_at: now });
-const create = (s: SqliteStore) =>
-  s.createGroupRoom(group(), [{ user_id: "u1", role: "admin", joined_at: now }]);
+const create = (s: Store) => s.createGroupRoom(group(), [{ user_id: "u1", role: "admin", joined_at: now }]);
 
 /** Largest gap between timer ticks while `work` runs: a blocked event loop shows up here. */
 async function maxLoopGap<T>(work: Promise<T>): Promise<{ result: PromiseSettledResult<T>; gapMs: number }> {
@@ -35,7 +35,7 @@ async function maxLoopGap<T>(work: Promise<T>): Promise<{ result: PromiseSettled
 describe("a write lock held by another connection", () => {
   it("is waited for on timers, not by blocking the event loop, and the write then succeeds", async () => {
     const f = file();
-    const store = new SqliteStore(f, { lockWaitMs: 5000 });
+    const store = openSqliteStore(f, { lockWaitMs: 5000 });
     const other = new DatabaseSync(f);
     other.exec("BEGIN IMMEDIATE");
     setTimeout(() => other.exec("COMMIT"), 400);
@@ -48,7 +48,7 @@ describe("a write lock held by another connection", () => {
 
   it("fails with StoreUnavailableError (the lock, not 'cannot rollback') once it outlasts the wait", async () => {
     const f = file();
-    const store = new SqliteStore(f, { lockWaitMs: 300 });
+    const store = openSqliteStore(f, { lockWaitMs: 300 });
     const other = new DatabaseSync(f);
     other.exec("BEGIN IMMEDIATE");
     const started = Date.now();
@@ -69,7 +69,7 @@ describe("a write lock held by another connection", () => {
 describe("a database file removed or replaced while open", () => {
   it("refuses writes and readiness while the file is gone, and resumes when it is back", async () => {
     const f = file();
-    const store = new SqliteStore(f);
+    const store = openSqliteStore(f);
     const room = await create(store);
     renameSync(f, `${f}.moved`);
     await expect(store.ping()).rejects.toThrow(/removed/);
@@ -84,7 +84,7 @@ describe("a database file removed or replaced while open", () => {
 
   it("notices a different file at the path", async () => {
     const f = file();
-    const store = new SqliteStore(f);
+    const store = openSqliteStore(f);
     await create(store);
     renameSync(f, `${f}.old`);
     writeFileSync(f, "");
@@ -95,17 +95,17 @@ describe("a database file removed or replaced while open", () => {
 
   it("will not create an empty database where one existed, unless told to", async () => {
     const f = file();
-    const first = new SqliteStore(f);
+    const first = openSqliteStore(f);
     await create(first);
     await first.close();
     rmSync(f);
-    expect(() => new SqliteStore(f)).toThrow(StoreMissingError);
-    expect(() => new SqliteStore(f)).toThrow(/store:init/);
-    const fresh = new SqliteStore(f, { forceCreate: true });
+    expect(() => openSqliteStore(f)).toThrow(StoreMissingError);
+    expect(() => openSqliteStore(f)).toThrow(/store:init/);
+    const fresh = openSqliteStore(f, { forceCreate: true });
     await expect(create(fresh)).resolves.toBeDefined();
     await fresh.close();
     // A fresh data dir needs no init.
-    await new SqliteStore(file()).close();
+    await openSqliteStore(file()).close();
   });
 });
 
@@ -115,7 +115,7 @@ afterAll(() => disk?.unmount());
 describe.skipIf(!disk)("a disk that fills up (tmpfs; skipped where mount is not allowed)", () => {
   it("answers StoreUnavailableError with the real cause, fails readiness, and recovers when space is freed", async () => {
     const f = path.join(disk?.dir ?? "", "full.sqlite");
-    const store = new SqliteStore(f);
+    const store = openSqliteStore(f);
     await create(store);
     disk?.fill();
     const big = "x".repeat(200_000);

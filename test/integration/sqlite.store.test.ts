@@ -1,22 +1,23 @@
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { SqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
+import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
+import type { Store } from "../../src/store/store.ts";
 import { runStoreContract } from "../contract/store.contract.ts";
 import { removeDir, tempDir } from "../helpers/env.ts";
 
-runStoreContract("sqlite (:memory:)", async () => new SqliteStore(":memory:"));
+runStoreContract("sqlite (:memory:)", async () => openSqliteStore(":memory:"));
 
 const dir = tempDir("sqlite");
 let n = 0;
-runStoreContract("sqlite (file, WAL)", async () => new SqliteStore(path.join(dir, `s${n++}.sqlite`)));
+runStoreContract("sqlite (file, WAL)", async () => openSqliteStore(path.join(dir, `s${n++}.sqlite`)));
 afterAll(() => removeDir(dir));
 
 describe("sqlite file shared by processes", () => {
   it("keeps one direct room per pair across two connections to one file", async () => {
     const file = path.join(dir, "shared.sqlite");
-    const [a, b] = [new SqliteStore(file), new SqliteStore(file)];
+    const [a, b] = [openSqliteStore(file), openSqliteStore(file)];
     const now = new Date().toISOString();
-    const make = (s: SqliteStore, id: string) =>
+    const make = (s: Store, id: string) =>
       s.getOrCreateDirectRoom(
         {
           id,
@@ -38,7 +39,7 @@ describe("sqlite file shared by processes", () => {
     expect(ra.created).toBe(true);
     expect(rb).toMatchObject({ created: false, room: { id: "R1" } });
     // Reopening migrates nothing twice.
-    const c = new SqliteStore(file);
+    const c = openSqliteStore(file);
     expect(await c.getRoom("R1")).not.toBeNull();
     await Promise.all([a.close(), b.close(), c.close()]);
   });
