@@ -780,28 +780,32 @@ describe("insertMessages racing", () => {
     expect((await store.listMessages(r.id, { limit: 10 })).map((m) => m.id)).toEqual([other.id, b.id]);
   });
 
-  it("two batches advancing one room out of order never move it or the sender's watermark backwards", async () => {
-    const { store, fake } = makeFakeCouchbaseStore();
-    const r = await store.createGroupRoom(room(), members("u1", "u2"));
-    const low = [msg(r.id, 1), msg(r.id, 2)];
-    const high = [msg(r.id, 3), msg(r.id, 4)];
-    const hold = holds(fake);
-    // The older batch has read the room and the sender's state at seq 0; its writes land last.
-    const roomWrite = hold(write("rooms", "replace", r.id));
-    const readerWrite = hold(write("member_state"));
-    const older = store.insertMessages(low);
-    await Promise.all([roomWrite.reached, readerWrite.reached]);
-    expect(await store.insertMessages(high)).toEqual({ rejected: [] });
-    roomWrite.release();
-    readerWrite.release();
-    expect(await older).toEqual({ rejected: [] });
-    expect(await store.getRoom(r.id)).toMatchObject({
-      last_seq: 4,
-      rev: 4,
-      last_message: { id: high[1]?.id },
-    });
-    expect(await store.getMember(r.id, "u1")).toMatchObject({ read_seq: 4, delivered_seq: 4 });
-  });
+  // The older batch writes its room, then its sender's watermark: either write is held (it has
+  // read the room or the sender's state below the newer batch) and lands after the newer batch.
+  it.each([
+    ["room", write("rooms", "replace")],
+    ["sender's watermark", write("member_state")],
+  ])(
+    "two batches advancing one room out of order never move it or the sender's watermark backwards (%s write held)",
+    async (_, held) => {
+      const { store, fake } = makeFakeCouchbaseStore();
+      const r = await store.createGroupRoom(room(), members("u1", "u2"));
+      const low = [msg(r.id, 1), msg(r.id, 2)];
+      const high = [msg(r.id, 3), msg(r.id, 4)];
+      const hold = holds(fake)(held);
+      const older = store.insertMessages(low);
+      await hold.reached;
+      expect(await store.insertMessages(high)).toEqual({ rejected: [] });
+      hold.release();
+      expect(await older).toEqual({ rejected: [] });
+      expect(await store.getRoom(r.id)).toMatchObject({
+        last_seq: 4,
+        rev: 4,
+        last_message: { id: high[1]?.id },
+      });
+      expect(await store.getMember(r.id, "u1")).toMatchObject({ read_seq: 4, delivered_seq: 4 });
+    },
+  );
 
   // #release reads the seq claim, then removes it without CAS: a claim made in between is erased.
   it("a rejected message's replay racing its original never frees a seq another message has since claimed", async () => {

@@ -68,24 +68,31 @@ export class CouchbaseMessages implements MessagesStore {
         else stored.push(m);
       }),
     );
-    // One room write and one reader write per batch, not per message.
+    // One room write per batch, then one reader write per sender with the room it returned
+    // (no second read of the room document).
     const newest = new Map<string, { message: MessageRecord; rev: number }>();
-    const readers = new Map<string, MessageRecord>();
+    const readers = new Map<string, Map<string, MessageRecord>>();
     for (const m of stored) {
       const n = newest.get(m.room_id);
       if (!n || n.message.seq < m.seq)
         newest.set(m.room_id, { message: m, rev: Math.max(n?.rev ?? 0, m.rev) });
       else n.rev = Math.max(n.rev, m.rev);
-      const key = keys.member(m.room_id, m.sender_id);
-      const r = readers.get(key);
-      if (!r || r.seq < m.seq) readers.set(key, m);
+      const senders = readers.get(m.room_id) ?? new Map<string, MessageRecord>();
+      readers.set(m.room_id, senders);
+      const r = senders.get(m.sender_id);
+      if (!r || r.seq < m.seq) senders.set(m.sender_id, m);
     }
-    await Promise.all([
-      ...[...newest].map(([roomId, n]) => this.#rooms.advanceRoom(roomId, n.message, n.rev)),
-      ...[...readers.values()].map((m) =>
-        this.#rooms.advanceReader(m.room_id, m.sender_id, m.seq, m.created_at),
-      ),
-    ]);
+    await Promise.all(
+      [...newest].map(async ([roomId, n]) => {
+        const room = await this.#rooms.advanceRoom(roomId, n.message, n.rev);
+        if (!room) return;
+        await Promise.all(
+          [...(readers.get(roomId)?.values() ?? [])].map((m) =>
+            this.#rooms.advanceReader(room, m.sender_id, m.seq, m.created_at),
+          ),
+        );
+      }),
+    );
     return { rejected };
   }
 

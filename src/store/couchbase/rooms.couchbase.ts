@@ -226,13 +226,17 @@ export class CouchbaseRooms implements RoomsStore, MembersStore {
     }));
   }
 
-  /** A CAS write of one member's state, based on what counts now (see MemberStateDoc). */
+  /**
+   * A CAS write of one member's state, based on what counts now (see MemberStateDoc). `room`
+   * is the room document when the caller has just read or written it.
+   */
   async #changeState(
     roomId: string,
     userId: string,
     change: (state: MemberStateDoc) => boolean,
+    room?: RoomDoc | null,
   ): Promise<MemberRecord | null> {
-    const doc = await this.#db.rooms.value(roomId);
+    const doc = room === undefined ? await this.#db.rooms.value(roomId) : room;
     const entry = doc?.members.find((m) => m.user_id === userId);
     if (!entry) return null;
     const { value } = await this.#db.memberState.update(keys.member(roomId, userId), (current) => {
@@ -243,22 +247,36 @@ export class CouchbaseRooms implements RoomsStore, MembersStore {
   }
 
   updateReceipts(roomId: string, userId: string, change: ReceiptChange): Promise<MemberRecord | null> {
+    return this.#moveReceipts(roomId, userId, change);
+  }
+
+  #moveReceipts(
+    roomId: string,
+    userId: string,
+    change: ReceiptChange,
+    room?: RoomDoc | null,
+  ): Promise<MemberRecord | null> {
     // Reading implies delivery; watermarks never move down.
     const delivered = Math.max(change.read_seq ?? 0, change.delivered_seq ?? 0);
-    return this.#changeState(roomId, userId, (s) => {
-      let changed = false;
-      if (change.read_seq !== undefined && s.read_seq < change.read_seq) {
-        s.read_seq = change.read_seq;
-        s.read_at = change.at;
-        changed = true;
-      }
-      if (delivered > 0 && s.delivered_seq < delivered) {
-        s.delivered_seq = delivered;
-        s.delivered_at = change.at;
-        changed = true;
-      }
-      return changed;
-    });
+    return this.#changeState(
+      roomId,
+      userId,
+      (s) => {
+        let changed = false;
+        if (change.read_seq !== undefined && s.read_seq < change.read_seq) {
+          s.read_seq = change.read_seq;
+          s.read_at = change.at;
+          changed = true;
+        }
+        if (delivered > 0 && s.delivered_seq < delivered) {
+          s.delivered_seq = delivered;
+          s.delivered_at = change.at;
+          changed = true;
+        }
+        return changed;
+      },
+      room,
+    );
   }
 
   updateSettings(roomId: string, userId: string, change: SettingsChange): Promise<MemberRecord | null> {
@@ -270,9 +288,9 @@ export class CouchbaseRooms implements RoomsStore, MembersStore {
     });
   }
 
-  /** Sending implies reading up to one's own message (called by the message writer). */
-  advanceReader(roomId: string, userId: string, seq: number, at: string): Promise<MemberRecord | null> {
-    return this.updateReceipts(roomId, userId, { read_seq: seq, at, rev: 0 });
+  /** Sending implies reading up to one's own message (the message writer, with the room it just advanced). */
+  advanceReader(room: RoomDoc, userId: string, seq: number, at: string): Promise<MemberRecord | null> {
+    return this.#moveReceipts(room.id, userId, { read_seq: seq, at, rev: 0 }, room);
   }
 
   async addMembers(
@@ -363,10 +381,10 @@ export class CouchbaseRooms implements RoomsStore, MembersStore {
 
   /**
    * Moves a room forward for newly stored messages (its newest one, activity, revision),
-   * never backwards: one CAS write per room per batch.
+   * never backwards: one CAS write per room per batch. Returns the room as it now is.
    */
-  async advanceRoom(roomId: string, newest: MessageRecord, rev: number): Promise<void> {
-    await this.#db.rooms.update(roomId, (doc) => {
+  async advanceRoom(roomId: string, newest: MessageRecord, rev: number): Promise<RoomDoc | null> {
+    const { value } = await this.#db.rooms.update(roomId, (doc) => {
       if (!doc) return undefined;
       let changed = false;
       if (doc.last_seq < newest.seq) {
@@ -381,6 +399,7 @@ export class CouchbaseRooms implements RoomsStore, MembersStore {
       }
       return changed ? doc : undefined;
     });
+    return value;
   }
 
   /** Moves a room's revision up (message ops). */
