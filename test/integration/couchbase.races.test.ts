@@ -338,29 +338,22 @@ const cursor = (id: string): SyncCursorRecord => ({
 });
 
 describe("saveSyncCursor racing deleteDevice", () => {
-  it("a save whose list write lands after the delete reports the device gone and leaves no cursor", async () => {
+  // The save writes the cursor's document, then its id into the device's list; the delete lands
+  // while one of those writes is held.
+  it.each([
+    ["a save whose list write lands after the delete", write("devices", "replace", "u1")],
+    [
+      "a delete that lands between a save's cursor document and its list write",
+      write("sync_cursors", "insert"),
+    ],
+  ])("%s: the save reports the device gone and leaves no cursor", async (_, held) => {
     const { store, fake } = makeFakeCouchbaseStore();
     await store.upsertDevice(reg("u1", "d1", null), 5);
-    const hold = holds(fake);
-    const listWrite = hold(write("devices", "replace", "u1"));
+    const hold = holds(fake)(held);
     const saving = store.saveSyncCursor(cursor("cur-1"), []);
-    await listWrite.reached;
+    await hold.reached;
     expect(await store.deleteDevice("u1", "d1")).toBe(true);
-    listWrite.release();
-    expect(await saving).toBe(false);
-    expect(await store.getSyncCursor("cur-1")).toBeNull();
-    expect(fake.keys("sync_cursors")).toEqual([]);
-  });
-
-  it("a delete that lands between a save's cursor document and its list write wins", async () => {
-    const { store, fake } = makeFakeCouchbaseStore();
-    await store.upsertDevice(reg("u1", "d1", null), 5);
-    const hold = holds(fake);
-    const doc = hold(write("sync_cursors", "insert"));
-    const saving = store.saveSyncCursor(cursor("cur-1"), []);
-    await doc.reached;
-    expect(await store.deleteDevice("u1", "d1")).toBe(true);
-    doc.release();
+    hold.release();
     expect(await saving).toBe(false);
     expect(await store.getSyncCursor("cur-1")).toBeNull();
     expect(fake.keys("sync_cursors")).toEqual([]);
