@@ -10,6 +10,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY web ./web
+# The one server module the client shares: the error codes and their statuses.
+COPY src/error-codes.ts ./src/error-codes.ts
 RUN npm run build:web
 
 FROM node:24-slim

@@ -1,24 +1,11 @@
 import type { z } from "zod";
+import { ERROR_STATUS } from "./error-codes.ts";
 import { StorageUnavailableError } from "./media/storage/media-storage.ts";
 import { isRedisUnavailable } from "./redis/redis-errors.ts";
 import { StoreUnavailableError } from "./store/store.ts";
 
-/** The contract's error codes and their HTTP statuses (docs/api.md "Errors"). */
-const statusOf = {
-  invalid_request: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  rate_limited: 429,
-  unavailable: 503,
-  internal: 500,
-} as const;
-
-export type ErrorCode = keyof typeof statusOf;
-export const ERROR_CODES = Object.keys(statusOf) as [ErrorCode, ...ErrorCode[]];
+export type ErrorCode = keyof typeof ERROR_STATUS;
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
 
 /**
  * The one error type services throw, with the domain's error codes (API.md's list); REST and
@@ -35,7 +22,7 @@ export class AppError extends Error {
     this.retryAfterS = retryAfterS;
   }
   get status(): number {
-    return statusOf[this.code];
+    return ERROR_STATUS[this.code];
   }
   toBody(): { error: { code: ErrorCode; message: string; details?: unknown } } {
     return {

@@ -1,3 +1,4 @@
+import { ERROR_STATUS } from "../../src/error-codes.ts";
 import type { ErrorBody, Media, Message, Room } from "./types.ts";
 
 /** A REST or socket error as docs/api.md defines it, plus what the client needs to act on it. */
@@ -15,23 +16,10 @@ export class ApiError extends Error {
 
   static fromAck(error: ErrorBody): ApiError {
     const details = error.details as { retry_after_s?: number } | undefined;
-    const status = CODE_STATUS[error.code] ?? 400;
+    const status = (ERROR_STATUS as Record<string, number>)[error.code] ?? 400;
     return new ApiError(status, error, details?.retry_after_s ?? null);
   }
 }
-
-const CODE_STATUS: Record<string, number> = {
-  invalid_request: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  rate_limited: 429,
-  unavailable: 503,
-  internal: 500,
-};
 
 /** The network itself failed (offline, server down): worth retrying, unlike an ApiError. */
 export class NetworkError extends Error {}

@@ -1,0 +1,16 @@
+/**
+ * The contract's error codes and their HTTP statuses (docs/api.md "Errors"). No imports: the
+ * web client bundles this file too, to give socket acks (which carry only the code) a status.
+ */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  unavailable: 503,
+  internal: 500,
+} as const;
