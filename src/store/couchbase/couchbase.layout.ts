@@ -88,6 +88,11 @@ export type MemberStateDoc = Omit<MemberRecord, "room_id" | "user_id" | "role" |
 /** `direct_rooms/<a|b>`: the one direct room of a pair (insert-if-absent decides who creates it). */
 export type DirectRoomDoc = { room_id: string };
 
+/** Text as search compares it (`search_text`): compatibility-decomposed, accents dropped, lower case. */
+export function foldForSearch(text: string): string {
+  return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+}
+
 /** `messages/<message_id>`: the immutable record, and its text folded for search. */
 export type MessageDoc = MessageRecord & { search_text: string | null };
 

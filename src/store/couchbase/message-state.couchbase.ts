@@ -8,10 +8,15 @@ import {
   type StarCursor,
   type StarRow,
 } from "../store.ts";
-import { type Db, keys, type MessageStateDoc, type UserMessageDoc } from "./couchbase.layout.ts";
+import {
+  type Db,
+  foldForSearch,
+  keys,
+  type MessageStateDoc,
+  type UserMessageDoc,
+} from "./couchbase.layout.ts";
 import { KEYSET_TOP } from "./couchbase.queries.ts";
 import type { CouchbaseRooms } from "./rooms.couchbase.ts";
-import { foldForSearch } from "./search.couchbase.ts";
 
 type SharedOp = Exclude<MessageOp, { kind: "star" }>;
 type UserOp = Extract<MessageOp, { kind: "hide" | "star" }>;

@@ -1,7 +1,6 @@
 import type { HistoryQuery, InsertResult, MessageRecord, MessagesStore } from "../store.ts";
-import { type Db, keys, type MessageDoc } from "./couchbase.layout.ts";
+import { type Db, foldForSearch, keys, type MessageDoc } from "./couchbase.layout.ts";
 import type { CouchbaseRooms } from "./rooms.couchbase.ts";
-import { foldForSearch } from "./search.couchbase.ts";
 
 /** The record without the adapter's own fields. */
 export function messageRecord(doc: MessageDoc): MessageRecord {

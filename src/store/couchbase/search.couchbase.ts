@@ -1,12 +1,7 @@
 import type { MessageRecord, SearchQuery, SearchStore } from "../store.ts";
-import type { Db, MessageDoc } from "./couchbase.layout.ts";
+import { type Db, foldForSearch, type MessageDoc } from "./couchbase.layout.ts";
 import { messageRecord } from "./messages.couchbase.ts";
 import type { CouchbaseRooms } from "./rooms.couchbase.ts";
-
-/** Text as search compares it: compatibility-decomposed, accents dropped, lower case. */
-export function foldForSearch(text: string): string {
-  return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
-}
 
 /** A page's keyset, `<created_at>|<message id>` of its last message. */
 const CURSOR = /^([0-9T:.Z-]{1,40})\|([0-9A-Z]{26})$/;
