@@ -21,6 +21,8 @@ export interface QueryScope {
 
 /** A CAS loop gives up after this many lost races (then the call is retried as a whole). */
 const MAX_CAS_ATTEMPTS = 64;
+/** What a CAS step returns when another writer got in first. */
+const LOST = Symbol("lost a CAS race");
 
 /**
  * One collection, by key. Reads of a missing document are null; insert-if-absent answers
@@ -93,8 +95,8 @@ export class Kv<T> {
    * write in between (another owner's claim) is re-checked, never erased. False when nothing
    * was removed.
    */
-  async removeIf(key: string, test: (current: T) => boolean): Promise<boolean> {
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+  removeIf(key: string, test: (current: T) => boolean): Promise<boolean> {
+    return this.#untilWon(key, async () => {
       const current = await this.get(key);
       if (!current || !test(current.value)) return false;
       try {
@@ -102,10 +104,10 @@ export class Kv<T> {
         return true;
       } catch (err) {
         if (isNotFound(err)) return false;
-        if (!isCasMismatch(err)) throw storeError(err, `remove ${this.#name}`);
+        if (isCasMismatch(err)) return LOST;
+        throw storeError(err, `remove ${this.#name}`);
       }
-    }
-    throw new StoreUnavailableError(`couchbase: ${this.#name} ${key}: too contended, try again`);
+    });
   }
 
   /**
@@ -114,11 +116,11 @@ export class Kv<T> {
    * (CAS mismatch, a racing insert or remove) re-runs `change` on the fresh document.
    * Returns the document as it now is and whether this call wrote it.
    */
-  async update(
+  update(
     key: string,
     change: (current: T | null) => T | undefined,
   ): Promise<{ value: T | null; changed: boolean }> {
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+    return this.#untilWon(key, async () => {
       const current = await this.get(key);
       const next = change(current ? structuredClone(current.value) : null);
       if (next === undefined) return { value: current?.value ?? null, changed: false };
@@ -127,12 +129,19 @@ export class Kv<T> {
         else await this.#c.insert(key, next);
         return { value: next, changed: true };
       } catch (err) {
-        if (!(isCasMismatch(err) || isExists(err) || isNotFound(err))) {
-          throw storeError(err, `write ${this.#name}`);
-        }
-        // Lost a race: back off a little (more each time) and recompute on the fresh document.
-        await sleep(Math.min(50, attempt * 2) * Math.random());
+        if (isCasMismatch(err) || isExists(err) || isNotFound(err)) return LOST;
+        throw storeError(err, `write ${this.#name}`);
       }
+    });
+  }
+
+  /** Runs a read-then-conditional-write step until it does not lose a race (bounded). */
+  async #untilWon<R>(key: string, step: () => Promise<R | typeof LOST>): Promise<R> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const out = await step();
+      if (out !== LOST) return out;
+      // Lost a race: back off a little (more each time) and start again from a fresh read.
+      await sleep(Math.min(50, attempt * 2) * Math.random());
     }
     throw new StoreUnavailableError(`couchbase: ${this.#name} ${key}: too contended, try again`);
   }
