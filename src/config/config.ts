@@ -36,6 +36,12 @@ const envSchema = z.object({
   REDIS_WAIT_REPLICAS: int(0, 0),
   /** How long a send waits for REDIS_WAIT_REPLICAS before answering 503. */
   REDIS_WAIT_TIMEOUT_MS: int(1000, 1),
+  /**
+   * Production only: start on a Redis that can lose the last acknowledged messages in an OS
+   * crash or power loss (neither `appendfsync always` nor REDIS_WAIT_REPLICAS >= 1 with
+   * automatic failover). Off: such a Redis is refused at start.
+   */
+  REDIS_ALLOW_LOSS_ON_OS_CRASH: bool.default(false),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,40}$/, "1-40 chars of [A-Za-z0-9_.-] (no ':', BullMQ forbids it)")
@@ -119,6 +125,10 @@ const envSchema = z.object({
   MEDIA_MAX_FILE_BYTES: int(100 * 1024 * 1024, 1),
   /** Per user: bytes of uploads started per upload URL lifetime (each URL can hold storage until it expires). */
   MEDIA_PENDING_MAX_BYTES: int(1024 * 1024 * 1024, 1),
+  /** A PUT to a local upload URL must finish its body within this long (slow bodies hold disk). */
+  MEDIA_PUT_BODY_TIMEOUT_S: int(120, 1),
+  /** MEDIA_STORAGE=local: uploads answer 503 while the media disk has less free space than this. */
+  MEDIA_MIN_FREE_BYTES: int(1024 * 1024 * 1024, 0),
   /** Images above this many pixels end `failed` instead of being decoded (decompression bombs). */
   MEDIA_MAX_PIXELS: int(50_000_000, 1),
   MEDIA_FFMPEG_TIMEOUT_MS: int(30_000, 1000),
