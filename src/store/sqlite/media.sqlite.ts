@@ -135,10 +135,10 @@ export class SqliteMedia implements MediaStore {
 
   async linkMedia(links: MediaLink[]): Promise<void> {
     if (links.length === 0) return;
-    const insert = this.#db.stmt(
-      "INSERT INTO media_links (media_id, message_id, room_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-    );
     await this.#db.write(() => {
+      const insert = this.#db.stmt(
+        "INSERT INTO media_links (media_id, message_id, room_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+      );
       for (const l of links) insert.run(l.media_id, l.message_id, l.room_id);
     });
   }

@@ -26,47 +26,48 @@ export class SqliteMessageState implements MessageStateStore {
   async applyMessageOps(ops: MessageOp[]): Promise<void> {
     if (ops.length === 0) return;
     const db = this.#db;
-    const edit = db.stmt(
-      `INSERT INTO message_edits (message_id, room_id, rev, text, edited_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (message_id) DO UPDATE SET rev = excluded.rev, text = excluded.text, edited_at = excluded.edited_at
-       WHERE excluded.rev > message_edits.rev`,
-    );
-    const del = db.stmt(
-      `INSERT INTO message_deletes (message_id, room_id, rev, deleted_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (message_id) DO UPDATE SET rev = excluded.rev, deleted_at = excluded.deleted_at
-       WHERE excluded.rev < message_deletes.rev`,
-    );
-    const react = db.stmt(
-      `INSERT INTO message_reactions (message_id, user_id, room_id, rev, emoji) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (message_id, user_id) DO UPDATE SET rev = excluded.rev, emoji = excluded.emoji
-       WHERE excluded.rev > message_reactions.rev`,
-    );
-    const hide = db.stmt(
-      `INSERT INTO message_hides (message_id, user_id, room_id, rev, hidden_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (message_id, user_id) DO UPDATE SET rev = excluded.rev, hidden_at = excluded.hidden_at
-       WHERE excluded.rev < message_hides.rev`,
-    );
-    const star = db.stmt(
-      `INSERT INTO message_stars (message_id, user_id, room_id, rev, starred, starred_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (message_id, user_id) DO UPDATE SET rev = excluded.rev, starred = excluded.starred,
-         starred_at = excluded.starred_at
-       WHERE excluded.rev > message_stars.rev`,
-    );
-    const media = db.stmt(
-      `INSERT INTO message_media (message_id, room_id, rev) VALUES (?, ?, ?)
-       ON CONFLICT (message_id) DO UPDATE SET rev = max(rev, excluded.rev)`,
-    );
-    const advanceRev = db.stmt("UPDATE rooms SET rev = max(rev, ?) WHERE id = ?");
-    // The search index follows the current text: re-index after an edit that won, drop after a delete.
-    const unindex = db.stmt(
-      "DELETE FROM messages_fts WHERE rowid = (SELECT rowid FROM messages WHERE id = ?)",
-    );
-    const reindex = db.stmt(
-      `INSERT INTO messages_fts (rowid, text)
-       SELECT m.rowid, e.text FROM messages m JOIN message_edits e ON e.message_id = m.id
-       WHERE m.id = ?1 AND e.rev = ?2 AND NOT EXISTS (SELECT 1 FROM message_deletes d WHERE d.message_id = m.id)`,
-    );
     await db.write(() => {
+      const edit = db.stmt(
+        `INSERT INTO message_edits (message_id, room_id, rev, text, edited_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (message_id) DO UPDATE SET rev = excluded.rev, text = excluded.text, edited_at = excluded.edited_at
+         WHERE excluded.rev > message_edits.rev`,
+      );
+      const del = db.stmt(
+        `INSERT INTO message_deletes (message_id, room_id, rev, deleted_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (message_id) DO UPDATE SET rev = excluded.rev, deleted_at = excluded.deleted_at
+         WHERE excluded.rev < message_deletes.rev`,
+      );
+      const react = db.stmt(
+        `INSERT INTO message_reactions (message_id, user_id, room_id, rev, emoji) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (message_id, user_id) DO UPDATE SET rev = excluded.rev, emoji = excluded.emoji
+         WHERE excluded.rev > message_reactions.rev`,
+      );
+      const hide = db.stmt(
+        `INSERT INTO message_hides (message_id, user_id, room_id, rev, hidden_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (message_id, user_id) DO UPDATE SET rev = excluded.rev, hidden_at = excluded.hidden_at
+         WHERE excluded.rev < message_hides.rev`,
+      );
+      const star = db.stmt(
+        `INSERT INTO message_stars (message_id, user_id, room_id, rev, starred, starred_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (message_id, user_id) DO UPDATE SET rev = excluded.rev, starred = excluded.starred,
+           starred_at = excluded.starred_at
+         WHERE excluded.rev > message_stars.rev`,
+      );
+      const media = db.stmt(
+        `INSERT INTO message_media (message_id, room_id, rev) VALUES (?, ?, ?)
+         ON CONFLICT (message_id) DO UPDATE SET rev = max(rev, excluded.rev)`,
+      );
+      const advanceRev = db.stmt("UPDATE rooms SET rev = max(rev, ?) WHERE id = ?");
+      // The search index follows the current text: re-index after an edit that won, drop after a delete.
+      const unindex = db.stmt(
+        "DELETE FROM messages_fts WHERE rowid = (SELECT rowid FROM messages WHERE id = ?)",
+      );
+      const reindex = db.stmt(
+        `INSERT INTO messages_fts (rowid, text)
+         SELECT m.rowid, e.text FROM messages m JOIN message_edits e ON e.message_id = m.id
+         WHERE m.id = ?1 AND e.rev = ?2 AND NOT EXISTS (SELECT 1 FROM message_deletes d WHERE d.message_id = m.id)`,
+      );
+
       const revByRoom = new Map<string, number>();
       for (const op of ops) {
         switch (op.kind) {

@@ -22,30 +22,31 @@ export class SqliteMessages implements MessagesStore {
   async insertMessages(messages: MessageRecord[]): Promise<InsertResult> {
     if (messages.length === 0) return { rejected: [] };
     const db = this.#db;
-    const insert = db.stmt(
-      `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO NOTHING`,
-    );
-    const advanceRoom = db.stmt(
-      `UPDATE rooms SET last_seq = ?, last_message_id = ?, last_activity_at = max(last_activity_at, ?)
-       WHERE id = ? AND last_seq < ?`,
-    );
-    const advanceRev = db.stmt("UPDATE rooms SET rev = max(rev, ?) WHERE id = ?");
-    // Sending implies reading (and delivery) up to one's own message.
-    const advanceReader = db.stmt(
-      `UPDATE members SET read_seq = ?1, read_at = ?5, delivered_seq = max(delivered_seq, ?1),
-         delivered_at = CASE WHEN delivered_seq < ?1 THEN ?5 ELSE delivered_at END
-       WHERE room_id = ?2 AND user_id = ?3 AND read_seq < ?4`,
-    );
-    const roomExists = db.stmt("SELECT 1 AS ok FROM rooms WHERE id = ?");
-    // The search index takes the current text: an edit or delete may have landed first.
-    const index = db.stmt(
-      `INSERT INTO messages_fts (rowid, text)
-       SELECT m.rowid, coalesce(e.text, m.text) FROM messages m LEFT JOIN message_edits e ON e.message_id = m.id
-       WHERE m.id = ? AND m.text IS NOT NULL AND m.type <> 'system'
-         AND NOT EXISTS (SELECT 1 FROM message_deletes d WHERE d.message_id = m.id)`,
-    );
     return db.write(() => {
+      const insert = db.stmt(
+        `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO NOTHING`,
+      );
+      const advanceRoom = db.stmt(
+        `UPDATE rooms SET last_seq = ?, last_message_id = ?, last_activity_at = max(last_activity_at, ?)
+         WHERE id = ? AND last_seq < ?`,
+      );
+      const advanceRev = db.stmt("UPDATE rooms SET rev = max(rev, ?) WHERE id = ?");
+      // Sending implies reading (and delivery) up to one's own message.
+      const advanceReader = db.stmt(
+        `UPDATE members SET read_seq = ?1, read_at = ?5, delivered_seq = max(delivered_seq, ?1),
+           delivered_at = CASE WHEN delivered_seq < ?1 THEN ?5 ELSE delivered_at END
+         WHERE room_id = ?2 AND user_id = ?3 AND read_seq < ?4`,
+      );
+      const roomExists = db.stmt("SELECT 1 AS ok FROM rooms WHERE id = ?");
+      // The search index takes the current text: an edit or delete may have landed first.
+      const index = db.stmt(
+        `INSERT INTO messages_fts (rowid, text)
+         SELECT m.rowid, coalesce(e.text, m.text) FROM messages m LEFT JOIN message_edits e ON e.message_id = m.id
+         WHERE m.id = ? AND m.text IS NOT NULL AND m.type <> 'system'
+           AND NOT EXISTS (SELECT 1 FROM message_deletes d WHERE d.message_id = m.id)`,
+      );
+
       const rejected: InsertResult["rejected"] = [];
       // One room and one reader update per batch, not per message.
       const newestByRoom = new Map<string, MessageRecord>();
@@ -118,11 +119,11 @@ export class SqliteMessages implements MessagesStore {
 
   async recordRollbacks(items: { message: MessageRecord; rev: number; at: string }[]): Promise<void> {
     if (items.length === 0) return;
-    const insert = this.#db.stmt(
-      `INSERT INTO message_rollbacks (message_id, room_id, rev, record, rolled_back_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT DO NOTHING`,
-    );
     await this.#db.write(() => {
+      const insert = this.#db.stmt(
+        `INSERT INTO message_rollbacks (message_id, room_id, rev, record, rolled_back_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING`,
+      );
       for (const { message, rev, at } of items)
         insert.run(message.id, message.room_id, rev, JSON.stringify(message), at);
     });
