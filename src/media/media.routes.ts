@@ -19,6 +19,7 @@ export function mediaRoutes(media: MediaService): Router {
       tag: "media",
       body: uploadUrlSchema,
       status: 201,
+      errors: ["rate_limited"],
     },
     async (req, res) => {
       res.status(201).json(await media.createUpload(currentUser(req), parse(uploadUrlSchema, req.body)));
@@ -35,6 +36,7 @@ export function mediaRoutes(media: MediaService): Router {
       tag: "media",
       body: confirmSchema,
       status: 200,
+      errors: ["not_found", "conflict"],
     },
     async (req, res) => {
       res.json({ media: await media.confirm(currentUser(req), parse(confirmSchema, req.body)) });
@@ -68,6 +70,7 @@ export function mediaRoutes(media: MediaService): Router {
       tag: "media",
       params: mediaParamsSchema,
       status: 204,
+      errors: ["forbidden"],
     },
     async (req, res) => {
       const { media_id } = parse(mediaParamsSchema, req.params);

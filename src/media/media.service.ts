@@ -11,6 +11,11 @@ import type { ConfirmInput, UploadUrlInput } from "./media.schemas.ts";
 import type { MediaView, MediaViews } from "./media.views.ts";
 import { type MediaStorage, newObjectKeys, ObjectMissingError } from "./storage/media-storage.ts";
 
+/** What a deleted media is taken off besides messages: the groups showing it as their avatar. */
+export interface DeletedMediaUsers {
+  mediaDeleted(mediaId: string, actorId: string): Promise<void>;
+}
+
 export type MediaConfig = {
   maxBytes: Record<MediaKind, number>;
   uploadTtlS: number;
@@ -37,6 +42,7 @@ export class MediaService {
   readonly #reader: MessageReader;
   readonly #config: MediaConfig;
   readonly #limits: Pick<RateLimits, "consume"> | undefined;
+  readonly #avatars: DeletedMediaUsers | undefined;
 
   constructor(deps: {
     store: MediaStore;
@@ -46,6 +52,7 @@ export class MediaService {
     reader: MessageReader;
     config: MediaConfig;
     limits?: Pick<RateLimits, "consume">;
+    avatars?: DeletedMediaUsers;
   }) {
     this.#store = deps.store;
     this.#storage = deps.storage;
@@ -54,6 +61,7 @@ export class MediaService {
     this.#reader = deps.reader;
     this.#config = deps.config;
     this.#limits = deps.limits;
+    this.#avatars = deps.avatars;
   }
 
   async createUpload(
@@ -87,6 +95,8 @@ export class MediaService {
     const id = newId();
     const keys = newObjectKeys(id);
     const expiresAt = new Date(now.getTime() + this.#config.uploadTtlS * 1000);
+    // Signed first: a storage that refuses the upload (a full local disk) leaves no record.
+    const target = await this.#storage.uploadTarget(keys.upload, contentType, input.size, expiresAt);
     // The clean-up job goes with the record (a record must never exist without something that
     // removes it); if either fails the client gets an error and never sees the URL.
     // An upload URL can fill storage until it expires, whatever becomes of its media: a user
@@ -128,7 +138,6 @@ export class MediaService {
         { used_bytes: created.used, max_bytes: quota.maxBytes },
       );
     }
-    const target = await this.#storage.uploadTarget(keys.upload, contentType, input.size, expiresAt);
     return {
       upload_id: id,
       url: target.url,
@@ -224,18 +233,28 @@ export class MediaService {
     return this.#views.view(media);
   }
 
-  /** Uploader only (others who can see it: 403). The objects go through a job. */
+  /**
+   * Uploader only (others who can see it: 403). The objects go through a job; the groups
+   * showing it as their avatar lose it, after it is marked deleted (see GroupsService.update).
+   */
   async delete(user: AuthUser, mediaId: string): Promise<void> {
     const media = await this.#store.getMedia(mediaId);
     if (media?.deleted_at && media.owner_id === user.id) {
-      // A repeat (the first may have failed before its job was queued): queue it again.
+      // A repeat (the first may have failed before its job was queued): finish its work again.
       await this.#jobs.delete(media.id);
+      await this.#avatars?.mediaDeleted(media.id, user.id);
       return;
     }
     if (!media || media.deleted_at || !(await this.#maySee(user, media))) throw notFound("media");
     if (media.owner_id !== user.id) throw new AppError("forbidden", "only the uploader may delete a media");
     await this.#store.deleteMedia(media.id, new Date().toISOString());
     await this.#jobs.delete(media.id);
+    await this.#avatars?.mediaDeleted(media.id, user.id);
+  }
+
+  async isDeleted(mediaId: string): Promise<boolean> {
+    const media = await this.#store.getMedia(mediaId);
+    return !media || media.deleted_at !== null;
   }
 
   /**

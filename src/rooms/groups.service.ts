@@ -1,6 +1,6 @@
 import type { AuthUser } from "../auth/jwt.ts";
 import { AppError, notFound } from "../errors.ts";
-import type { MediaAttachments, MessagesService } from "../messages/messages.service.ts";
+import type { MessagesService } from "../messages/messages.service.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MemberRole, MembersStore, RoomRecord, RoomsStore } from "../store/store.ts";
@@ -25,6 +25,17 @@ export interface GroupEvents {
 
 export type GroupsConfig = { maxGroupMembers: number };
 
+/** What groups ask of media: whether an admin may show one as the avatar, and whether it is gone. */
+export interface AvatarMedia {
+  /** Refuses (400) anything but the user's own confirmed image. */
+  attachable(user: AuthUser, mediaId: string, kind: "image"): Promise<unknown>;
+  /** True once the media is deleted (or never existed). */
+  isDeleted(mediaId: string): Promise<boolean>;
+}
+
+/** Rooms read per page when a deleted media is taken off the rooms showing it. */
+const AVATAR_PAGE = 100;
+
 /**
  * Group administration (API 4–7). Only admins rename, describe, set the avatar, add, remove,
  * promote and demote; any member may leave; when the last admin leaves, the longest-standing
@@ -47,7 +58,7 @@ export class GroupsService {
   readonly #limits: Pick<RateLimits, "consume"> | undefined;
   readonly #blocks: BlocksService;
   readonly #locks: RoomLocks;
-  readonly #media: Pick<MediaAttachments, "attachable">;
+  readonly #media: AvatarMedia;
 
   constructor(deps: {
     store: RoomsStore & MembersStore;
@@ -63,7 +74,7 @@ export class GroupsService {
     locks: RoomLocks;
     limits?: Pick<RateLimits, "consume">;
     /** Checks a new avatar: the admin's own confirmed image. */
-    media: Pick<MediaAttachments, "attachable">;
+    media: AvatarMedia;
   }) {
     this.#store = deps.store;
     this.#members = deps.members;
@@ -101,18 +112,57 @@ export class GroupsService {
     const avatar = input.avatar_media_id ?? undefined;
     if (avatar) await this.#media.attachable(user, avatar, "image");
     const rev = await this.#rev(roomId);
-    const room = await this.#store.updateRoom(roomId, {
-      ...input,
-      updated_at: new Date().toISOString(),
-      rev,
-    });
+    const updatedAt = new Date().toISOString();
+    let room = await this.#store.updateRoom(roomId, { ...input, updated_at: updatedAt, rev });
     if (!room) throw notFound("room");
+    // The media may have been deleted since it was checked, and its deletion may have looked
+    // for the rooms showing it before this write: then this change takes it off again itself
+    // (the deletion clears the rooms it finds; each side writes before it looks at the other).
+    const gone = avatar !== undefined && (await this.#media.isDeleted(avatar));
+    if (gone) room = (await this.#store.clearAvatar(roomId, avatar, { updated_at: updatedAt, rev })) ?? room;
     const fields = (["name", "description", "avatar_media_id"] as const).filter(
       (f) => input[f] !== undefined,
     );
-    await this.#messages.postSystem(roomId, { event: "room_updated", actor_id: user.id, fields }, avatar);
+    await this.#messages.postSystem(
+      roomId,
+      { event: "room_updated", actor_id: user.id, fields },
+      gone ? undefined : avatar,
+    );
     this.#events.roomUpdated(room);
     return this.#view(user, roomId);
+  }
+
+  /**
+   * Takes a media its uploader (`actorId`) deleted off every group showing it as the avatar,
+   * each as a change of that room (a revision, a `system` message, `room:updated`). Called
+   * after the media is marked deleted; safe to repeat.
+   */
+  async mediaDeleted(mediaId: string, actorId: string): Promise<void> {
+    for (;;) {
+      const roomIds = await this.#store.roomsWithAvatar(mediaId, AVATAR_PAGE);
+      for (const roomId of roomIds) {
+        await this.#locks.with(roomId, () => this.#clearAvatar(roomId, mediaId, actorId));
+      }
+      // A cleared room leaves the list; one changed meanwhile left it already.
+      if (roomIds.length < AVATAR_PAGE) return;
+    }
+  }
+
+  async #clearAvatar(roomId: string, mediaId: string, actorId: string): Promise<void> {
+    const current = await this.#store.getRoom(roomId);
+    if (current?.avatar_media_id !== mediaId) return;
+    const rev = await this.#rev(roomId);
+    const room = await this.#store.clearAvatar(roomId, mediaId, {
+      updated_at: new Date().toISOString(),
+      rev,
+    });
+    if (!room) return;
+    await this.#messages.postSystem(roomId, {
+      event: "room_updated",
+      actor_id: actorId,
+      fields: ["avatar_media_id"],
+    });
+    this.#events.roomUpdated(room);
   }
 
   async #addMembers(user: AuthUser, roomId: string, userIds: string[]): Promise<RoomView> {

@@ -209,6 +209,18 @@ export interface RoomsStore {
   listRoomsForUser(userId: string, limit: number, after?: ActivityCursor): Promise<RoomForUser[]>;
   /** Changes the fields given (and updated_at, rev). Null when the room does not exist. */
   updateRoom(roomId: string, change: RoomChange): Promise<RoomRecord | null>;
+  /** Ids of rooms whose avatar is this media, at most `limit`, in id order. */
+  roomsWithAvatar(mediaId: string, limit: number): Promise<string[]>;
+  /**
+   * Removes the room's avatar (with updated_at and rev) only while it is still `mediaId`, in
+   * one atomic write: an avatar changed meanwhile stays. The room as it now is, or null when
+   * nothing changed.
+   */
+  clearAvatar(
+    roomId: string,
+    mediaId: string,
+    change: { updated_at: string; rev: number },
+  ): Promise<RoomRecord | null>;
 }
 
 export type RoomChange = {

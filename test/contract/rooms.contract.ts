@@ -113,5 +113,27 @@ export function runRoomsContract(adapter: string, makeStore: () => Promise<Store
       expect(await ctx.store.removeMember(r.id, "u1", 12)).toEqual({ removed: false, promoted: null });
       expect((await ctx.store.getRoom(r.id))?.rev).toBe(11);
     });
+
+    it("finds the rooms showing a media as their avatar, and clears it only while it is still that media", async () => {
+      const [a, b, c] = [room(), room(), room()].sort((x, y) => (x.id < y.id ? -1 : 1));
+      if (!a || !b || !c) throw new Error("no rooms");
+      for (const r of [a, b, c]) await ctx.store.createGroupRoom(r, members("u1"));
+      await ctx.store.updateRoom(a.id, { avatar_media_id: "m1", updated_at: at(1), rev: 1 });
+      await ctx.store.updateRoom(b.id, { avatar_media_id: "m1", updated_at: at(1), rev: 1 });
+      await ctx.store.updateRoom(c.id, { avatar_media_id: "m2", updated_at: at(1), rev: 1 });
+      expect(await ctx.store.roomsWithAvatar("m1", 10)).toEqual([a.id, b.id]);
+      expect(await ctx.store.roomsWithAvatar("m1", 1)).toEqual([a.id]);
+      expect(await ctx.store.roomsWithAvatar("none", 10)).toEqual([]);
+
+      const cleared = await ctx.store.clearAvatar(a.id, "m1", { updated_at: at(2), rev: 5 });
+      expect(cleared).toMatchObject({ id: a.id, avatar_media_id: null, updated_at: at(2), rev: 5 });
+      expect(await ctx.store.getRoom(a.id)).toEqual(cleared);
+      // Another avatar set meanwhile stays; so does a room that has none.
+      expect(await ctx.store.clearAvatar(c.id, "m1", { updated_at: at(3), rev: 6 })).toBeNull();
+      expect(await ctx.store.getRoom(c.id)).toMatchObject({ avatar_media_id: "m2", rev: 1 });
+      expect(await ctx.store.clearAvatar(a.id, "m1", { updated_at: at(3), rev: 6 })).toBeNull();
+      expect(await ctx.store.clearAvatar("missing", "m1", { updated_at: at(3), rev: 6 })).toBeNull();
+      expect(await ctx.store.roomsWithAvatar("m1", 10)).toEqual([b.id]);
+    });
   });
 }

@@ -336,6 +336,82 @@ describe("media end to end", () => {
     expect((await on(nodeB, "g-carol").call("GET", `/media/${id}`)).status).toBe(404);
   });
 
+  it("deleting a group photo takes it off the group: GET shows no avatar, and members get room:updated", async () => {
+    const roomId = await t.group("d-alice", ["d-bob"]);
+    const alice = on(nodeA, "d-alice");
+    const bobSocket = await open(nodeB, "d-bob");
+    const updates = collect<{ room: { id: string; avatar_media_id: string | null } }>(
+      bobSocket,
+      "room:updated",
+    );
+    const { confirm } = await upload(alice, await jpeg(32, 32), "image/jpeg");
+    const id = confirm.body.media.id;
+    expect((await alice.call("PATCH", `/rooms/${roomId}`, { avatar_media_id: id })).status).toBe(200);
+    await waitFor(() => updates.some((u) => u.room.avatar_media_id === id), 5000, "the avatar set");
+
+    expect((await alice.call("DELETE", `/media/${id}`)).status).toBe(204);
+    const room = await on(nodeB, "d-bob").call<{ room: { avatar_media_id: string | null } }>(
+      "GET",
+      `/rooms/${roomId}`,
+    );
+    expect(room.body.room.avatar_media_id).toBeNull();
+    await waitFor(
+      () => updates.at(-1)?.room.avatar_media_id === null,
+      5000,
+      "room:updated without the avatar",
+    );
+    const again = await alice.call<ErrorBody>("PATCH", `/rooms/${roomId}`, { avatar_media_id: id });
+    expect(again.status).toBe(400);
+  });
+
+  it("one body in flight per upload URL across both API processes: the other answers 409 upload_in_progress", async () => {
+    const alice = on(nodeA, "u-alice");
+    const size = 64 * 1024;
+    const res = await alice.call<Upload>("POST", "/media/upload-url", {
+      filename: "a.pdf",
+      content_type: "application/pdf",
+      size,
+    });
+    expect(res.status).toBe(201);
+    const onA = new URL(res.body.url);
+    onA.host = new URL(nodeA).host;
+    const onB = new URL(res.body.url);
+    onB.host = new URL(nodeB).host;
+    let sendRest!: () => void;
+    const rest = new Promise<void>((r) => {
+      sendRest = r;
+    });
+    const body = new ReadableStream({
+      async start(c) {
+        c.enqueue(new Uint8Array(size - 1024));
+        await rest;
+        c.enqueue(new Uint8Array(1024));
+        c.close();
+      },
+    });
+    const first = fetch(onA, {
+      method: "PUT",
+      headers: { ...res.body.headers, "content-length": String(size) },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    const temporaries = () =>
+      readdirSync(path.join(t.cluster.dataDir, "media")).filter((f) => f.startsWith(".tmp-"));
+    await waitFor(
+      () => existsSync(path.join(t.cluster.dataDir, "media")) && temporaries().length === 1,
+      5000,
+      "the body is in flight",
+    );
+    const second = await fetch(onB, { method: "PUT", headers: res.body.headers, body: Buffer.alloc(size) });
+    expect(second.status).toBe(409);
+    expect(await second.json()).toMatchObject({
+      error: { code: "conflict", details: { reason: "upload_in_progress" } },
+    });
+    expect(temporaries()).toHaveLength(1);
+    sendRest();
+    expect((await first).status).toBe(200);
+  });
+
   it.skipIf(!HAS_FFMPEG)("a video gets a poster thumbnail, its duration and its displayed size", async () => {
     const alice = on(nodeA, "v-alice");
     const socket = await open(nodeA, "v-alice");

@@ -606,6 +606,13 @@ const IMPLEMENTATIONS: Record<QueryName, Implementation> = {
     return raw(sorted.slice(0, limit).map(({ m }) => m));
   },
 
+  roomsWithAvatar(db, p) {
+    const [media, limit] = [param(p, "media"), limitOf(p)];
+    const rows = where(db.scan("rooms"), (r) => eq(path(r, "avatar_media_id"), media));
+    const sorted = orderBy(rows, { key: (r) => path(r, "id") });
+    return raw(sorted.slice(0, limit).map((r) => path(r, "id")));
+  },
+
   mediaLinks(db, p) {
     const [media, limit] = [param(p, "media"), limitOf(p)];
     const rows = where(db.scan("media_links"), (l) => eq(path(l, "media_id"), media));

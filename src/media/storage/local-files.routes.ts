@@ -4,8 +4,13 @@ import { AppError } from "../../errors.ts";
 import { route } from "../../http/route.ts";
 import { normalizeType } from "../media.kinds.ts";
 import { attachment } from "./content-disposition.ts";
-import { type LocalMediaStorage, UploadTooLargeError } from "./local.storage.ts";
-import { OBJECT_KEY_PATTERN } from "./media-storage.ts";
+import {
+  type LocalMediaStorage,
+  UploadInProgressError,
+  UploadTimeoutError,
+  UploadTooLargeError,
+} from "./local.storage.ts";
+import { OBJECT_KEY_PATTERN, StorageFullError, StorageUnavailableError } from "./media-storage.ts";
 import { LOCAL_FILES_PATH, type UrlGrant, type UrlSigner } from "./url-signer.ts";
 
 /** The signed URL's parts as the OpenAPI document shows them (UrlSigner checks them, with its own rules). */
@@ -64,6 +69,35 @@ function parseRange(
   return { start, end };
 }
 
+/**
+ * What a failed PUT answers; a body left unread closes the connection after the answer. The
+ * write never destroys the request, so our refusals (told apart by type, a full disk
+ * included) can still be answered, and a destroyed request means the client went away or
+ * shutdown cut it: nothing was stored, nothing to log.
+ */
+function uploadRefusal(err: unknown, req: Request, res: Response, max: number): unknown {
+  if (!req.complete && !res.headersSent) res.setHeader("Connection", "close");
+  if (err instanceof UploadInProgressError) {
+    return new AppError("conflict", "another upload to this URL is in progress; PUT again once it ends", {
+      reason: "upload_in_progress",
+    });
+  }
+  if (err instanceof StorageFullError) {
+    return new AppError("unavailable", "media storage is full; retry later", undefined, 30);
+  }
+  if (err instanceof UploadTooLargeError) {
+    return new AppError("payload_too_large", `this URL takes at most ${max} bytes`, { max_bytes: max });
+  }
+  if (err instanceof UploadTimeoutError) {
+    return new AppError("request_timeout", "the body did not arrive in time; PUT it again", {
+      reason: "body_timeout",
+    });
+  }
+  if (err instanceof StorageUnavailableError) return err;
+  if (req.destroyed) return new AppError("invalid_request", "the upload was interrupted; PUT it again");
+  return err;
+}
+
 const INLINE_KINDS = /^(image|video|audio)\//;
 
 /**
@@ -81,7 +115,19 @@ export function localFilesRoutes(
   route(
     router,
     "",
-    { ...signedUrlRoute, method: "put", summary: "Upload a file to a signed URL (local storage)" },
+    {
+      ...signedUrlRoute,
+      method: "put",
+      summary: "Upload a file to a signed URL (local storage)",
+      errors: [
+        "forbidden",
+        "request_timeout",
+        "conflict",
+        "payload_too_large",
+        "unsupported_media_type",
+        "unavailable",
+      ],
+    },
     async (req: Request, res: Response) => {
       const grant = grantOf(signer, "PUT", req);
       const max = grant.maxSize ?? 0;
@@ -97,18 +143,7 @@ export function localFilesRoutes(
       try {
         await storage.write(grant.key, req, max);
       } catch (err) {
-        // The client went away (or shutdown cut the upload): nothing was stored, nothing to log.
-        if (req.destroyed && !(err instanceof UploadTooLargeError)) {
-          throw new AppError("invalid_request", "the upload was interrupted; PUT it again");
-        }
-        if (err instanceof UploadTooLargeError) {
-          res.setHeader("Connection", "close");
-          throw new AppError("payload_too_large", `this URL takes at most ${max} bytes`, { max_bytes: max });
-        }
-        if ((err as NodeJS.ErrnoException).code === "ENOSPC") {
-          throw new AppError("unavailable", "media storage is full; retry later", undefined, 30);
-        }
-        throw err;
+        throw uploadRefusal(err, req, res, max);
       } finally {
         uploads.delete(req);
       }

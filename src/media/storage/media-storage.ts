@@ -53,6 +53,9 @@ export class StorageUnavailableError extends Error {
   }
 }
 
+/** Storage has too little free space for the write (the local driver's floor, or ENOSPC): 503. */
+export class StorageFullError extends StorageUnavailableError {}
+
 /**
  * Object keys: made by the server, one random 128-bit token each (unguessable), in one flat
  * charset no path or URL can misread. `up` is what the upload URL writes; `ob` the checked

@@ -26,6 +26,9 @@ export function createMediaStorage(config: Config): Storage {
     };
   }
   const signer = new UrlSigner(config.mediaSigningSecret, config.publicUrl);
-  const local = new LocalMediaStorage(path.join(config.DATA_DIR, "media"), signer);
+  const local = new LocalMediaStorage(path.join(config.DATA_DIR, "media"), signer, {
+    putBodyTimeoutMs: config.MEDIA_PUT_BODY_TIMEOUT_S * 1000,
+    minFreeBytes: config.MEDIA_MIN_FREE_BYTES,
+  });
   return { storage: local, local, signer };
 }

@@ -220,6 +220,10 @@ export const INDEXES: { name: string; statement: string }[] = [
       "CREATE INDEX rooms_by_member ON rooms(DISTINCT ARRAY u FOR u IN member_ids END, last_activity_at DESC, id DESC)",
   },
   {
+    name: "rooms_by_avatar",
+    statement: "CREATE INDEX rooms_by_avatar ON rooms(avatar_media_id, id)",
+  },
+  {
     name: "messages_by_seq",
     statement: "CREATE INDEX messages_by_seq ON messages(room_id, seq)",
   },

@@ -19,6 +19,8 @@ export const QUERIES = {
   shareRoom: `SELECT RAW r.id FROM rooms AS r
     WHERE ANY u IN r.member_ids SATISFIES u = $a END AND ANY u IN r.member_ids SATISFIES u = $b END
     LIMIT 1`,
+  /** rooms_by_avatar. */
+  roomsWithAvatar: `SELECT RAW r.id FROM rooms AS r WHERE r.avatar_media_id = $media ORDER BY r.id LIMIT $limit`,
   /** messages_by_seq_desc (named: the planner would pick the ascending one and sort). */
   messagesBefore: `SELECT RAW m FROM messages AS m USE INDEX (messages_by_seq_desc)
     WHERE m.room_id = $room AND m.seq < $before

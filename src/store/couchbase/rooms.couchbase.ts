@@ -144,6 +144,25 @@ export class CouchbaseRooms implements RoomsStore, MembersStore {
     return value ? this.record(value) : null;
   }
 
+  roomsWithAvatar(mediaId: string, limit: number): Promise<string[]> {
+    return this.#db.q.rows<string>("roomsWithAvatar", { media: mediaId, limit });
+  }
+
+  async clearAvatar(
+    roomId: string,
+    mediaId: string,
+    change: { updated_at: string; rev: number },
+  ): Promise<RoomRecord | null> {
+    const { value, changed } = await this.#db.rooms.update(roomId, (doc) => {
+      if (!doc || doc.avatar_media_id !== mediaId) return undefined;
+      doc.avatar_media_id = null;
+      doc.updated_at = change.updated_at;
+      doc.rev = Math.max(doc.rev, change.rev);
+      return doc;
+    });
+    return changed && value ? this.record(value) : null;
+  }
+
   async listRoomsForUser(userId: string, limit: number, after?: ActivityCursor): Promise<RoomForUser[]> {
     const docs = await this.#db.q.rows<RoomDoc>("roomsForUser", {
       user: userId,

@@ -232,4 +232,8 @@ export const migrations: string[] = [
   CREATE INDEX messages_by_room_rev ON messages (room_id, rev);
   CREATE INDEX messages_system ON messages (room_id, seq) WHERE type = 'system';
   `,
+  // 14: the rooms showing a media as their avatar (a deleted media is taken off them).
+  `
+  CREATE INDEX rooms_by_avatar ON rooms (avatar_media_id) WHERE avatar_media_id IS NOT NULL;
+  `,
 ];

@@ -103,6 +103,30 @@ export class SqliteRooms implements RoomsStore {
     });
   }
 
+  async roomsWithAvatar(mediaId: string, limit: number): Promise<string[]> {
+    const rows = await this.#db.read(() =>
+      this.#db.stmt("SELECT id FROM rooms WHERE avatar_media_id = ? ORDER BY id LIMIT ?").all(mediaId, limit),
+    );
+    return rows.map((r) => str(r.id));
+  }
+
+  async clearAvatar(
+    roomId: string,
+    mediaId: string,
+    change: { updated_at: string; rev: number },
+  ): Promise<RoomRecord | null> {
+    const db = this.#db;
+    return db.write(() => {
+      const res = db
+        .stmt(
+          `UPDATE rooms SET avatar_media_id = NULL, updated_at = ?, rev = max(rev, ?)
+           WHERE id = ? AND avatar_media_id = ?`,
+        )
+        .run(change.updated_at, change.rev, roomId, mediaId);
+      return Number(res.changes) === 1 ? this.#getRoom(roomId) : null;
+    });
+  }
+
   async listRoomsForUser(userId: string, limit: number, after?: ActivityCursor): Promise<RoomForUser[]> {
     const params: SQLInputValue[] = [userId];
     let where = "";
