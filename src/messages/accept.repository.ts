@@ -13,11 +13,14 @@ import { messageRecordSchema } from "./messages.schemas.ts";
  * arrives as JSON without seq and rev; the script appends them (a string splice: cjson would
  * turn `[]` into `{}`). The idempotency key holds only the message id: the JSON lives once, in
  * the pending key, and only while pending; a replay's pending key is derived from the room's
- * prefix (its id is only known here).
+ * prefix (its id is only known here). Beside the room's zset by seq (history), three small
+ * indexes let every reader take only its page: the id by rev (sync), and the seq by sender and,
+ * for system messages, by room (unread counts). The clear script removes them with the message.
  */
 const acceptScript = new LuaScript(
-  8,
-  `-- KEYS: members, idempotency, seq, rev, pending room zset, pending message, bucket's pending index, bucket's pending bytes
+  11,
+  `-- KEYS: members, idempotency, seq, rev, pending room zset, pending message, bucket's pending index, bucket's pending bytes,
+--       room's pending revs, room's pending system seqs, sender's pending seqs
 -- ARGV: sender, json-without-seq-and-rev, message id, now ms, room's pending msg key prefix,
 --       room id, "system" or "", mentions...
 -- A system message tells of a membership change the service has just made: no member checks.
@@ -44,6 +47,9 @@ redis.call('ZADD', KEYS[5], seq, json)
 redis.call('SET', KEYS[6], json)
 redis.call('ZADD', KEYS[7], ARGV[4], ARGV[6] .. '|' .. ARGV[3])
 redis.call('INCRBY', KEYS[8], #json)
+redis.call('ZADD', KEYS[9], rev, ARGV[3])
+if ARGV[7] == 'system' then redis.call('ZADD', KEYS[10], seq, seq) end
+redis.call('ZADD', KEYS[11], seq, seq)
 return {5, seq, rev, #json}`,
 );
 
@@ -97,6 +103,9 @@ export class AcceptRepository {
         k.pendingMessage(room, message.id),
         k.pendingIndex(bucket),
         k.pendingBytes(bucket),
+        k.pendingRevs(room),
+        k.pendingSystem(room),
+        k.pendingSent(room, message.sender_id),
       ],
       [
         message.sender_id,

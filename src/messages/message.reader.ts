@@ -81,14 +81,14 @@ export class MessageReader {
     hidden: "keep" | "drop" | "tombstone",
   ): Promise<MessageView[]> {
     if (records.length === 0) return [];
-    const rooms = [...new Set(records.map((m) => m.room_id))];
-    const pendingOps = (await Promise.all(rooms.map((r) => this.#pending.ops(r)))).flat();
+    // Each message's own pending ops: the room's other pending work is never read.
+    const pendingOps = await this.#pending.opsOf(records);
     const states = await this.#store.getMessageStates(records, viewerId);
     const media = await this.media(records);
     const out: MessageView[] = [];
     for (const m of records) {
       let state = states.get(m.id);
-      const ops = pendingOps.filter((op) => op.message_id === m.id);
+      const ops = pendingOps.get(m.id) ?? [];
       if (state && ops.length > 0) {
         const rows = ops.some((op) => op.kind === "react") ? await this.#store.getReactions(m.id) : [];
         state = overlayOps(state, ops, viewerId, rows);

@@ -5,18 +5,21 @@ import type { BacklogGauge } from "./backlog.gauge.ts";
 import type { RoomCounters } from "./room-counters.repository.ts";
 
 /**
- * Accepts a message op: takes the room's next rev and makes the op pending (readable by the
- * overlay, found by sync and the rescue sweep) in one script. The caller has checked who may
- * do what; the persist pool applies the op to the store by rev (store.ts MessageOp).
+ * Accepts a message op: takes the room's next rev and makes the op pending (found by sync in
+ * the room's set by rev, by the overlay in its message's own set, by the rescue sweep in the
+ * index) in one script. The caller has checked who may do what; the persist pool applies the
+ * op to the store by rev (store.ts MessageOp).
  */
 const acceptOpScript = new LuaScript(
-  3,
-  `-- KEYS: rev, room's pending ops, bucket's ops index (one slot); ARGV: json-without-rev, now ms, room id
+  4,
+  `-- KEYS: rev, room's pending ops, bucket's ops index, message's pending ops (one slot)
+-- ARGV: json-without-rev, now ms, room id
 if redis.call('EXISTS', KEYS[1]) == 0 then return {3} end
 local rev = redis.call('INCR', KEYS[1])
 local json = string.sub(ARGV[1], 1, -2) .. ',"rev":' .. rev .. '}'
 redis.call('ZADD', KEYS[2], rev, json)
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3] .. '|' .. rev)
+redis.call('ZADD', KEYS[4], rev, json)
 return {5, rev}`,
 );
 
@@ -47,7 +50,12 @@ export class MessageOpsRepository {
     for (let attempt = 0; attempt < 3; attempt++) {
       const reply = (await acceptOpScript.run(
         this.#redis,
-        [k.rev(op.room_id), k.pendingOps(op.room_id), k.pendingOpsIndex(roomBucket(op.room_id))],
+        [
+          k.rev(op.room_id),
+          k.pendingOps(op.room_id),
+          k.pendingOpsIndex(roomBucket(op.room_id)),
+          k.pendingMessageOps(op.room_id, op.message_id),
+        ],
         [JSON.stringify(op), Date.now(), op.room_id],
       )) as [number, number?];
       if (reply[0] === 5) {

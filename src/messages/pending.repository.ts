@@ -12,8 +12,9 @@ import { messageOpSchema } from "./messages.schemas.ts";
  * room's counter floor to what left pending (room-counters uses it so a re-seed racing this
  * clear cannot hand out these seqs or revs again). Idempotent.
  * KEYS: pending index, pending bytes, ops index; per message its room zset, its key, its
- * idempotency key; per op its room's op zset; per room its counter floor.
- * ARGV: idempotency ttl, #messages, #ops; per message index member, seq; per op rev, index
+ * idempotency key, its room's rev index, system seqs and its sender's seqs; per op its room's
+ * op zset and its message's; per room its counter floor.
+ * ARGV: idempotency ttl, #messages, #ops; per message index member, seq, id; per op rev, index
  * member; per room its highest seq, highest rev.
  */
 const clearScript = new LuaScript(
@@ -21,21 +22,25 @@ const clearScript = new LuaScript(
   `local n, m = tonumber(ARGV[2]), tonumber(ARGV[3])
 local a, k = 3, 3
 for i = 1, n do
-  local member, seq = ARGV[a + 1], ARGV[a + 2]
+  local member, seq, id = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local key = KEYS[k + 2]
   local bytes = redis.call('STRLEN', key)
   redis.call('ZREMRANGEBYSCORE', KEYS[k + 1], seq, seq)
   redis.call('DEL', key)
   redis.call('EXPIRE', KEYS[k + 3], ARGV[1])
+  redis.call('ZREM', KEYS[k + 4], id)
+  redis.call('ZREM', KEYS[k + 5], seq)
+  redis.call('ZREM', KEYS[k + 6], seq)
   redis.call('ZREM', KEYS[1], member)
   if bytes > 0 then redis.call('DECRBY', KEYS[2], bytes) end
-  a, k = a + 2, k + 3
+  a, k = a + 3, k + 6
 end
 for i = 1, m do
   local rev, member = ARGV[a + 1], ARGV[a + 2]
   redis.call('ZREMRANGEBYSCORE', KEYS[k + 1], rev, rev)
+  redis.call('ZREMRANGEBYSCORE', KEYS[k + 2], rev, rev)
   redis.call('ZREM', KEYS[3], member)
-  a, k = a + 2, k + 1
+  a, k = a + 2, k + 2
 end
 while k < #KEYS do
   local floor = KEYS[k + 1]
@@ -59,8 +64,11 @@ export function parseOpJson(json: string): MessageOp {
 
 /**
  * What is accepted but not yet persisted (read-your-writes): per room a sorted set of
- * messages by seq and one of ops by rev, per message a key by id, and two indexes by accept
- * time for the rescue sweep. Reads go through MessageReader, which merges this with the store.
+ * messages by seq and one of ops by rev, per message a key by id and a set of its ops, and two
+ * indexes by accept time for the rescue sweep. Every read takes one page: a seq window
+ * (history), a rev window (sync, by the room's rev index), or one message's ops (views), never
+ * the room's whole backlog, which grows while the store is down (up to PENDING_MAX_*). Reads go
+ * through MessageReader, which merges this with the store.
  */
 export class PendingRepository {
   readonly #redis: RedisClient;
@@ -94,10 +102,43 @@ export class PendingRepository {
     return json ? parseMessageJson(json) : null;
   }
 
-  /** Every pending op of a room, oldest rev first (a handful: ops stay pending for milliseconds). */
-  async ops(roomId: string): Promise<MessageOp[]> {
-    const rows = await this.#redis.zrange(this.#keys.pendingOps(roomId), "0", "-1");
-    return rows.map(parseOpJson);
+  /**
+   * A page of the room's pending changes with a rev in (afterRev, uptoRev], oldest first: at
+   * most `limit` messages (by the rev index) and `limit` ops, and `through`, the rev up to which
+   * both lists are complete (uptoRev unless one was cut at `limit`). A message that leaves
+   * pending between the index read and its own is left out: it was stored first.
+   */
+  async changes(
+    roomId: string,
+    afterRev: number,
+    uptoRev: number,
+    limit: number,
+  ): Promise<{ messages: MessageRecord[]; ops: MessageOp[]; through: number }> {
+    const k = this.#keys;
+    const window = [`(${afterRev}`, String(uptoRev), "WITHSCORES", "LIMIT", "0", String(limit)] as const;
+    const [ids, ops] = await Promise.all([
+      this.#redis.zrangebyscore(k.pendingRevs(roomId), ...window),
+      this.#redis.zrangebyscore(k.pendingOps(roomId), ...window),
+    ]);
+    // WITHSCORES: member, score, member, score...
+    const reached = (rows: string[]) => (rows.length / 2 >= limit ? Number(rows.at(-1)) : uptoRev);
+    const through = Math.min(reached(ids), reached(ops));
+    const idList = ids.filter((_, i) => i % 2 === 0);
+    const jsons =
+      idList.length > 0 ? await this.#redis.mget(idList.map((id) => k.pendingMessage(roomId, id))) : [];
+    return {
+      messages: jsons.flatMap((j) => (j === null ? [] : [parseMessageJson(j)])),
+      ops: ops.filter((_, i) => i % 2 === 0).map(parseOpJson),
+      through,
+    };
+  }
+
+  /** The pending ops of each message, oldest rev first (each message's own set: nothing else is read). */
+  async opsOf(messages: Pick<MessageRecord, "room_id" | "id">[]): Promise<Map<string, MessageOp[]>> {
+    const rows = await Promise.all(
+      messages.map((m) => this.#redis.zrange(this.#keys.pendingMessageOps(m.room_id, m.id), "0", "-1")),
+    );
+    return new Map(messages.map((m, i) => [m.id, (rows[i] ?? []).map(parseOpJson)]));
   }
 
   /**
@@ -202,12 +243,15 @@ export class PendingRepository {
         k.pendingRoom(m.room_id),
         k.pendingMessage(m.room_id, m.id),
         k.idempotency(m.room_id, m.sender_id, m.client_id),
+        k.pendingRevs(m.room_id),
+        k.pendingSystem(m.room_id),
+        k.pendingSent(m.room_id, m.sender_id),
       );
-      args.push(messageIndexMember(m), m.seq);
+      args.push(messageIndexMember(m), m.seq, m.id);
       raise(m.room_id, m.seq, m.rev);
     }
     for (const op of ops) {
-      keys.push(k.pendingOps(op.room_id));
+      keys.push(k.pendingOps(op.room_id), k.pendingMessageOps(op.room_id, op.message_id));
       args.push(op.rev, opIndexMember(op));
       raise(op.room_id, 0, op.rev);
     }

@@ -1,4 +1,3 @@
-import { parseMessageJson } from "../messages/accept.repository.ts";
 import type { Keys, RedisClient } from "../redis/redis.ts";
 import type { MemberRecord, MessagesStore } from "../store/store.ts";
 
@@ -38,33 +37,33 @@ export class UnreadCounter {
     const counters = await Promise.all(
       memberships.map((m) => this.#redis.get(this.#keys.seq(m.member.room_id))),
     );
-    // Only a room whose counter is ahead of the store has anything pending: ask those alone.
+    // Only a room whose counter is ahead of the store has anything pending: ask those alone,
+    // and only the two small indexes a count needs (the member's own highest pending seq, the
+    // pending system seqs above the watermark), never the pending messages themselves.
     const behind = memberships.flatMap((m, i) => (Number(counters[i] ?? 0) > m.last_seq ? [i] : []));
-    const pending: string[][] = memberships.map(() => []);
-    if (behind.length > 0) {
-      const reply = await Promise.all(
-        behind.map((i) =>
-          this.#redis.zrangebyscore(
-            this.#keys.pendingRoom(memberships[i]?.member.room_id ?? ""),
-            `(${memberships[i]?.member.read_seq ?? 0}`,
+    const reads = memberships.map((m) => ({ read: m.member.read_seq, pendingSystem: [] as number[] }));
+    await Promise.all(
+      behind.map(async (i) => {
+        const member = memberships[i]?.member;
+        if (!member) return;
+        const after = `(${member.read_seq}`;
+        const [sent, system] = await Promise.all([
+          this.#redis.zrevrangebyscore(
+            this.#keys.pendingSent(member.room_id, member.user_id),
             "+inf",
+            after,
+            "LIMIT",
+            0,
+            1,
           ),
-        ),
-      );
-      behind.forEach((i, k) => {
-        pending[i] = reply[k] ?? [];
-      });
-    }
-    const reads = memberships.map((m, i) => {
-      let read = m.member.read_seq;
-      const pendingSystem: number[] = [];
-      for (const json of pending[i] ?? []) {
-        const p = parseMessageJson(json);
-        if (p.sender_id === m.member.user_id) read = Math.max(read, p.seq);
-        if (p.type === "system") pendingSystem.push(p.seq);
-      }
-      return { read, pendingSystem };
-    });
+          this.#redis.zrangebyscore(this.#keys.pendingSystem(member.room_id), after, "+inf"),
+        ]);
+        reads[i] = {
+          read: Math.max(member.read_seq, Number(sent[0] ?? 0)),
+          pendingSystem: system.map(Number),
+        };
+      }),
+    );
     const stored = await this.#store.systemSeqsAfter(
       memberships.map((m, i) => ({ room_id: m.member.room_id, seq: reads[i]?.read ?? m.member.read_seq })),
     );

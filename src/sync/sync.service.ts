@@ -17,6 +17,9 @@ import {
   type SyncRoomsInput,
 } from "./sync.schemas.ts";
 
+/** Windows of changes one room's part of a page may read (see #roomChanges). */
+const WINDOWS = 4;
+
 export type RoomsSync = { rooms: RoomView[]; removed_room_ids: string[]; next_since: string };
 export type MessagesSync = { messages: MessageView[]; next_since: string; has_more: boolean };
 
@@ -130,7 +133,9 @@ export class SyncService {
 
   /**
    * One room's changes in (from, to], at most `limit` messages, oldest first, and the revision
-   * the device has everything up to after them (`to` when the room is done).
+   * the device has everything up to after them (`to` when the room is done). A window can come
+   * back short (its changes' messages changed again later, above it): the next one is read, up
+   * to WINDOWS of them, so a page is rarely short yet its reads stay bounded by its limit.
    */
   async #roomChanges(
     viewerId: string,
@@ -139,16 +144,41 @@ export class SyncService {
     to: number,
     limit: number,
   ): Promise<{ messages: MessageView[]; through: number }> {
-    if (limit <= 0) return { messages: [], through: from };
+    const messages: MessageView[] = [];
+    let through = from;
+    for (let w = 0; w < WINDOWS && messages.length < limit && through < to; w++) {
+      const next = await this.#window(viewerId, roomId, through, to, limit - messages.length);
+      messages.push(...next.messages);
+      through = next.through;
+    }
+    return { messages, through };
+  }
+
+  /**
+   * As #roomChanges, one window: every read is bounded by the page (pending messages and ops by
+   * the rev range and limit + 1 each, the store likewise), whatever backlog piled up in Redis.
+   */
+  async #window(
+    viewerId: string,
+    roomId: string,
+    from: number,
+    to: number,
+    limit: number,
+  ): Promise<{ messages: MessageView[]; through: number }> {
+    const ask = limit + 1;
     // Pending first, then the store: whatever leaves pending in between was stored before it left.
-    const pendingMessages = (await this.#pending.range(roomId, { afterSeq: 0, limit: 1_000_000 })).filter(
-      (m) => m.rev > from,
-    );
-    const pendingOps = (await this.#pending.ops(roomId)).filter((op) => op.rev > from);
-    const touched = new Set([...pendingMessages.map((m) => m.id), ...pendingOps.map((op) => op.message_id)]);
-    const stored = await this.#store.messageChanges(roomId, from, to, viewerId, limit + touched.size + 1);
-    const ids = new Set([...touched, ...stored.map((c) => c.message_id)]);
-    const byId = new Map<string, MessageRecord>(pendingMessages.map((m) => [m.id, m]));
+    const pending = await this.#pending.changes(roomId, from, to, ask);
+    const stored = await this.#store.messageChanges(roomId, from, to, viewerId, ask);
+    // Each read is complete up to where it was cut: up to the lowest of these, every message
+    // whose latest change is in range is among the ids read (each source returns it at that
+    // change), so the page may take any view up to there, and nothing above it.
+    const complete = Math.min(pending.through, stored.length >= ask ? (stored.at(-1)?.rev ?? to) : to);
+    const ids = new Set([
+      ...pending.messages.map((m) => m.id),
+      ...pending.ops.map((op) => op.message_id),
+      ...stored.map((c) => c.message_id),
+    ]);
+    const byId = new Map<string, MessageRecord>(pending.messages.map((m) => [m.id, m]));
     const missing = [...ids].filter((id) => !byId.has(id));
     for (const m of await this.#store.getMessages(missing)) byId.set(m.id, m);
     // An op may be pending for a message that is itself still pending under an older revision.
@@ -161,13 +191,11 @@ export class SyncService {
     // Refused by the store after devices may have seen it pending: it comes as a tombstone.
     for (const m of await this.#store.getRolledBack(missing.filter((i) => !byId.has(i)))) byId.set(m.id, m);
     const views = (await this.#reader.syncViews([...byId.values()], viewerId))
-      .filter((v) => v.rev > from && v.rev <= to)
+      .filter((v) => v.rev > from && v.rev <= complete)
       .sort((a, b) => a.rev - b.rev);
     const page = views.slice(0, limit);
-    // More stored changes than were read: the page ends at the last one taken.
-    const cut = views.length > limit || stored.length >= limit + touched.size + 1;
-    const last = page.at(-1);
-    return { messages: page, through: cut && last ? last.rev : cut ? from : to };
+    // Cut at the page: it ends at the last view taken; otherwise the device has all up to `complete`.
+    return { messages: page, through: views.length > limit ? (page.at(-1)?.rev ?? from) : complete };
   }
 
   /** The state behind a cursor: this device's, of this kind, or a 400. */

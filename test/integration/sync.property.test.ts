@@ -52,6 +52,7 @@ type Op =
   | { kind: "hide"; msg: number }
   | { kind: "star"; msg: number; on: boolean }
   | { kind: "persist"; share: number }
+  | { kind: "burst"; room: number; count: number }
   | { kind: "sync"; limit: number }
   | { kind: "racingSync"; limit: number; room: number; persist: boolean; msg: number };
 
@@ -76,6 +77,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.record({ kind: fc.constant("persist" as const), share: fc.double({ min: 0, max: 1 }) }),
+  },
+  // A backlog deeper than any page: the page's bounded pending reads are cut before the room is.
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("burst" as const),
+      room: fc.nat(2),
+      count: fc.integer({ min: 8, max: 20 }),
+    }),
   },
   {
     weight: 3,
@@ -168,6 +178,17 @@ describe("sync against a model", () => {
               case "star":
                 if (m) await ops.star(viewer, m.id, op.on);
                 break;
+              case "burst":
+                for (let i = 0; i < op.count; i++) {
+                  const res = await messages.send(
+                    user(USERS[i % USERS.length] ?? "v"),
+                    rooms[op.room] ?? "",
+                    { client_id: `r${run}-${sent.length}`, type: "text", text: `t${sent.length}` },
+                    "rest",
+                  );
+                  sent.push(res.message);
+                }
+                break;
               case "persist":
                 await persistSome(op.share);
                 break;
@@ -211,6 +232,18 @@ describe("sync against a model", () => {
           expect(r, t.id).toBeDefined();
           expect({ ...r, media: null }).toEqual({ ...t, media: null });
         }
+        // Once all is stored, the page indexes the accept and op scripts wrote are gone with it.
+        await persistSome(1);
+        const k = stack.keys;
+        const left = await Promise.all([
+          ...rooms.flatMap((r) => [
+            stack.redis.zcard(k.pendingRevs(r)),
+            stack.redis.zcard(k.pendingSystem(r)),
+            ...USERS.map((u) => stack.redis.zcard(k.pendingSent(r, u))),
+          ]),
+          ...sent.map((m) => stack.redis.zcard(k.pendingMessageOps(m.room_id, m.id))),
+        ]);
+        expect(left.every((n) => n === 0)).toBe(true);
       }),
       { numRuns: 60 },
     );
