@@ -1,5 +1,6 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { BoardSessions } from "./admin/admin-auth.ts";
 import { bullBoardRoutes } from "./admin/bull-board.routes.ts";
 import { authenticate } from "./auth/auth.middleware.ts";
 import { demoLoginRoutes } from "./auth/demo-login.routes.ts";
@@ -46,7 +47,8 @@ import { SocketRoomEvents } from "./realtime/room.events.ts";
 import { registerSocketHandlers } from "./realtime/socket.handlers.ts";
 import { type ChatServer, createSocketServer } from "./realtime/socket.server.ts";
 import { Typing } from "./realtime/typing.ts";
-import { createRedis, Keys, masters, requireDurableRedis } from "./redis/redis.ts";
+import { createRedis, durabilityPolicy, Keys, masters, requireDurableRedis } from "./redis/redis.ts";
+import { RedisErrorLog } from "./redis/redis-errors.ts";
 import { ReplicaWait } from "./redis/replica-wait.ts";
 import { BlocksService } from "./rooms/blocks.service.ts";
 import { GroupsService } from "./rooms/groups.service.ts";
@@ -80,9 +82,9 @@ export async function startApi(config: Config): Promise<Api> {
   const pub = createRedis(config.redis, "subscriber", "chat-api-pub");
   const sub = createRedis(config.redis, "subscriber", "chat-api-sub");
   const queueConn = createRedis(config.redis, "api", "chat-api-queue");
-  for (const [name, conn] of Object.entries({ redis, pub, sub, queueConn })) {
-    conn.on("error", (err) => logger.warn({ conn: name, err: err.message }, "redis connection error"));
-  }
+  // Every connection's and queue's errors: one throttled line while Redis is away.
+  const redisErrors = new RedisErrorLog(logger, config.redis);
+  redisErrors.watch({ redis, pub, sub, queueConn });
   const store = await createStore(config, logger);
   const verifier = new TokenVerifier({
     key: config.jwt,
@@ -152,6 +154,8 @@ export async function startApi(config: Config): Promise<Api> {
     views: mediaViews,
     reader,
     limits,
+    // Groups are built further down (they check avatars through this service).
+    avatars: { mediaDeleted: (mediaId, actorId) => groups.mediaDeleted(mediaId, actorId) },
     config: {
       maxBytes: {
         image: config.MEDIA_MAX_IMAGE_BYTES,
@@ -164,11 +168,20 @@ export async function startApi(config: Config): Promise<Api> {
     },
   });
   // WAIT blocks its connection: the replica waits get one of their own (replica-wait.ts).
+  const waitConn = config.REDIS_WAIT_REPLICAS > 0 ? createRedis(config.redis, "api", "chat-api-wait") : null;
+  if (waitConn) redisErrors.watch({ waitConn });
   const replication = new ReplicaWait({
-    conn: config.REDIS_WAIT_REPLICAS > 0 ? createRedis(config.redis, "api", "chat-api-wait") : null,
+    conn: waitConn,
     keys,
     replicas: config.REDIS_WAIT_REPLICAS,
     timeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+  });
+  redisErrors.watch({
+    persistQueue: persist.queue,
+    membershipQueue: membershipJobs.queue,
+    mediaQueue: mediaJobs.queue,
+    fanoutQueue: fanoutJobs.queue,
+    notifyQueue: notifyJobs.queue,
   });
   const backlog = { maxMessages: config.PENDING_MAX_MESSAGES, maxBytes: config.PENDING_MAX_BYTES };
   // One gauge for messages and ops: it reads every bucket\'s counts, once per refresh.
@@ -255,7 +268,7 @@ export async function startApi(config: Config): Promise<Api> {
     requestLogging: config.HTTP_REQUEST_LOG,
     corsOrigins: config.CORS_ORIGINS,
     root: [
-      healthRoutes([redis, queueConn], store),
+      healthRoutes([redis, queueConn], store, () => redisErrors.outage),
       openApiRoutes(),
       ...(demo ? [demo] : []),
       ...(webClient ? [webClient] : []),
@@ -264,6 +277,7 @@ export async function startApi(config: Config): Promise<Api> {
       bullBoardRoutes(
         [membershipJobs.queue, mediaJobs.queue, fanoutJobs.queue, notifyJobs.queue],
         verifier,
+        new BoardSessions(redis, keys),
         config.publicUrl.startsWith("https:"),
       ),
     ],
@@ -306,8 +320,9 @@ export async function startApi(config: Config): Promise<Api> {
         })
       : null;
   // Production refuses a Redis that may lose or evict accepted work; development warns.
-  if (config.NODE_ENV === "production") await requireDurableRedis(redis, true, (m) => logger.warn(m));
-  else void requireDurableRedis(redis, false, (m) => logger.warn(m));
+  const durability = durabilityPolicy(config);
+  if (durability.production) await requireDurableRedis(redis, durability, (m) => logger.warn(m));
+  else void requireDurableRedis(redis, durability, (m) => logger.warn(m));
   // Every send would answer 503 until enough replicas are connected: say so at start.
   if (config.REDIS_WAIT_REPLICAS > 0) {
     void Promise.all(

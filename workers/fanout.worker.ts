@@ -13,6 +13,7 @@ import { RoomCounters } from "../src/messages/room-counters.repository.ts";
 import type { Logger } from "../src/observability/logger.ts";
 import { workerEvents } from "../src/realtime/emitter.ts";
 import { createRedis, Keys } from "../src/redis/redis.ts";
+import { RedisErrorLog } from "../src/redis/redis-errors.ts";
 import { MembershipCache } from "../src/rooms/membership.cache.ts";
 import { createStore } from "../src/store/store.factory.ts";
 import { type RunningPool, startPool } from "./pool.ts";
@@ -21,7 +22,8 @@ import { type RunningPool, startPool } from "./pool.ts";
 export async function startFanoutPool(config: Config, logger: Logger): Promise<RunningPool> {
   const keys = new Keys(config.REDIS_PREFIX);
   const redis = createRedis(config.redis, "worker", "chat-fanout");
-  redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const redisErrors = new RedisErrorLog(logger, config.redis);
+  redisErrors.watch({ redis });
   const broadcast = workerEvents(config.redis, redis, keys.socketKey);
   const store = await createStore(config, logger);
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
@@ -30,6 +32,7 @@ export async function startFanoutPool(config: Config, logger: Logger): Promise<R
     maxMessages: config.PERSIST_BATCH_MAX,
     minIntervalMs: config.PERSIST_JOB_INTERVAL_MS,
   });
+  redisErrors.watch({ persistQueue: persist.queue });
   const backlog = { maxMessages: config.PENDING_MAX_MESSAGES, maxBytes: config.PENDING_MAX_BYTES };
   const members = new MembershipCache(redis, keys, store, config.MEMBERSHIP_CACHE_TTL_S);
   const reader = new MessageReader(

@@ -18,6 +18,7 @@ import { RoomCounters } from "../src/messages/room-counters.repository.ts";
 import type { Logger } from "../src/observability/logger.ts";
 import { workerEvents } from "../src/realtime/emitter.ts";
 import { createRedis, Keys } from "../src/redis/redis.ts";
+import { RedisErrorLog } from "../src/redis/redis-errors.ts";
 import { createStore } from "../src/store/store.factory.ts";
 import { type RunningPool, startPool } from "./pool.ts";
 
@@ -28,7 +29,8 @@ import { type RunningPool, startPool } from "./pool.ts";
 export async function startMediaPool(config: Config, logger: Logger): Promise<RunningPool> {
   const keys = new Keys(config.REDIS_PREFIX);
   const redis = createRedis(config.redis, "worker", "chat-media");
-  redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const redisErrors = new RedisErrorLog(logger, config.redis);
+  redisErrors.watch({ redis });
   const broadcast = workerEvents(config.redis, redis, keys.socketKey);
   const store = await createStore(config, logger);
   const { storage } = createMediaStorage(config);
@@ -40,6 +42,7 @@ export async function startMediaPool(config: Config, logger: Logger): Promise<Ru
     maxMessages: config.PERSIST_BATCH_MAX,
     minIntervalMs: config.PERSIST_JOB_INTERVAL_MS,
   });
+  redisErrors.watch({ persistQueue: persist.queue });
   const useCase = new MediaJobsUseCase({
     store,
     storage,

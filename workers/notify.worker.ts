@@ -6,6 +6,7 @@ import { NotifyUseCase } from "../src/notify/notify.usecase.ts";
 import { createPushProvider } from "../src/notify/providers/provider.factory.ts";
 import type { Logger } from "../src/observability/logger.ts";
 import { createRedis, Keys } from "../src/redis/redis.ts";
+import { RedisErrorLog } from "../src/redis/redis-errors.ts";
 import { createStore } from "../src/store/store.factory.ts";
 import { type RunningPool, startPool } from "./pool.ts";
 
@@ -13,7 +14,8 @@ import { type RunningPool, startPool } from "./pool.ts";
 export async function startNotifyPool(config: Config, logger: Logger): Promise<RunningPool> {
   const keys = new Keys(config.REDIS_PREFIX);
   const redis = createRedis(config.redis, "worker", "chat-notify");
-  redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const redisErrors = new RedisErrorLog(logger, config.redis);
+  redisErrors.watch({ redis });
   const store = await createStore(config, logger);
   const provider = createPushProvider(config, logger);
   const reader = new MessageReader(store, new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S));

@@ -9,6 +9,7 @@ import { NotifyJobs } from "../src/notify/notify.queue.ts";
 import type { Logger } from "../src/observability/logger.ts";
 import { workerEvents } from "../src/realtime/emitter.ts";
 import { createRedis, Keys } from "../src/redis/redis.ts";
+import { RedisErrorLog } from "../src/redis/redis-errors.ts";
 import { MembershipCache } from "../src/rooms/membership.cache.ts";
 import { createStore } from "../src/store/store.factory.ts";
 import { type RunningPool, startPool } from "./pool.ts";
@@ -20,12 +21,14 @@ import { type RunningPool, startPool } from "./pool.ts";
 export async function startPersistPool(config: Config, logger: Logger): Promise<RunningPool> {
   const keys = new Keys(config.REDIS_PREFIX);
   const redis = createRedis(config.redis, "worker", "chat-persist");
-  redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const redisErrors = new RedisErrorLog(logger, config.redis);
+  redisErrors.watch({ redis });
   const broadcast = workerEvents(config.redis, redis, keys.socketKey);
   const store = await createStore(config, logger);
   const pending = new PendingRepository(redis, keys, config.IDEMPOTENCY_TTL_S);
   const members = new MembershipCache(redis, keys, store, config.MEMBERSHIP_CACHE_TTL_S);
   const notify = new NotifyJobs(redis, keys);
+  redisErrors.watch({ notifyQueue: notify.queue });
   const useCase = new PersistMessages({
     notify,
     store,

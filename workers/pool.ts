@@ -13,7 +13,8 @@ import {
   type QueueDefinition,
   UNBOUNDED_ATTEMPTS,
 } from "../src/queues/queue.ts";
-import { createRedis, Keys, requireDurableRedis } from "../src/redis/redis.ts";
+import { createRedis, durabilityPolicy, Keys, requireDurableRedis } from "../src/redis/redis.ts";
+import { RedisErrorLog } from "../src/redis/redis-errors.ts";
 
 export type RunningPool = { close(): Promise<void> };
 
@@ -55,10 +56,10 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
   const queueName = spec.queue.name;
   const connection = createRedis(config.redis, "blocking", `chat-${spec.pool}-worker`);
   const schedulerConn = createRedis(config.redis, "worker", `chat-${spec.pool}-scheduler`);
-  for (const conn of [connection, schedulerConn]) {
-    conn.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
-  }
-  await requireDurableRedis(schedulerConn, config.NODE_ENV === "production", (m) => logger.warn(m));
+  // Every connection's, queue's and worker's errors: one throttled line while Redis is away.
+  const redisErrors = new RedisErrorLog(logger, config.redis);
+  redisErrors.watch({ connection, schedulerConn });
+  await requireDurableRedis(schedulerConn, durabilityPolicy(config), (m) => logger.warn(m));
 
   const names = Object.keys(spec.queue.jobs);
   const handled = Object.keys(spec.handlers);
@@ -117,13 +118,14 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
       job.attemptsMade >= 5 ? "job keeps failing; it will be retried" : "job failed; it will be retried",
     );
   });
-  worker.on("error", (err) => logger.error({ queue: queueName, err: err.message }, "worker error"));
+  redisErrors.watch({ worker }, "error");
   await worker.waitUntilReady();
 
   const schedulerQueue = new Queue(queueName, {
     connection: schedulerConn,
     prefix: keys.bullPrefix(queueName),
   });
+  redisErrors.watch({ schedulerQueue });
   watchQueue(queueName, () =>
     schedulerQueue.getJobCounts("waiting", "active", "delayed", "failed", "completed", "prioritized"),
   );

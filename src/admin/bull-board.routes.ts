@@ -5,7 +5,7 @@ import type { Queue } from "bullmq";
 import { Router } from "express";
 import type { TokenVerifier } from "../auth/jwt.ts";
 import { AppError } from "../errors.ts";
-import { adminAuth } from "./admin-auth.ts";
+import { adminAuth, type BoardSessions } from "./admin-auth.ts";
 
 export const BULL_BOARD_PATH = "/admin/queues";
 
@@ -14,7 +14,12 @@ export const BULL_BOARD_PATH = "/admin/queues";
  * scripts and styles; the policy here allows exactly that (helmet's default blocks its inline
  * bootstrap).
  */
-export function bullBoardRoutes(queues: Queue[], verifier: TokenVerifier, secureCookie: boolean): Router {
+export function bullBoardRoutes(
+  queues: Queue[],
+  verifier: TokenVerifier,
+  sessions: BoardSessions,
+  secureCookie: boolean,
+): Router {
   const adapter = new ExpressAdapter();
   adapter.setBasePath(BULL_BOARD_PATH);
   // Read-only: the queues hold acknowledged work; adding, cleaning or emptying a queue from a
@@ -32,7 +37,7 @@ export function bullBoardRoutes(queues: Queue[], verifier: TokenVerifier, secure
         throw new AppError("forbidden", "the queue board is read-only");
       next();
     },
-    adminAuth(verifier, BULL_BOARD_PATH, secureCookie),
+    adminAuth(verifier, sessions, BULL_BOARD_PATH, secureCookie),
     (_req, res, next) => {
       res.setHeader(
         "Content-Security-Policy",

@@ -4,7 +4,10 @@ import { AppError } from "../errors.ts";
 import { registry } from "../observability/metrics.ts";
 import { route } from "./route.ts";
 
-/** Prometheus scrape of this API process (admin token). Each PM2 instance is its own target. */
+/**
+ * Prometheus scrape of this API process (admin token). Each PM2 instance is its own target.
+ * A bearer JWT only, never a cookie: a browser's Bull Board session opens the board alone.
+ */
 export function metricsRoutes(authenticate: RequestHandler): Router {
   const router = Router();
   route(

@@ -10,8 +10,8 @@ export const API_METRICS_OFFSET = 40;
 
 /**
  * A process's own Prometheus endpoint (workers serve no HTTP otherwise; API instances under
- * PM2 cluster mode share one port): `GET /metrics` with an
- * admin bearer token, like the API's. A port already taken is logged, not fatal: the pool's
+ * PM2 cluster mode share one port): `GET /metrics` with an admin bearer token, like the API's
+ * (never a cookie). A port already taken is logged, not fatal: the pool's
  * work matters more than its metrics.
  */
 export async function serveMetrics(opts: {

@@ -4,6 +4,7 @@ import { newId } from "../ids.ts";
 import type { Logger } from "../observability/logger.ts";
 import { LuaScript } from "../redis/lua-script.ts";
 import { type Keys, presenceBucket, presenceBuckets, type RedisClient } from "../redis/redis.ts";
+import { isConnectionDown } from "../redis/redis-errors.ts";
 import type { MembersStore } from "../store/store.ts";
 import { userChannel } from "./channels.ts";
 import { onlineUsers } from "./online.ts";
@@ -187,7 +188,8 @@ export class Presence {
       for (const userId of gone)
         await this.#announce(userId, { online: false, last_seen_at: now.toISOString() });
     } catch (err) {
-      this.#logger.warn(
+      // Redis away: the process's one throttled line says so (RedisErrorLog), not each beat.
+      this.#logger[isConnectionDown(err) ? "debug" : "warn"](
         { err: err instanceof Error ? err.message : String(err) },
         "presence heartbeat failed",
       );

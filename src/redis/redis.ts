@@ -168,6 +168,22 @@ export class Keys {
   pendingOpsIndex(bucket: number): string {
     return this.#tagged("pending-ops-index", `{r${checkBucket(bucket, ROOM_BUCKETS)}}`);
   }
+  /** A room's pending message ids scored by rev: sync reads a page of them by revision range. */
+  pendingRevs(roomId: string): string {
+    return this.#roomKey("pending-revs", roomId);
+  }
+  /** One message's pending ops scored by rev: a view lays only its own ops over stored state. */
+  pendingMessageOps(roomId: string, messageId: string): string {
+    return this.#roomKey("pending-msg-ops", roomId, messageId);
+  }
+  /** Seqs of a room's pending system messages (unread counts leave them out). */
+  pendingSystem(roomId: string): string {
+    return this.#roomKey("pending-system", roomId);
+  }
+  /** Seqs of one sender's pending messages in a room (sending implies reading: unread counts). */
+  pendingSent(roomId: string, senderId: string): string {
+    return this.#roomKey("pending-sent", roomId, senderId);
+  }
   /**
    * rate-limiter-flexible appends `:<user id>` to this: one family per budget (`rl-send`...),
    * so the user id is the family's only part. One key per user: no tag needed.
@@ -201,6 +217,11 @@ export class Keys {
     if (!/^r\d+$/.test(tag)) throw new Error(`invalid wait-mark tag ${tag}`);
     return this.#tagged("wait-mark", `{${tag}}`);
   }
+  /** A browser's Bull Board session (admin-auth.ts), by the SHA-256 of its cookie (hex). */
+  boardSession(idHash: string): string {
+    if (!/^[0-9a-f]{64}$/.test(idHash)) throw new Error("invalid board session hash");
+    return this.#key("board-session", idHash);
+  }
   /** Set once a push of a message reached a device: a retried notify job never pushes it twice. */
   pushSent(messageId: string, userId: string, deviceId: string): string {
     return this.#key("push-sent", messageId, userId, deviceId);
@@ -229,23 +250,55 @@ function checkBucket(bucket: number, count: number): number {
 export const roomBuckets = (): number[] => Array.from({ length: ROOM_BUCKETS }, (_, i) => i);
 export const presenceBuckets = (): number[] => Array.from({ length: PRESENCE_BUCKETS }, (_, i) => i);
 
+/** What start asks of Redis, from the configuration (REDIS_* in config.ts). */
+export type DurabilityPolicy = {
+  production: boolean;
+  /** REDIS_WAIT_REPLICAS. */
+  waitReplicas: number;
+  /** REDIS_CLUSTER_NODES is set: Redis Cluster promotes a replica by itself (automatic failover). */
+  cluster: boolean;
+  /** REDIS_ALLOW_LOSS_ON_OS_CRASH. */
+  allowLossOnOsCrash: boolean;
+};
+
+export function durabilityPolicy(config: {
+  NODE_ENV: string;
+  REDIS_WAIT_REPLICAS: number;
+  REDIS_ALLOW_LOSS_ON_OS_CRASH: boolean;
+  redis: RedisTarget;
+}): DurabilityPolicy {
+  return {
+    production: config.NODE_ENV === "production",
+    waitReplicas: config.REDIS_WAIT_REPLICAS,
+    cluster: config.redis.clusterNodes !== null,
+    allowLossOnOsCrash: config.REDIS_ALLOW_LOSS_ON_OS_CRASH,
+  };
+}
+
+/** One master's settings that acknowledged work depends on, or why they could not be read. */
+export type DurabilitySettings =
+  | { node: string; appendonly: string; appendfsync: string; maxmemoryPolicy: string }
+  | { node: string; unreadable: string };
+
 /**
- * The no-loss guarantee needs Redis to keep what it acknowledged (AOF) and never evict queue
- * keys. Warn at start when it does not; managed services that hide CONFIG are left alone.
- */
-/**
- * Production refuses to run on a Redis that may lose or evict accepted work (the problems of
- * checkDurability, once connected); development only warns. A Redis that forbids CONFIG GET
- * (some managed services) cannot be checked: that is logged, not refused.
+ * Production refuses a Redis that may lose acknowledged work: without AOF (a restart loses it),
+ * with eviction (keys dropped under memory pressure), or, unless REDIS_ALLOW_LOSS_ON_OS_CRASH,
+ * one whose AOF is not on disk when a send is answered (appendfsync everysec keeps the last
+ * second in the OS page cache: a kill -9 of Redis loses nothing, an OS crash or power loss of
+ * its machine loses it) and no replica holds it with a failover to promote that replica (WAIT
+ * >= 1 on Redis Cluster; a lone primary that restarts from its own truncated AOF drags its
+ * replica back with it). A Redis that hides CONFIG cannot be verified: refused likewise, under
+ * the same opt-in. Development only warns about AOF and eviction.
  */
 export async function requireDurableRedis(
   redis: RedisClient,
-  production: boolean,
+  policy: DurabilityPolicy,
   warn: (message: string) => void,
+  waitMs = 10_000,
 ): Promise<void> {
   if (redis.status !== "ready") {
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 10_000);
+      const timer = setTimeout(resolve, waitMs);
       redis.once("ready", () => {
         clearTimeout(timer);
         resolve();
@@ -253,29 +306,89 @@ export async function requireDurableRedis(
     });
   }
   if (redis.status !== "ready") {
-    if (production) throw new Error("Redis is not reachable; cannot check its durability settings");
+    if (policy.production) {
+      throw new Error(
+        `Redis is not answering at ${redisWhere(redis)} after ${waitMs / 1000} s; production start checks its durability settings first`,
+      );
+    }
     return;
   }
-  const problems = (await Promise.all(masters(redis).map((node) => checkDurability(node)))).flat();
-  if (problems.length > 0 && production) {
-    throw new Error(
-      `Redis is not set up for production (set appendonly yes and maxmemory-policy noeviction):\n  - ${problems.join("\n  - ")}`,
-    );
+  const settings = await Promise.all(masters(redis).map((node) => readDurability(node)));
+  const { always, osCrash } = durabilityProblems(settings, policy);
+  if (!policy.production) {
+    for (const p of always) warn(`redis: ${p}`);
+    return;
   }
-  for (const p of problems) warn(`redis: ${p}`);
+  const refused = policy.allowLossOnOsCrash ? always : [...always, ...osCrash];
+  if (refused.length > 0) {
+    throw new Error(`Redis is not set up for production:\n  - ${refused.join("\n  - ")}`);
+  }
+  for (const p of osCrash) warn(`REDIS_ALLOW_LOSS_ON_OS_CRASH=true, so starting anyway: ${p}`);
 }
 
-export async function checkDurability(redis: Redis): Promise<string[]> {
+/** Where a connection goes, for messages: host:port (one Redis) or the cluster's seeds. */
+function redisWhere(redis: RedisClient): string {
+  if (redis instanceof Cluster) return "the Redis Cluster nodes (REDIS_CLUSTER_NODES)";
+  return `${redis.options.host}:${redis.options.port} (REDIS_URL)`;
+}
+
+export async function readDurability(node: Redis): Promise<DurabilitySettings> {
+  const name = `${node.options.host}:${node.options.port}`;
   try {
-    const [, appendonly] = (await redis.config("GET", "appendonly")) as [string, string];
-    const [, policy] = (await redis.config("GET", "maxmemory-policy")) as [string, string];
-    const problems: string[] = [];
-    if (appendonly !== "yes")
-      problems.push("appendonly is off: a Redis restart loses accepted messages not yet persisted");
-    if (policy !== "noeviction")
-      problems.push(`maxmemory-policy is ${policy}: Redis may evict queue and pending keys`);
-    return problems;
-  } catch {
-    return [];
+    const get = async (key: string) => ((await node.config("GET", key)) as string[])[1] ?? "";
+    return {
+      node: name,
+      appendonly: await get("appendonly"),
+      appendfsync: await get("appendfsync"),
+      maxmemoryPolicy: await get("maxmemory-policy"),
+    };
+  } catch (err) {
+    return { node: name, unreadable: err instanceof Error ? err.message : String(err) };
   }
+}
+
+const OPT_IN = "REDIS_ALLOW_LOSS_ON_OS_CRASH=true";
+
+/**
+ * `always`: refused in production whatever the opt-in (and warned about in development);
+ * `osCrash`: what an OS crash or power loss of a Redis machine can lose, refused in production
+ * unless REDIS_ALLOW_LOSS_ON_OS_CRASH. One line per problem: the setting, the risk, the ways out.
+ */
+export function durabilityProblems(
+  settings: DurabilitySettings[],
+  policy: Omit<DurabilityPolicy, "production" | "allowLossOnOsCrash">,
+): { always: string[]; osCrash: string[] } {
+  const always: string[] = [];
+  const osCrash: string[] = [];
+  // Acknowledged on WAIT's replicas, and Redis Cluster promotes one of them when a master dies.
+  const replicated = policy.waitReplicas >= 1 && policy.cluster;
+  for (const s of settings) {
+    if ("unreadable" in s) {
+      osCrash.push(
+        `CONFIG GET is refused by ${s.node} (${s.unreadable}): its appendonly, appendfsync and maxmemory-policy cannot be verified; allow CONFIG GET for this user, or set ${OPT_IN} to start unverified`,
+      );
+      continue;
+    }
+    if (s.appendonly !== "yes") {
+      always.push(
+        `appendonly is ${s.appendonly} on ${s.node}: a Redis restart loses acknowledged messages not yet stored; set appendonly yes`,
+      );
+    }
+    if (s.maxmemoryPolicy !== "noeviction") {
+      always.push(
+        `maxmemory-policy is ${s.maxmemoryPolicy} on ${s.node}: Redis may evict queue and pending keys; set maxmemory-policy noeviction`,
+      );
+    }
+    if (s.appendonly === "yes" && s.appendfsync !== "always" && !replicated) {
+      const window = s.appendfsync === "everysec" ? "about the last second" : "up to the last ~30 s";
+      const replicas =
+        policy.waitReplicas >= 1
+          ? `REDIS_WAIT_REPLICAS=${policy.waitReplicas} without automatic failover (one Redis at REDIS_URL; Sentinel is not supported: a crashed primary restarts from its own AOF and its replica re-syncs from it)`
+          : "REDIS_WAIT_REPLICAS=0";
+      osCrash.push(
+        `appendfsync is ${s.appendfsync} on ${s.node} with ${replicas}: an OS crash or power loss of that machine loses ${window} of acknowledged messages; set appendfsync always, or use Redis Cluster (REDIS_CLUSTER_NODES) with REDIS_WAIT_REPLICAS>=1, or accept the risk with ${OPT_IN}`,
+      );
+    }
+  }
+  return { always, osCrash };
 }

@@ -3,8 +3,18 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../src/auth/jwt.ts";
-import { dropPrefix, removeDir, TEST_SECRET, tempDir, testEnv, token, uniquePrefix } from "../helpers/env.ts";
-import { type Proc, startApiProcess } from "../helpers/processes.ts";
+import { Keys } from "../../src/redis/redis.ts";
+import {
+  dropPrefix,
+  removeDir,
+  TEST_SECRET,
+  tempDir,
+  testEnv,
+  testRedis,
+  token,
+  uniquePrefix,
+} from "../helpers/env.ts";
+import { freePort, type Proc, startApiProcess, startWorkerProcess } from "../helpers/processes.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAS_CHROMIUM = existsSync(CHROMIUM);
@@ -13,11 +23,20 @@ const QUEUES = ["persist", "media", "fanout", "notify"];
 const prefix = uniquePrefix("bullboard");
 const dir = tempDir("bullboard");
 let api: Proc & { base: string };
+// The API's own metrics port (METRICS_PORT + 40) and a persist worker's (METRICS_PORT + 0).
+let apiMetricsPort: number;
+let workerMetricsPort: number;
+let worker: Proc;
 beforeAll(async () => {
-  api = await startApiProcess(testEnv(prefix, dir));
+  apiMetricsPort = await freePort();
+  workerMetricsPort = await freePort();
+  const env = testEnv(prefix, dir);
+  api = await startApiProcess({ ...env, METRICS_PORT: String(apiMetricsPort - 40) });
+  worker = startWorkerProcess({ ...env, METRICS_PORT: String(workerMetricsPort) });
 });
 afterAll(async () => {
   await api?.stop();
+  await worker?.stop();
   await dropPrefix(prefix);
   removeDir(dir);
 });
@@ -30,7 +49,7 @@ describe("Bull Board (/admin/queues)", () => {
     expect((await fetch(base)).status).toBe(401);
     expect((await fetch(base, { headers: { authorization: `Bearer ${token("joe")}` } })).status).toBe(403);
     expect(
-      (await fetch(`${base}/api/queues`, { headers: { cookie: `chat_admin=${admin()}x` } })).status,
+      (await fetch(`${base}/api/queues`, { headers: { authorization: `Bearer ${admin()}x` } })).status,
     ).toBe(401);
     const res = await fetch(`${base}/api/queues`, { headers: { authorization: `Bearer ${admin()}` } });
     expect(res.status).toBe(200);
@@ -43,6 +62,7 @@ describe("Bull Board (/admin/queues)", () => {
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/admin/queues");
     const cookie = res.headers.get("set-cookie") ?? "";
+    expect(cookie).toMatch(/^chat_board=/);
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
     expect(cookie).toMatch(/Path=\/admin\/queues/);
@@ -86,13 +106,96 @@ describe("Bull Board (/admin/queues)", () => {
     expect(location === undefined || location === "/admin/queues?x=1").toBe(true);
   });
 
+  /** Opens a board session the way a browser does; returns the cookie pair and its Set-Cookie. */
+  async function boardCookie(jwt: string): Promise<{ pair: string; value: string; header: string }> {
+    const res = await fetch(`${api.base}/admin/queues?token=${jwt}`, { redirect: "manual" });
+    expect(res.status).toBe(303);
+    const header = res.headers.get("set-cookie") ?? "";
+    const pair = header.split(";")[0] ?? "";
+    return { pair, value: pair.slice(pair.indexOf("=") + 1), header };
+  }
+
+  it("the cookie is a board session, not the JWT: it opens the board and nothing else (not /metrics on any port)", async () => {
+    const jwt = admin();
+    const { pair, value } = await boardCookie(jwt);
+    expect(value).not.toBe(jwt);
+    for (const part of jwt.split(".")) expect(value).not.toContain(part);
+    expect(value).not.toMatch(/^eyJ|\./); // no JWT, nor any JWS segment
+    expect(value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const board = await fetch(`${api.base}/admin/queues/api/queues`, { headers: { cookie: pair } });
+    expect(board.status).toBe(200);
+    expect((await fetch(`${api.base}/admin/queues`, { headers: { cookie: pair } })).status).toBe(200);
+
+    // /metrics takes a bearer admin JWT only: neither the cookie nor its value as a bearer.
+    const targets = [
+      `${api.base}/metrics`,
+      `http://127.0.0.1:${apiMetricsPort}/metrics`,
+      `http://127.0.0.1:${workerMetricsPort}/metrics`,
+    ];
+    const end = Date.now() + 20_000;
+    for (const url of targets) {
+      for (;;) {
+        const up = await fetch(url, { headers: { authorization: `Bearer ${jwt}` } }).catch(() => null);
+        if (up?.status === 200) break;
+        if (Date.now() > end) throw new Error(`${url} never served\n${worker.output()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect((await fetch(url, { headers: { cookie: pair } })).status, url).toBe(401);
+      expect((await fetch(url, { headers: { cookie: `chat_admin=${jwt}` } })).status, url).toBe(401);
+      expect((await fetch(url, { headers: { authorization: `Bearer ${value}` } })).status, url).toBe(401);
+    }
+  }, 40_000);
+
+  it("a tampered, unknown or expired session is refused; a non-admin gets no cookie; the session ends with the token", async () => {
+    const { pair, value } = await boardCookie(admin());
+    const flipped = `${value.slice(0, -1)}${value.endsWith("A") ? "B" : "A"}`;
+    for (const cookie of [
+      `chat_board=${flipped}`,
+      "chat_board=",
+      `chat_board=${value}x`,
+      `chat_board=${admin()}`,
+    ]) {
+      expect(
+        (await fetch(`${api.base}/admin/queues/api/queues`, { headers: { cookie } })).status,
+        cookie,
+      ).toBe(401);
+    }
+    expect((await fetch(`${api.base}/admin/queues/api/queues`, { headers: { cookie: pair } })).status).toBe(
+      200,
+    );
+
+    const nonAdmin = await fetch(`${api.base}/admin/queues?token=${token("joe")}`, { redirect: "manual" });
+    expect(nonAdmin.status).toBe(403);
+    expect(nonAdmin.headers.get("set-cookie")).toBeNull();
+
+    // At most an hour, and never past the token: a 3-second token gives a session of at most 3 s.
+    const long = await boardCookie(signToken(TEST_SECRET, "ops", { expiresInS: 86_400, admin: true }));
+    expect(Number(/Max-Age=(\d+)/.exec(long.header)?.[1])).toBe(3600);
+    const short = await boardCookie(signToken(TEST_SECRET, "ops", { expiresInS: 3, admin: true }));
+    expect(Number(/Max-Age=(\d+)/.exec(short.header)?.[1])).toBeLessThanOrEqual(3);
+    expect(
+      (await fetch(`${api.base}/admin/queues/api/queues`, { headers: { cookie: short.pair } })).status,
+    ).toBe(200);
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(
+      (await fetch(`${api.base}/admin/queues/api/queues`, { headers: { cookie: short.pair } })).status,
+    ).toBe(401);
+  });
+
   it("sets the cookie Secure when PUBLIC_URL is https (behind a TLS proxy)", async () => {
     const express = (await import("express")).default;
-    const { adminAuth } = await import("../../src/admin/admin-auth.ts");
+    const { adminAuth, BoardSessions } = await import("../../src/admin/admin-auth.ts");
     const { TokenVerifier } = await import("../../src/auth/jwt.ts");
     const app = express();
     const verifier = new TokenVerifier({ key: { kind: "secret", secret: TEST_SECRET, generated: false } });
-    app.use("/admin/queues", adminAuth(verifier, "/admin/queues", true), (_req, res) => void res.end("ok"));
+    const redis = testRedis();
+    const sessions = new BoardSessions(redis, new Keys(prefix));
+    app.use(
+      "/admin/queues",
+      adminAuth(verifier, sessions, "/admin/queues", true),
+      (_req, res) => void res.end("ok"),
+    );
     const server = app.listen(0, "127.0.0.1");
     await new Promise((r) => server.once("listening", r));
     try {
@@ -103,6 +206,7 @@ describe("Bull Board (/admin/queues)", () => {
       expect(res.headers.get("set-cookie")).toMatch(/; Secure/);
     } finally {
       server.close();
+      redis.disconnect();
     }
   });
 
