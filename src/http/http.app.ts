@@ -60,6 +60,8 @@ export const jsonBody: RequestHandler[] = [
   express.json({ limit: "64kb", verify: rejectInvalidUtf8 }),
 ];
 
+const PROBES = new Set(["/healthz", "/readyz"]);
+
 export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
@@ -84,8 +86,17 @@ export function createHttpApp(deps: HttpAppDeps): Express {
         }),
         res: (res: { statusCode: number }) => ({ status: res.statusCode }),
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
-      autoLogging: deps.requestLogging,
+      // A 503 is a dependency down (already logged once by the error handler, throttled for
+      // Redis): a warning, not an error per request.
+      customLogLevel: (_req, res, err) =>
+        err ? "error" : res.statusCode === 503 ? "warn" : res.statusCode >= 500 ? "error" : "info",
+      // pino-http makes up an Error (with a stack) for every 5xx; the error handler has logged
+      // the real cause, so the request line keeps only what happened.
+      customErrorObject: (_req, res, err, val: Record<string, unknown>) =>
+        err.message === `failed with status code ${res.statusCode}` ? { ...val, err: undefined } : val,
+      // Probes come every few seconds from every load balancer: their answers are /readyz's body
+      // and the metrics, not log lines.
+      autoLogging: deps.requestLogging && { ignore: (req) => PROBES.has(req.url ?? "") },
     }),
   );
   app.use((req, res, next) => {

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { Router } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppError } from "../../src/errors.ts";
 import { createHttpApp } from "../../src/http/http.app.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 
@@ -18,6 +19,10 @@ let base = "";
 beforeAll(async () => {
   const probe = Router();
   probe.get("/probe", (_req, res) => void res.json({ ok: true }));
+  probe.get("/readyz", (_req, res) => void res.status(503).json({ ready: false }));
+  probe.get("/down", () => {
+    throw new AppError("unavailable", "the store is not answering");
+  });
   const app = createHttpApp({
     logger: createLogger("info", "test", sink),
     trustProxy: false,
@@ -50,5 +55,17 @@ describe("request logs", () => {
     ]);
     expect(logged[0]).toMatchObject({ req: { method: "GET", path: "/probe" }, res: { status: 200 } });
     expect(JSON.stringify(lines)).not.toContain("secret-token");
+  });
+
+  it("a 503 is one warning without a made-up stack; readiness probes are not logged", async () => {
+    lines.length = 0;
+    expect((await fetch(`${base}/down`)).status).toBe(503);
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    await new Promise((r) => setTimeout(r, 50));
+    const requests = lines.filter((l) => l.req !== undefined);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatchObject({ level: 40, req: { path: "/down" }, res: { status: 503 } });
+    expect(JSON.stringify(lines)).not.toContain("failed with status code");
+    expect(JSON.stringify(lines)).not.toMatch(/\n\s+at /);
   });
 });
