@@ -358,6 +358,9 @@ export async function startApi(config: Config): Promise<Api> {
         // Stop taking connections and let in-flight requests finish (each answers only once its
         // message's job is stored), then flush what is left and disconnect.
         presence.stop();
+        // Redis away: nothing can be flushed to it, and every close below would wait for it.
+        const away = redisErrors.outage !== null;
+        if (away) for (const c of [redis, pub, sub, queueConn, waitConn]) c?.disconnect();
         await ownMetrics?.close();
         localFiles?.abortUploads();
         const stopped = new Promise<void>((resolve) => io.close(() => resolve()));
@@ -369,10 +372,7 @@ export async function startApi(config: Config): Promise<Api> {
         await fanoutJobs.close();
         await notifyJobs.close();
         await Promise.allSettled([
-          redis.quit(),
-          pub.quit(),
-          sub.quit(),
-          queueConn.quit(),
+          ...(away ? [] : [redis.quit(), pub.quit(), sub.quit(), queueConn.quit()]),
           replication.close(),
         ]);
         await store.close();

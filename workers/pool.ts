@@ -156,9 +156,13 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
   return {
     close: async () => {
       await metrics?.close();
-      await worker.close();
+      // Redis away: no job can finish (its result goes to Redis) and every close would wait for
+      // it. Jobs in hand are dropped; their locks lapse and they run again once Redis is back.
+      const away = redisErrors.outage !== null;
+      if (away) for (const c of [connection, schedulerConn]) c.disconnect();
+      await worker.close(away);
       await schedulerQueue.close();
-      await Promise.allSettled([connection.quit(), schedulerConn.quit()]);
+      if (!away) await Promise.allSettled([connection.quit(), schedulerConn.quit()]);
       await spec.onClose?.();
     },
   };

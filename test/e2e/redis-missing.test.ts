@@ -83,4 +83,34 @@ describe("starting with nothing on REDIS_URL", () => {
     expect(rawLines(api.output())).toEqual([]);
     expect(rawLines(pool.output())).toEqual([]);
   }, 60_000);
+
+  it("SIGTERM while Redis is away: API and pool stop at once with 0, not after the shutdown timeout", async () => {
+    const lost = await startRedisServer([]);
+    const apiPort = await freePort();
+    const env = {
+      ...testEnv(uniquePrefix("redis-gone"), dir),
+      REDIS_URL: lost.url,
+      LOG_LEVEL: "info",
+      SHUTDOWN_TIMEOUT_MS: "20000",
+    };
+    const api = start("src/main.ts", [], { ...env, PORT: String(apiPort) });
+    const pool = start("workers/main.ts", ["persist"], env);
+    procs.push(api, pool);
+    await waitReady(`http://127.0.0.1:${apiPort}`, 20_000);
+    const ready = Date.now() + 20_000;
+    while (!pool.output().includes("pool ready") && Date.now() < ready) await sleep(100);
+    await lost.stop();
+    const told = Date.now() + 10_000;
+    while (
+      !(api.output().includes("Redis is not answering") && pool.output().includes("Redis is not answering"))
+    ) {
+      if (Date.now() > told) throw new Error("no outage line");
+      await sleep(100);
+    }
+    const t0 = Date.now();
+    const codes = await Promise.all([api.stop("SIGTERM"), pool.stop("SIGTERM")]);
+    expect(codes).toEqual([0, 0]);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(api.output()).not.toMatch(/shutdown timed out/);
+  }, 60_000);
 });
