@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
+import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
 import { deviceParamsSchema, registerDeviceSchema } from "./devices.schemas.ts";
 import type { DevicesService } from "./devices.service.ts";
@@ -18,7 +19,9 @@ export function devicesRoutes(devices: DevicesService): Router {
       summary: "Register or update a device (201 when new)",
       tag: "devices",
       body: registerDeviceSchema,
-      status: 201,
+      status: [201, 200],
+      response: bodies.device,
+      errors: ["conflict"],
     },
     async (req, res) => {
       const { device, created } = await devices.register(
@@ -32,7 +35,14 @@ export function devicesRoutes(devices: DevicesService): Router {
   route(
     router,
     CHAT_BASE,
-    { method: "get", path: "/devices", summary: "The caller's devices", tag: "devices", status: 200 },
+    {
+      method: "get",
+      path: "/devices",
+      summary: "The caller's devices",
+      tag: "devices",
+      status: 200,
+      response: bodies.devices,
+    },
     async (req, res) => {
       res.json({ devices: await devices.list(currentUser(req)) });
     },

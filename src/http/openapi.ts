@@ -1,12 +1,13 @@
 import { z } from "zod";
 import { createDocument } from "zod-openapi";
+import { ERROR_STATUS } from "../error-codes.ts";
 import { ERROR_CODES } from "../errors.ts";
-import { registeredRoutes } from "./route.ts";
+import { errorCodes, registeredRoutes, successStatuses } from "./route.ts";
 
 /** The one error body every endpoint answers with (docs/api.md "Errors"). */
 export const errorBodySchema = z
-  .object({
-    error: z.object({
+  .strictObject({
+    error: z.strictObject({
       code: z.enum(ERROR_CODES),
       message: z.string(),
       details: z.unknown().optional().describe("zod's issues for invalid_request; limits for others"),
@@ -19,26 +20,42 @@ export const errorBodySchema = z
 
 const anyBody = z.object({}).catchall(z.unknown());
 
+const retryAfter = {
+  "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "integer" as const } },
+};
+
 /**
  * The OpenAPI 3.1 document, generated from the route registry (src/http/route.ts): each route's
- * parameter, query and body schemas are the zod schemas its handler parses, turned into JSON
- * Schema by zod-openapi. Response bodies are described (their wrapper key), not typed: views
- * are TypeScript types, not zod schemas.
+ * parameter, query and body schemas are the zod schemas its handler parses, its success
+ * statuses and body schema are the ones its spec declares, and its error statuses are its own
+ * plus those of the machinery in front of it (route.ts `errorCodes`), each with the Error body.
  */
 export function openApiDocument(): ReturnType<typeof createDocument> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of registeredRoutes()) {
     const path = r.fullPath.replace(/:([A-Za-z_]+)/g, "{$1}");
     const access = r.access ?? "user";
-    const ok =
-      r.status === 204
-        ? { description: "Done; no body." }
-        : {
-            description: r.returns ?? "Success.",
-            content: r.produces
-              ? { [r.produces]: { schema: z.string() } }
-              : { "application/json": { schema: anyBody } },
-          };
+    const responses: Record<string, unknown> = {};
+    for (const status of successStatuses(r)) {
+      responses[String(status)] =
+        status === 204 || r.response === null
+          ? { description: "Done; no body." }
+          : {
+              description: r.returns ?? "Success.",
+              content: r.produces
+                ? { [r.produces]: { schema: z.string() } }
+                : { "application/json": { schema: r.response ?? anyBody } },
+            };
+    }
+    for (const code of errorCodes(r)) {
+      const status = String(ERROR_STATUS[code]);
+      if (responses[status]) continue; // a status the route itself answers with its own body (readyz's 503)
+      responses[status] = {
+        description: `\`${code}\``,
+        ...(code === "rate_limited" || code === "unavailable" ? { headers: retryAfter } : {}),
+        content: { "application/json": { schema: errorBodySchema } },
+      };
+    }
     paths[path] ??= {};
     paths[path][r.method] = {
       summary: r.summary,
@@ -56,17 +73,7 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
       ...(r.body
         ? { requestBody: { required: true, content: { "application/json": { schema: r.body } } } }
         : {}),
-      responses: {
-        [String(r.status)]: ok,
-        "4XX": {
-          description: "A client error (see `error.code`).",
-          content: { "application/json": { schema: errorBodySchema } },
-        },
-        "5XX": {
-          description: "`unavailable` (retry after `Retry-After`) or `internal`.",
-          content: { "application/json": { schema: errorBodySchema } },
-        },
-      },
+      responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b))),
     };
   }
   return createDocument({

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
+import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
 import { listQuerySchema, roomParamsSchema } from "../rooms/rooms.schemas.ts";
 import type { ForwardService } from "./forward.service.ts";
@@ -37,6 +38,8 @@ export function messagesRoutes(
       tag: "messages",
       query: searchQuerySchema,
       status: 200,
+      response: bodies.messagePage,
+      errors: ["not_found"],
     },
     async (req, res) => {
       res.json(await search.search(currentUser(req), parse(searchQuerySchema, req.query)));
@@ -53,7 +56,9 @@ export function messagesRoutes(
       tag: "messages",
       params: roomParamsSchema,
       body: sendMessageSchema,
-      status: 201,
+      status: [201, 200],
+      response: bodies.message,
+      errors: ["forbidden", "rate_limited"],
     },
     async (req, res) => {
       const { room_id } = parse(roomParamsSchema, req.params);
@@ -74,6 +79,7 @@ export function messagesRoutes(
       params: roomParamsSchema,
       query: historyQuerySchema,
       status: 200,
+      response: bodies.history,
     },
     async (req, res) => {
       const { room_id } = parse(roomParamsSchema, req.params);
@@ -91,6 +97,7 @@ export function messagesRoutes(
       tag: "messages",
       params: messageParamsSchema,
       status: 200,
+      response: bodies.message,
     },
     async (req, res) => {
       const { message_id } = parse(messageParamsSchema, req.params);
@@ -109,6 +116,8 @@ export function messagesRoutes(
       params: messageParamsSchema,
       body: editMessageSchema,
       status: 200,
+      response: bodies.message,
+      errors: ["forbidden", "rate_limited"],
     },
     async (req, res) => {
       const { message_id } = parse(messageParamsSchema, req.params);
@@ -128,6 +137,7 @@ export function messagesRoutes(
       params: messageParamsSchema,
       query: deleteMessageQuerySchema,
       status: 204,
+      errors: ["forbidden", "rate_limited"],
     },
     async (req, res) => {
       const { message_id } = parse(messageParamsSchema, req.params);
@@ -148,6 +158,8 @@ export function messagesRoutes(
       params: messageParamsSchema,
       body: reactionSchema,
       status: 200,
+      response: bodies.message,
+      errors: ["forbidden", "rate_limited"],
     },
     async (req, res) => {
       const { message_id } = parse(messageParamsSchema, req.params);
@@ -166,6 +178,7 @@ export function messagesRoutes(
       tag: "messages",
       params: messageParamsSchema,
       status: 204,
+      errors: ["forbidden", "rate_limited"],
     },
     async (req, res) => {
       const { message_id } = parse(messageParamsSchema, req.params);
@@ -184,6 +197,7 @@ export function messagesRoutes(
       tag: "messages",
       params: messageParamsSchema,
       status: 204,
+      errors: ["forbidden", "rate_limited"],
     },
     async (req, res) => {
       const { message_id } = parse(messageParamsSchema, req.params);
@@ -202,6 +216,7 @@ export function messagesRoutes(
       tag: "messages",
       params: messageParamsSchema,
       status: 204,
+      errors: ["forbidden", "rate_limited"],
     },
     async (req, res) => {
       const { message_id } = parse(messageParamsSchema, req.params);
@@ -220,6 +235,7 @@ export function messagesRoutes(
       tag: "messages",
       query: listQuerySchema,
       status: 200,
+      response: bodies.messagePage,
     },
     async (req, res) => {
       res.json(await stars.list(currentUser(req), parse(listQuerySchema, req.query)));
@@ -237,6 +253,8 @@ export function messagesRoutes(
       params: messageParamsSchema,
       body: forwardSchema,
       status: 202,
+      response: bodies.forward,
+      errors: ["forbidden", "rate_limited"],
     },
     async (req, res) => {
       const { message_id } = parse(messageParamsSchema, req.params);
@@ -255,6 +273,8 @@ export function messagesRoutes(
       tag: "messages",
       params: messageParamsSchema,
       status: 200,
+      response: bodies.info,
+      errors: ["forbidden", "rate_limited"],
     },
     async (req, res) => {
       const { message_id } = parse(messageParamsSchema, req.params);

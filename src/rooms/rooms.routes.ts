@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
+import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
 import type { GroupsService } from "./groups.service.ts";
 import type { ReceiptsService } from "./receipts.service.ts";
@@ -29,7 +30,9 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       summary: "Create a group, or get-or-create the direct room with a user (200 when it existed)",
       tag: "rooms",
       body: createRoomSchema,
-      status: 201,
+      status: [201, 200],
+      response: bodies.room,
+      errors: ["forbidden", "rate_limited"],
     },
     async (req, res) => {
       const { room, created } = await rooms.create(currentUser(req), parse(createRoomSchema, req.body));
@@ -47,6 +50,7 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       tag: "rooms",
       query: listQuerySchema,
       status: 200,
+      response: bodies.rooms,
     },
     async (req, res) => {
       res.json(await rooms.list(currentUser(req), parse(listQuerySchema, req.query)));
@@ -63,6 +67,7 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       tag: "rooms",
       params: roomParamsSchema,
       status: 200,
+      response: bodies.room,
     },
     async (req, res) => {
       const { room_id } = parse(roomParamsSchema, req.params);
@@ -81,6 +86,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       params: roomParamsSchema,
       body: groupUpdateSchema,
       status: 200,
+      response: bodies.room,
+      errors: ["forbidden"],
     },
     async (req, res) => {
       const { room_id } = parse(roomParamsSchema, req.params);
@@ -99,6 +106,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       params: roomParamsSchema,
       body: addMembersSchema,
       status: 200,
+      response: bodies.room,
+      errors: ["forbidden", "rate_limited"],
     },
     async (req, res) => {
       const { room_id } = parse(roomParamsSchema, req.params);
@@ -117,6 +126,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       tag: "rooms",
       params: memberParamsSchema,
       status: 200,
+      response: bodies.room,
+      errors: ["forbidden"],
     },
     async (req, res) => {
       const { room_id, user_id } = parse(memberParamsSchema, req.params);
@@ -135,6 +146,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       params: memberParamsSchema,
       body: roleSchema,
       status: 200,
+      response: bodies.room,
+      errors: ["forbidden"],
     },
     async (req, res) => {
       const { room_id, user_id } = parse(memberParamsSchema, req.params);
@@ -154,6 +167,7 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       params: roomParamsSchema,
       body: settingsSchema,
       status: 200,
+      response: bodies.room,
     },
     async (req, res) => {
       const { room_id } = parse(roomParamsSchema, req.params);
@@ -194,6 +208,7 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       summary: "Unread counts per room and in total",
       tag: "receipts",
       status: 200,
+      response: bodies.unread,
     },
     async (req, res) => {
       res.json(await rooms.unread(currentUser(req)));

@@ -2,6 +2,7 @@ import { Router } from "express";
 import { z } from "zod";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
+import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
 import { userIdSchema } from "../ids.ts";
 import type { Presence } from "../realtime/presence.ts";
@@ -22,6 +23,7 @@ export function usersRoutes(blocks: BlocksService, presence: Presence): Router {
       tag: "users",
       params: userParamsSchema,
       status: 200,
+      response: bodies.presence,
     },
     async (req, res) => {
       const { user_id } = parse(userParamsSchema, req.params);

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
+import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
 import { syncMessagesSchema, syncRoomsSchema } from "./sync.schemas.ts";
 import type { SyncService } from "./sync.service.ts";
@@ -19,6 +20,8 @@ export function syncRoutes(sync: SyncService): Router {
       tag: "sync",
       query: syncRoomsSchema,
       status: 200,
+      response: bodies.syncRooms,
+      errors: ["not_found"],
     },
     async (req, res) => {
       res.json(await sync.rooms(currentUser(req), parse(syncRoomsSchema, req.query)));
@@ -35,6 +38,8 @@ export function syncRoutes(sync: SyncService): Router {
       tag: "sync",
       query: syncMessagesSchema,
       status: 200,
+      response: bodies.syncMessages,
+      errors: ["not_found"],
     },
     async (req, res) => {
       res.json(await sync.messages(currentUser(req), parse(syncMessagesSchema, req.query)));

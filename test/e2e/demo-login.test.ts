@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropPrefix, removeDir, tempDir, testEnv, uniquePrefix } from "../helpers/env.ts";
+import { checkedFetch } from "../helpers/http.ts";
 import { type Proc, startApiProcess } from "../helpers/processes.ts";
 
 const prefix = uniquePrefix("demo");
@@ -41,12 +42,12 @@ describe("demo login (POST /api/v1/demo/token)", () => {
     const ttl = Date.parse(body.expires_at) - Date.now();
     expect(ttl).toBeGreaterThan(11 * 3600_000);
     expect(ttl).toBeLessThanOrEqual(12 * 3600_000);
-    const rooms = await fetch(`${demo.base}/api/v1/chat/rooms`, {
+    const rooms = await checkedFetch(demo.base, "/api/v1/chat/rooms", {
       headers: { authorization: `Bearer ${body.token}` },
     });
     expect(rooms.status).toBe(200);
     // Never an operator: the demo token has no admin role.
-    const metrics = await fetch(`${demo.base}/metrics`, {
+    const metrics = await checkedFetch(demo.base, "/metrics", {
       headers: { authorization: `Bearer ${body.token}` },
     });
     expect(metrics.status).toBe(403);

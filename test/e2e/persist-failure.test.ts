@@ -8,7 +8,7 @@ import { persistQueue } from "../../src/messages/persist.queue.ts";
 import { Keys } from "../../src/redis/redis.ts";
 import { type Cluster, startCluster } from "../helpers/cluster.ts";
 import { REDIS_URL, TEST_SECRET, token } from "../helpers/env.ts";
-import { Client } from "../helpers/http.ts";
+import { Client, checkedFetch } from "../helpers/http.ts";
 import { collect, connect, waitFor } from "../helpers/socket.ts";
 
 type MessageBody = { message: { id: string; seq: number } };
@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 async function scrape(base: string): Promise<string> {
-  const res = await fetch(`${base}/metrics`, {
+  const res = await checkedFetch(base, "/metrics", {
     headers: { authorization: `Bearer ${signToken(TEST_SECRET, "ops", { admin: true })}` },
   });
   return res.text();

@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster } from "../helpers/cluster.ts";
 import { removeDir, tempDir, token } from "../helpers/env.ts";
-import { Client } from "../helpers/http.ts";
+import { Client, checkedFetch } from "../helpers/http.ts";
 import { freePort } from "../helpers/processes.ts";
 import { connect, waitFor } from "../helpers/socket.ts";
 
@@ -94,7 +94,7 @@ describe("Redis outage", () => {
       expect(down.headers.get("retry-after")).toBe("1");
       expect(Date.now() - t0).toBeLessThan(1000);
     }
-    const ready = await fetch(`${base}/readyz`);
+    const ready = await checkedFetch(base, "/readyz");
     expect(ready.status).toBe(503);
     const ack = await socket.timeout(3000).emitWithAck("message:send", {
       room_id: roomId,
@@ -115,7 +115,7 @@ describe("Redis outage", () => {
       "sends to succeed again",
     );
     expect(after?.body.message.id).toEqual(expect.any(String));
-    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await checkedFetch(base, "/readyz")).status).toBe(200);
     // The worker reconnected too: both acknowledged messages reach the store.
     await waitFor(() => cluster.stored(roomId).count === 2, 20_000, "persisted after recovery");
     expect(cluster.stored(roomId).ids).toEqual(new Set([before.body.message.id, after?.body.message.id]));

@@ -4,6 +4,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from "playwrig
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WEB_DIST } from "../../src/web/web-client.routes.ts";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../helpers/env.ts";
+import { checkedFetch } from "../helpers/http.ts";
 import { jpeg } from "../helpers/media-files.ts";
 import { type Proc, startApiProcess, startWorkerProcess } from "../helpers/processes.ts";
 import { roomListShownAt, watchRoomList } from "../helpers/web-timing.ts";
@@ -91,7 +92,7 @@ async function rest<T>(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${api.base}/api/v1/chat${path}`, {
+  const res = await checkedFetch(api.base, `/api/v1/chat${path}`, {
     method,
     headers: {
       authorization: `Bearer ${token(userId)}`,

@@ -59,11 +59,16 @@ const builders: Record<string, string[]> = {
   pendingMessage: roomIds.flatMap((r) => roomIds.map((m) => keys.pendingMessage(r, m))),
   pendingIndex: roomBuckets().map((b) => keys.pendingIndex(b)),
   pendingMessagePrefix: roomIds.map((r) => keys.pendingMessagePrefix(r)),
+  pendingRevs: roomIds.map((r) => keys.pendingRevs(r)),
+  pendingMessageOps: roomIds.flatMap((r) => roomIds.map((m) => keys.pendingMessageOps(r, m))),
+  pendingSystem: roomIds.map((r) => keys.pendingSystem(r)),
+  pendingSent: roomIds.slice(0, 2).flatMap((r) => hostileUserIds.map((u) => keys.pendingSent(r, u))),
   messageRoom: roomIds.map((m) => keys.messageRoom(m)),
   pushSent: hostileUserIds.flatMap((u) => roomIds.map((m) => keys.pushSent(m, u, u))),
   bullPrefix: ["persist", "media", "fanout", "notify"].map((q) => keys.bullPrefix(q)),
   socketKey: [keys.socketKey],
   waitMark: roomBuckets().map((b) => keys.waitMark(`r${b}`)),
+  boardSession: ["0", "a", "f"].map((c) => keys.boardSession(c.repeat(64))),
 };
 
 /** The hash tag Redis Cluster takes a key's slot from (the first {...} with something inside). */
@@ -148,6 +153,10 @@ describe("Redis key families", () => {
       keys.pendingOps(room),
       keys.pendingMessage(room, id),
       `${keys.pendingMessagePrefix(room)}${id}`,
+      keys.pendingRevs(room),
+      keys.pendingMessageOps(room, id),
+      keys.pendingSystem(room),
+      keys.pendingSent(room, "alice"),
       keys.pendingIndex(bucket),
       keys.pendingBytes(bucket),
       keys.pendingOpsIndex(bucket),
