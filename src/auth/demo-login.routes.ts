@@ -2,6 +2,7 @@ import { Router } from "express";
 import { z } from "zod";
 import { parse } from "../errors.ts";
 import { jsonBody } from "../http/http.app.ts";
+import { bodies } from "../http/responses.ts";
 import { route } from "../http/route.ts";
 import { userIdSchema } from "../ids.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
@@ -29,7 +30,8 @@ export function demoLoginRoutes(demo: DemoLogin, limits: RateLimits): Router {
       access: "public",
       body: demoTokenBodySchema,
       status: 200,
-      returns: "`{token, expires_at}`",
+      response: bodies.demoToken,
+      errors: ["rate_limited", "unavailable"],
     },
     ...jsonBody,
     async (req, res) => {

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { parse } from "../errors.ts";
+import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
 import { confirmSchema, mediaParamsSchema, uploadUrlSchema } from "./media.schemas.ts";
 import type { MediaService } from "./media.service.ts";
@@ -19,6 +20,7 @@ export function mediaRoutes(media: MediaService): Router {
       tag: "media",
       body: uploadUrlSchema,
       status: 201,
+      response: bodies.uploadUrl,
       errors: ["rate_limited"],
     },
     async (req, res) => {
@@ -36,6 +38,7 @@ export function mediaRoutes(media: MediaService): Router {
       tag: "media",
       body: confirmSchema,
       status: 200,
+      response: bodies.media,
       errors: ["not_found", "conflict"],
     },
     async (req, res) => {
@@ -53,6 +56,7 @@ export function mediaRoutes(media: MediaService): Router {
       tag: "media",
       params: mediaParamsSchema,
       status: 200,
+      response: bodies.media,
     },
     async (req, res) => {
       const { media_id } = parse(mediaParamsSchema, req.params);

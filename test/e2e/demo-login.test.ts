@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 const login = (base: string, body: unknown, type = "application/json") =>
-  fetch(`${base}/api/v1/demo/token`, {
+  checkedFetch(base, "/api/v1/demo/token", {
     method: "POST",
     headers: { "content-type": type },
     body: typeof body === "string" ? body : JSON.stringify(body),

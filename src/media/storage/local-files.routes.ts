@@ -119,6 +119,7 @@ export function localFilesRoutes(
       ...signedUrlRoute,
       method: "put",
       summary: "Upload a file to a signed URL (local storage)",
+      response: null,
       errors: [
         "forbidden",
         "request_timeout",
@@ -154,7 +155,15 @@ export function localFilesRoutes(
   route(
     router,
     "",
-    { ...signedUrlRoute, method: "get", summary: "Download a file at a signed URL (local storage)" },
+    {
+      ...signedUrlRoute,
+      method: "get",
+      summary: "Download a file at a signed URL (local storage)",
+      // 206 for a Range request (416, with an empty body, for one past the end).
+      status: [200, 206],
+      produces: "*/*",
+      errors: ["forbidden", "not_found"],
+    },
     async (req: Request, res: Response) => {
       const grant = grantOf(signer, "GET", req);
       const found = await storage.stat(grant.key);
