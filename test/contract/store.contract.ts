@@ -6,6 +6,7 @@ import { runMessageStateContract } from "./message-state.contract.ts";
 import { runMessagesContract } from "./messages.contract.ts";
 import { runRoomsContract } from "./rooms.contract.ts";
 import { runSearchContract } from "./search.contract.ts";
+import { runSyncContract } from "./sync.contract.ts";
 
 /** Every port's contract, for one adapter. Each adapter's test file calls this once. */
 export function runStoreContract(adapter: string, makeStore: () => Promise<Store>): void {
@@ -16,4 +17,5 @@ export function runStoreContract(adapter: string, makeStore: () => Promise<Store
   runSearchContract(adapter, makeStore);
   runMediaContract(adapter, makeStore);
   runDevicesContract(adapter, makeStore);
+  runSyncContract(adapter, makeStore);
 }

@@ -539,20 +539,25 @@ const IMPLEMENTATIONS: Record<QueryName, Implementation> = {
   },
 
   messageRevs(db, p) {
-    return revsAbove(db, "messages", "id", { room_id: param(p, "room") }, param(p, "after"));
+    return revsBetween(db, "messages", "id", { room_id: param(p, "room") }, p);
   },
 
   stateRevs(db, p) {
-    return revsAbove(db, "message_state", "message_id", { room_id: param(p, "room") }, param(p, "after"));
+    return revsBetween(db, "message_state", "message_id", { room_id: param(p, "room") }, p);
   },
 
   rollbackRevs(db, p) {
-    return revsAbove(db, "rollbacks", "message_id", { room_id: param(p, "room") }, param(p, "after"));
+    return revsBetween(db, "rollbacks", "message_id", { room_id: param(p, "room") }, p);
   },
 
   userRevs(db, p) {
-    const match = { user_id: param(p, "user"), room_id: param(p, "room") };
-    return revsAbove(db, "user_messages", "message_id", match, param(p, "after"));
+    return revsBetween(
+      db,
+      "user_messages",
+      "message_id",
+      { user_id: param(p, "user"), room_id: param(p, "room") },
+      p,
+    );
   },
 
   starred(db, p) {
@@ -636,18 +641,27 @@ const IMPLEMENTATIONS: Record<QueryName, Implementation> = {
 };
 
 /**
- * `SELECT RAW [d.<id>, d.rev] FROM <collection> AS d WHERE d.<field> = $<param> ... AND d.rev > $after`
- * (messageRevs, stateRevs, rollbackRevs, userRevs differ only in these).
+ * `SELECT RAW [d.<id>, d.rev] FROM <collection> AS d WHERE d.<field> = $<param> ...
+ *  AND d.rev > $after AND d.rev <= $upto ORDER BY d.rev LIMIT $limit`
+ * (messageRevs, stateRevs, rollbackRevs, userRevs differ only in these). Rows of one rev come
+ * in key order, as from the index (its entries end with the document key).
  */
-function revsAbove(
+function revsBetween(
   db: Keyspaces,
   collection: CollectionName,
   idField: string,
   match: Record<string, unknown>,
-  afterRev: unknown,
+  p: Params,
 ): unknown[] {
+  const [afterRev, upto, limit] = [param(p, "after"), param(p, "upto"), limitOf(p)];
   const rows = where(db.scan(collection), (d) =>
-    and(...Object.entries(match).map(([f, v]) => eq(path(d, f), v)), gt(path(d, "rev"), afterRev)),
+    and(
+      ...Object.entries(match).map(([f, v]) => eq(path(d, f), v)),
+      gt(path(d, "rev"), afterRev),
+      compare(path(d, "rev"), upto, (c) => c <= 0),
+    ),
   );
-  return rows.map((d) => array(path(d, idField), path(d, "rev")));
+  return orderBy(rows, { key: (d) => path(d, "rev") })
+    .slice(0, limit)
+    .map((d) => array(path(d, idField), path(d, "rev")));
 }

@@ -37,15 +37,22 @@ export const QUERIES = {
   /** messages_system. */
   systemSeqs: `SELECT m.room_id, m.seq FROM messages AS m
     WHERE m.type = "system" AND m.room_id IN $rooms`,
-  /** messages_by_rev. */
-  messageRevs: `SELECT RAW [m.id, m.rev] FROM messages AS m WHERE m.room_id = $room AND m.rev > $after`,
+  /**
+   * messages_by_rev, and the three below on theirs: the next changes of a sync window, oldest
+   * first, at most $limit (a page reads on until it has enough; ORDER BY and LIMIT go to the index).
+   */
+  messageRevs: `SELECT RAW [m.id, m.rev] FROM messages AS m WHERE m.room_id = $room AND m.rev > $after
+    AND m.rev <= $upto ORDER BY m.rev LIMIT $limit`,
   /** message_state_by_rev. */
-  stateRevs: `SELECT RAW [s.message_id, s.rev] FROM message_state AS s WHERE s.room_id = $room AND s.rev > $after`,
+  stateRevs: `SELECT RAW [s.message_id, s.rev] FROM message_state AS s
+    WHERE s.room_id = $room AND s.rev > $after AND s.rev <= $upto ORDER BY s.rev LIMIT $limit`,
   /** rollbacks_by_rev. */
-  rollbackRevs: `SELECT RAW [b.message_id, b.rev] FROM rollbacks AS b WHERE b.room_id = $room AND b.rev > $after`,
+  rollbackRevs: `SELECT RAW [b.message_id, b.rev] FROM rollbacks AS b
+    WHERE b.room_id = $room AND b.rev > $after AND b.rev <= $upto ORDER BY b.rev LIMIT $limit`,
   /** user_messages_by_rev. */
   userRevs: `SELECT RAW [u.message_id, u.rev] FROM user_messages AS u
-    WHERE u.user_id = $user AND u.room_id = $room AND u.rev > $after`,
+    WHERE u.user_id = $user AND u.room_id = $room AND u.rev > $after AND u.rev <= $upto
+    ORDER BY u.rev LIMIT $limit`,
   /** user_messages_starred. Keyset after (star.at, message_id). */
   starred: `SELECT u.message_id, u.room_id, u.star.\`at\` AS starred_at FROM user_messages AS u
     WHERE u.user_id = $user AND u.star.starred = TRUE

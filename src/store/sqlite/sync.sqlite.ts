@@ -6,6 +6,38 @@ import { num, str } from "./rows.ts";
 const KEEP_NEWEST = 3;
 
 /**
+ * The window's changes in rev order (each arm walks its (room, rev) index and SQLite merges
+ * them: no sort), keeping a change only while its message has none later in any table (by
+ * message id), so a page stops after `limit` messages instead of grouping every change since
+ * the cursor. Two tables may hold a message's latest change at the same rev: DISTINCT keeps
+ * one. No ORDER BY outside: SQLite would then drop the merge and sort the whole window, and
+ * the subquery's order is what the outer scan yields (checked by EXPLAIN QUERY PLAN in
+ * test/integration/sqlite.sync-bounded.test.ts).
+ */
+const MESSAGE_CHANGES = `SELECT DISTINCT c.message_id, c.rev FROM (
+    SELECT id AS message_id, rev FROM messages WHERE room_id = ?1 AND rev > ?2 AND rev <= ?4
+    UNION ALL SELECT message_id, rev FROM message_edits WHERE room_id = ?1 AND rev > ?2 AND rev <= ?4
+    UNION ALL SELECT message_id, rev FROM message_deletes WHERE room_id = ?1 AND rev > ?2 AND rev <= ?4
+    UNION ALL SELECT message_id, rev FROM message_reactions WHERE room_id = ?1 AND rev > ?2 AND rev <= ?4
+    UNION ALL SELECT message_id, rev FROM message_media WHERE room_id = ?1 AND rev > ?2 AND rev <= ?4
+    UNION ALL SELECT message_id, rev FROM message_rollbacks WHERE room_id = ?1 AND rev > ?2 AND rev <= ?4
+    UNION ALL SELECT message_id, rev FROM message_hides
+      WHERE user_id = ?3 AND room_id = ?1 AND rev > ?2 AND rev <= ?4
+    UNION ALL SELECT message_id, rev FROM message_stars
+      WHERE user_id = ?3 AND room_id = ?1 AND rev > ?2 AND rev <= ?4
+    ORDER BY rev
+  ) AS c
+  WHERE NOT EXISTS (SELECT 1 FROM messages WHERE id = c.message_id AND rev > c.rev)
+    AND NOT EXISTS (SELECT 1 FROM message_edits WHERE message_id = c.message_id AND rev > c.rev)
+    AND NOT EXISTS (SELECT 1 FROM message_deletes WHERE message_id = c.message_id AND rev > c.rev)
+    AND NOT EXISTS (SELECT 1 FROM message_reactions WHERE message_id = c.message_id AND rev > c.rev)
+    AND NOT EXISTS (SELECT 1 FROM message_media WHERE message_id = c.message_id AND rev > c.rev)
+    AND NOT EXISTS (SELECT 1 FROM message_rollbacks WHERE message_id = c.message_id AND rev > c.rev)
+    AND NOT EXISTS (SELECT 1 FROM message_hides WHERE message_id = c.message_id AND user_id = ?3 AND rev > c.rev)
+    AND NOT EXISTS (SELECT 1 FROM message_stars WHERE message_id = c.message_id AND user_id = ?3 AND rev > c.rev)
+  LIMIT ?5`;
+
+/**
  * SyncStore on SQLite. Changes are found through the (room, rev) indexes of every table that
  * holds a message's changes, so a sync reads what changed, never a room's history.
  */
@@ -29,22 +61,8 @@ export class SqliteSync implements SyncStore {
     viewerId: string,
     limit: number,
   ): Promise<{ message_id: string; rev: number }[]> {
-    // Every change above afterRev: the max over them is the message's latest change overall.
     const rows = await this.#db.read(() =>
-      this.#db
-        .stmt(
-          `SELECT message_id, max(rev) AS rev FROM (
-             SELECT id AS message_id, rev FROM messages WHERE room_id = ?1 AND rev > ?2
-             UNION ALL SELECT message_id, rev FROM message_edits WHERE room_id = ?1 AND rev > ?2
-             UNION ALL SELECT message_id, rev FROM message_deletes WHERE room_id = ?1 AND rev > ?2
-             UNION ALL SELECT message_id, rev FROM message_reactions WHERE room_id = ?1 AND rev > ?2
-             UNION ALL SELECT message_id, rev FROM message_media WHERE room_id = ?1 AND rev > ?2
-             UNION ALL SELECT message_id, rev FROM message_rollbacks WHERE room_id = ?1 AND rev > ?2
-             UNION ALL SELECT message_id, rev FROM message_hides WHERE user_id = ?3 AND room_id = ?1 AND rev > ?2
-             UNION ALL SELECT message_id, rev FROM message_stars WHERE user_id = ?3 AND room_id = ?1 AND rev > ?2
-           ) GROUP BY message_id HAVING max(rev) <= ?4 ORDER BY rev LIMIT ?5`,
-        )
-        .all(roomId, afterRev, viewerId, uptoRev, limit),
+      this.#db.stmt(MESSAGE_CHANGES).all(roomId, afterRev, viewerId, uptoRev, limit),
     );
     return rows.map((r) => ({ message_id: str(r.message_id), rev: num(r.rev) }));
   }
