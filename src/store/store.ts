@@ -535,7 +535,8 @@ export interface SyncStore {
    * Messages of a room with a change after `afterRev` (created, edited, deleted, reacted to,
    * media changed, and the viewer's own hides and stars), each once at its latest change
    * revision, oldest first; only those whose latest change is at most `uptoRev`; at most `limit`.
-   * Cost grows with the changes, not the room's history.
+   * Cost grows with the page (the changes walked to fill it), not with the room's history or every
+   * change since `afterRev`: a device far behind pays per page, not for its whole gap.
    */
   messageChanges(
     roomId: string,
