@@ -18,6 +18,7 @@ import type { MessageRecord, Store } from "../src/store/store.ts";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../test/helpers/env.ts";
 import { startApiProcess } from "../test/helpers/processes.ts";
 import { group, message } from "./fixtures.ts";
+import { WorkCheck } from "./work-check.ts";
 
 const opts = z
   .object({
@@ -31,11 +32,19 @@ const pct = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 };
 const f1 = (n: number) => n.toFixed(1);
+const work = new WorkCheck();
 const WORDS =
   "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu".split(
     " ",
   );
 const word = (i: number) => WORDS[i % WORDS.length] ?? "alpha";
+
+/** One GET's body, to check that what was timed answered with the data prepared. */
+async function getJson<T>(url: string, bearer: string): Promise<T> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${bearer}` } });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}
 
 /** Times `n` sequential GETs against the API; returns the latencies in ms. */
 async function timeGets(url: string, bearer: string, n: number): Promise<number[]> {
@@ -73,6 +82,7 @@ async function withApi<T>(
 const rows: Record<string, string>[] = [];
 
 // 1. Room list.
+let unreadPrepared = 0;
 await withApi(
   "bench-rooms",
   async (store) => {
@@ -86,6 +96,7 @@ await withApi(
       );
       if (r % 3 === 0)
         await store.updateReceipts(roomId, "reader", { read_seq: 2, at: new Date().toISOString(), rev: 6 });
+      unreadPrepared += r % 3 === 0 ? 3 : 5;
     }
   },
   async (base) => {
@@ -93,6 +104,14 @@ await withApi(
     await timeGets(`${base}/api/v1/chat/rooms?limit=100`, bearer, 20);
     const list = await timeGets(`${base}/api/v1/chat/rooms?limit=100`, bearer, opts.BENCH_REQUESTS);
     const unread = await timeGets(`${base}/api/v1/chat/unread`, bearer, opts.BENCH_REQUESTS);
+    const page = await getJson<{ rooms: unknown[] }>(`${base}/api/v1/chat/rooms?limit=100`, bearer);
+    work.equal("GET /rooms: rooms in the page timed", page.rooms.length, 100);
+    const counts = await getJson<{ total: number; rooms: Record<string, number> }>(
+      `${base}/api/v1/chat/unread`,
+      bearer,
+    );
+    work.equal("GET /unread: rooms counted", Object.keys(counts.rooms).length, 500);
+    work.equal("GET /unread: total", counts.total, unreadPrepared);
     rows.push(
       {
         bench: "GET /rooms (500 rooms, page of 100)",
@@ -158,6 +177,14 @@ await withApi(
     for (let i = 0; i < opts.BENCH_REQUESTS; i++) {
       const q = encodeURIComponent(queries[i % queries.length] ?? "alpha bravo");
       times.push(...(await timeGets(`${base}/api/v1/chat/search/messages?q=${q}`, bearer, 1)));
+    }
+    // A search that finds nothing is fast and measures nothing: each query must find a page.
+    for (const q of queries) {
+      const found = await getJson<{ messages: unknown[] }>(
+        `${base}/api/v1/chat/search/messages?q=${encodeURIComponent(q)}`,
+        bearer,
+      );
+      work.atLeast(`search "${q}": messages found`, found.messages.length, 1);
     }
     const perMillion = (bytes: number) =>
       `${(((bytes / opts.BENCH_SEARCH_MESSAGES) * 1e6) / 2 ** 20).toFixed(0)} MiB`;
@@ -235,4 +262,4 @@ await withApi(
 );
 
 console.table(rows);
-process.exit(0);
+work.finish();

@@ -7,10 +7,12 @@
  *
  *   node bench/logging-overhead.bench.ts
  */
+import { once } from "node:events";
 import { z } from "zod";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../test/helpers/env.ts";
-import { Client } from "../test/helpers/http.ts";
 import { startApiProcess, startWorkerProcess } from "../test/helpers/processes.ts";
+import { Client } from "./client.ts";
+import { WorkCheck } from "./work-check.ts";
 
 const opts = z
   .object({
@@ -19,6 +21,7 @@ const opts = z
     BENCH_ROUNDS: z.coerce.number().int().positive().default(2),
   })
   .parse(process.env);
+const work = new WorkCheck();
 
 const pct = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -63,6 +66,19 @@ async function run(logging: boolean): Promise<{ rate: number; p50: number; p99: 
         }
       }),
     );
+    // The cost measured is a log line per request: with logging on each send must have one, off
+    // none (counted once the process has exited and its output is all read).
+    await api.stop();
+    const stdout = api.child.stdout;
+    if (stdout && !stdout.readableEnded) await once(stdout, "end");
+    const logged = api
+      .output()
+      .split("\n")
+      .filter((l) => l.includes('"msg":"request completed"')).length;
+    const label = `logging ${logging ? "on" : "off"}`;
+    work.atLeast(`${label}: sends`, latencies.length, 1);
+    if (logging) work.atLeast(`${label}: request log lines`, logged, latencies.length);
+    else work.equal(`${label}: request log lines`, logged, 0);
     return { rate: latencies.length / opts.BENCH_SECONDS, p50: pct(latencies, 50), p99: pct(latencies, 99) };
   } finally {
     await Promise.all([api.stop(), worker.stop()]);
@@ -89,3 +105,4 @@ for (const k of ["on", "off"] as const) {
 }
 const cost = 1 - avg(results.on, "rate") / avg(results.off, "rate");
 console.log(`throughput cost of request logging at info: ${(cost * 100).toFixed(1)}% (target < 10%)`);
+work.finish();

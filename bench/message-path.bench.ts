@@ -5,6 +5,12 @@
  * max rate (latency), then a bare relay (Socket.IO + adapter doing INCR + emit) at max rate.
  *
  *   npm run bench                      # BENCH_SECONDS=8 per phase by default
+ *   BENCH_REDIS=cluster npm run bench  # the same on one Redis and on a local Redis Cluster
+ *   BENCH_REDIS=cluster-wait ...       # a 6-node cluster without and with REDIS_WAIT_REPLICAS=1
+ *   BENCH_REDIS=durability ...         # what appendfsync always and REDIS_WAIT_REPLICAS=1 cost
+ *
+ * Every run checks that it did the work it times (messages acknowledged, stored, delivered,
+ * the pending index sampled) and exits 1 when it did not (bench/work-check.ts).
  */
 
 import { execFileSync } from "node:child_process";
@@ -36,14 +42,22 @@ import {
   startApiProcess,
   startWorkerProcess,
 } from "../test/helpers/processes.ts";
+import { startDurableRedis } from "./durable-redis.ts";
+import { WorkCheck } from "./work-check.ts";
 
 const opts = z
   .object({
     BENCH_SECONDS: z.coerce.number().positive().default(8),
     BENCH_REST_CONCURRENCY: z.coerce.number().int().positive().default(64),
     BENCH_SOCKET_CONCURRENCY: z.coerce.number().int().positive().default(128),
-    /** `cluster`: the same run on one Redis and on a local 3-master Redis Cluster, side by side. */
-    BENCH_REDIS: z.enum(["single", "cluster", "cluster-wait"]).default("single"),
+    /**
+     * `cluster`: the same run on one Redis and on a local 3-master Redis Cluster, side by side.
+     * `durability`: on Redis servers this run starts (AOF on disk): appendfsync everysec (the
+     * default), appendfsync always, and everysec with a replica and REDIS_WAIT_REPLICAS=1.
+     */
+    BENCH_REDIS: z.enum(["single", "cluster", "cluster-wait", "durability"]).default("single"),
+    /** `durability`: how many times the three configurations alternate. */
+    BENCH_ROUNDS: z.coerce.number().int().positive().default(1),
   })
   .parse(process.env);
 const ROOMS = 100;
@@ -62,6 +76,7 @@ function pct(values: number[], p: number): number {
 }
 /** Why sends failed, so an error in the table is never a mystery. */
 const errorLog: string[] = [];
+const work = new WorkCheck();
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "n/a");
 
 /** CPU seconds (user + system) of each process, from /proc, to show where a phase's CPU went. */
@@ -225,26 +240,31 @@ class LagSampler {
   }
   start(): void {
     const tick = async () => {
-      const rows = (
-        await Promise.all(this.#keys.map((k) => this.#redis.zrange(k, "0", "-1", "WITHSCORES")))
-      ).flat();
-      const t = Date.now();
-      const current = new Set<string>();
-      for (let i = 0; i < rows.length; i += 2) {
-        const id = rows[i] ?? "";
-        current.add(id);
-        if (!this.#seen.has(id)) this.#seen.set(id, Number(rows[i + 1]));
-      }
-      for (const [id, acceptedAt] of this.#seen) {
-        if (!current.has(id)) {
-          this.lags.push(t - acceptedAt);
-          this.#seen.delete(id);
-        }
-      }
+      // A failed read (the connection closing under a tick in flight at the end) is skipped.
+      const read = await Promise.all(
+        this.#keys.map((k) => this.#redis.zrange(k, "0", "-1", "WITHSCORES")),
+      ).catch(() => null);
+      if (read) this.#sample(read.flat());
       // A tick in flight when stop() ran must not schedule another (its connection is closing).
       if (!this.#stopped) this.#timer = setTimeout(tick, 10);
     };
     void tick();
+  }
+  /** Entries gone from the index since the last read were persisted now: their lag. */
+  #sample(rows: string[]): void {
+    const t = Date.now();
+    const current = new Set<string>();
+    for (let i = 0; i < rows.length; i += 2) {
+      const id = rows[i] ?? "";
+      current.add(id);
+      if (!this.#seen.has(id)) this.#seen.set(id, Number(rows[i + 1]));
+    }
+    for (const [id, acceptedAt] of this.#seen) {
+      if (!current.has(id)) {
+        this.lags.push(t - acceptedAt);
+        this.#seen.delete(id);
+      }
+    }
   }
   #stopped = false;
   stop(): void {
@@ -273,9 +293,20 @@ async function redisPid(redis: Redis): Promise<number> {
 const clusterScript = path.resolve(import.meta.dirname, "../scripts/redis-cluster.sh");
 const clusterNodes = () => execFileSync("bash", [clusterScript, "nodes"], { encoding: "utf8" }).trim();
 
+/** Throughput and accept latency of one phase, for the side-by-side summaries. */
+type PhaseStats = { rate: number; p50: number; p99: number };
+
 async function runFull(
   mode: "single" | "cluster",
   waitReplicas = 0,
+  options: {
+    /** The one Redis (mode single): the shared one unless the run started its own. */
+    url?: string;
+    /** Names this run in the work check's messages. */
+    label?: string;
+    /** Half-rate phases at these rates instead of half this run's own max (same load across runs). */
+    halfRates?: { rest: number; socket: number };
+  } = {},
 ): Promise<{
   rows: Record<string, string>[];
   cpu: string[];
@@ -283,7 +314,11 @@ async function runFull(
   lost: number;
   undelivered: number;
   lag: number[];
+  stats: Record<"restMax" | "socketMax" | "restHalf" | "socketHalf", PhaseStats>;
+  halfRates: { rest: number; socket: number };
 }> {
+  const url = options.url ?? REDIS_URL;
+  const label = options.label ?? mode;
   const prefix = uniquePrefix("bench");
   const dataDir = tempDir("bench");
   // The default send limit (20/s per user) stays on: it is part of the path being measured.
@@ -291,6 +326,7 @@ async function runFull(
   const env = testEnv(prefix, dataDir, {
     LOG_LEVEL: "warn",
     SEND_RATE_PER_S: "20",
+    REDIS_URL: url,
     ...(nodes ? { REDIS_CLUSTER_NODES: nodes } : {}),
     REDIS_WAIT_REPLICAS: String(waitReplicas),
   });
@@ -301,9 +337,10 @@ async function runFull(
   const tokens = Array.from({ length: USERS }, (_, u) => token(`u${u}`, 3600));
   const redis: RedisClient = nodes
     ? new Cluster(nodes.split(",").map((n) => ({ host: "127.0.0.1", port: Number(n.split(":")[1]) })))
-    : new Redis(REDIS_URL);
+    : new Redis(url);
   await redis.ping();
   const receivers = new Receivers();
+  const lag = new LagSampler(redis, new Keys(prefix));
   try {
     const roomIds: string[] = [];
     for (let r = 0; r < ROOMS; r++) {
@@ -316,6 +353,7 @@ async function runFull(
           member_ids: Array.from({ length: MEMBERS - 1 }, (_, i) => `u${r * MEMBERS + i + 1}`),
         }),
       });
+      if (res.status !== 201) throw new Error(`room creation: HTTP ${res.status} ${await res.text()}`);
       roomIds.push(((await res.json()) as { room: { id: string } }).room.id);
     }
     await receivers.connect(bases, (u) => ({ token: tokens[u] }));
@@ -361,7 +399,6 @@ async function runFull(
       if (!ack.ok || !ack.message) throw new Error(`ack ${JSON.stringify(ack).slice(0, 120)}`);
       return ack.message;
     };
-    const lag = new LagSampler(redis, new Keys(prefix));
     lag.start();
 
     // Warm-up (JIT, connections, caches).
@@ -422,6 +459,9 @@ async function runFull(
       });
       acked.push(...r.acked);
       for (const m of r.acked) undelivered += MEMBERS - (receivers.deliveries.get(m.id ?? "") ?? 0);
+      // A phase that acknowledged nothing, or mostly failed, timed something else than sends.
+      work.atLeast(`${label}, ${name}: messages acknowledged`, r.acked.length, 1);
+      work.atMost(`${label}, ${name}: failed sends`, r.errors, Math.floor(r.sent * 0.01));
       return r;
     };
     const restMax = await phase("REST, max rate", () =>
@@ -430,12 +470,13 @@ async function runFull(
     const socketMax = await phase("socket, max rate", () =>
       maxRate(socket, receivers.nodeOf, opts.BENCH_SOCKET_CONCURRENCY, opts.BENCH_SECONDS),
     );
-    const restRate = Math.floor(restMax.acked.length / restMax.seconds / 2);
-    const socketRate = Math.floor(socketMax.acked.length / socketMax.seconds / 2);
-    await phase(`REST, half rate (${restRate}/s)`, () =>
+    const restRate = options.halfRates?.rest ?? Math.floor(restMax.acked.length / restMax.seconds / 2);
+    const socketRate =
+      options.halfRates?.socket ?? Math.floor(socketMax.acked.length / socketMax.seconds / 2);
+    const restHalf = await phase(`REST, half rate (${restRate}/s)`, () =>
       fixedRate(rest, receivers.nodeOf, restRate, opts.BENCH_SECONDS),
     );
-    await phase(`socket, half rate (${socketRate}/s)`, () =>
+    const socketHalf = await phase(`socket, half rate (${socketRate}/s)`, () =>
       fixedRate(socket, receivers.nodeOf, socketRate, opts.BENCH_SECONDS),
     );
     // API-side store writes beside max-rate sends: the event loop must not wait on SQLite's lock.
@@ -454,6 +495,9 @@ async function runFull(
           await sleep(10);
         }
       })();
+      // Handled now, rethrown below: a failure while the sends run must not kill this process
+      // before the clean-up (servers it started would outlive it).
+      creator.catch(() => {});
       const r = await maxRate(socket, receivers.nodeOf, opts.BENCH_SOCKET_CONCURRENCY, opts.BENCH_SECONDS);
       await creator;
       return r;
@@ -473,6 +517,23 @@ async function runFull(
     const exists = db.prepare("SELECT 1 AS ok FROM messages WHERE id = ?");
     const lost = acked.filter((m) => !exists.get(m.id ?? "")).length;
     db.close();
+    const left = (await readBacklog(redis, new Keys(prefix))).messages;
+    // Why the persist pool did not keep up, when it did not.
+    if (lost > 0 || left > 0) console.error(`persist pool (${label}):\n${procs[0]?.output().slice(-3000)}`);
+    work.equal(`${label}: pending messages left after the drain`, left, 0);
+    work.equal(`${label}: acknowledged messages found in the store`, acked.length - lost, acked.length);
+    work.equal(
+      `${label}: deliveries missing (acknowledged x ${MEMBERS} members, not received)`,
+      undelivered,
+      0,
+    );
+    // The lag figure comes from the pending index: no samples means the sampler read no such keys.
+    work.atLeast(`${label}: persistence lag samples (the pending index was seen)`, lag.lags.length, 1);
+    const stats = (r: PhaseResult): PhaseStats => ({
+      rate: r.acked.length / r.seconds,
+      p50: pct(r.acceptMs, 50),
+      p99: pct(r.acceptMs, 99),
+    });
     return {
       rows,
       cpu,
@@ -480,15 +541,27 @@ async function runFull(
       lost,
       undelivered,
       lag: lag.lags,
+      stats: {
+        restMax: stats(restMax),
+        socketMax: stats(socketMax),
+        restHalf: stats(restHalf),
+        socketHalf: stats(socketHalf),
+      },
+      halfRates: { rest: restRate, socket: socketRate },
     };
   } finally {
+    lag.stop();
     receivers.close();
     redis.disconnect();
+    // A server that died during the run says why.
+    for (const p of procs)
+      if (p.child.exitCode !== null || p.child.signalCode !== null)
+        console.error(`${label}: a process exited during the run:\n${p.output().slice(-3000)}`);
     await Promise.all(procs.map((p) => p.stop("SIGTERM")));
     // When a send failed, what the servers logged (LOG_LEVEL=warn) says why.
     if (errorLog.length > 0) for (const p of procs) console.error(p.output().slice(-3000));
     // The cluster is thrown away after the run; the shared Redis is cleaned.
-    if (!nodes) await dropPrefix(prefix);
+    if (!nodes) await dropPrefix(prefix, url);
     removeDir(dataDir);
   }
 }
@@ -528,6 +601,17 @@ async function runBare(): Promise<{ row: Record<string, string>; rate: number; c
       maxRate(socket, receivers.nodeOf, opts.BENCH_SOCKET_CONCURRENCY, opts.BENCH_SECONDS),
     );
     await sleep(1500);
+    work.atLeast("bare relay: messages acknowledged", r.acked.length, 1);
+    work.atMost("bare relay: failed sends", r.errors, Math.floor(r.sent * 0.01));
+    const undelivered = r.acked.reduce(
+      (n, m) => n + MEMBERS - (receivers.deliveries.get(m.id ?? "") ?? 0),
+      0,
+    );
+    work.equal(
+      `bare relay: deliveries missing (acknowledged x ${MEMBERS} members, not received)`,
+      undelivered,
+      0,
+    );
     return {
       row: report("bare relay, socket, max rate", r, receivers),
       rate: r.acked.length / r.seconds,
@@ -544,8 +628,8 @@ if (opts.BENCH_REDIS === "cluster-wait") {
   // What REDIS_WAIT_REPLICAS=1 costs: a 6-node cluster (a replica per master), without and with.
   execFileSync("bash", [clusterScript, "start", "--replicas"], { stdio: "inherit" });
   try {
-    const off = await runFull("cluster", 0);
-    const on = await runFull("cluster", 1);
+    const off = await runFull("cluster", 0, { label: "wait 0" });
+    const on = await runFull("cluster", 1, { label: "wait 1" });
     const label = (mode: string, rows: Record<string, string>[]) => rows.map((r) => ({ wait: mode, ...r }));
     console.table([...label("0", off.rows), ...label("1", on.rows)]);
     console.log(
@@ -554,7 +638,7 @@ if (opts.BENCH_REDIS === "cluster-wait") {
   } finally {
     execFileSync("bash", [clusterScript, "stop"]);
   }
-  process.exit(0);
+  work.finish();
 }
 
 if (opts.BENCH_REDIS === "cluster") {
@@ -582,7 +666,88 @@ if (opts.BENCH_REDIS === "cluster") {
   } finally {
     execFileSync("bash", [clusterScript, "stop"]);
   }
-  process.exit(0);
+  work.finish();
+}
+
+if (opts.BENCH_REDIS === "durability") {
+  // Each configuration on Redis servers of its own (AOF on disk), the same phases and, for the
+  // half-rate phases, the same offered load (half of the first default run's max rate). The
+  // configurations alternate for BENCH_ROUNDS rounds, so drift on this shared machine spreads
+  // over all three; the summary takes each figure's median over the rounds.
+  type Run = Awaited<ReturnType<typeof runFull>>;
+  const configs = [
+    { name: "everysec (default)", appendfsync: "everysec", replica: false },
+    { name: "appendfsync always", appendfsync: "always", replica: false },
+    { name: "everysec + replica, REDIS_WAIT_REPLICAS=1", appendfsync: "everysec", replica: true },
+  ] as const;
+  const runs = new Map<string, Run[]>(configs.map((c) => [c.name, []]));
+  let halfRates: Run["halfRates"] | undefined;
+  for (let round = 1; round <= opts.BENCH_ROUNDS; round++) {
+    for (const c of configs) {
+      const primary = await startDurableRedis(c.appendfsync);
+      const copy = c.replica ? await startDurableRedis(c.appendfsync, primary.port) : undefined;
+      try {
+        const run = await runFull("single", c.replica ? 1 : 0, {
+          url: primary.url,
+          label: `${c.name}, round ${round}`,
+          ...(halfRates ? { halfRates } : {}),
+        });
+        halfRates ??= run.halfRates;
+        runs.get(c.name)?.push(run);
+      } finally {
+        await copy?.stop();
+        await primary.stop();
+      }
+    }
+  }
+  console.table(
+    configs.flatMap((c) =>
+      (runs.get(c.name) ?? []).flatMap((run, i) =>
+        run.rows.map((r) => ({ redis: c.name, round: i + 1, ...r })),
+      ),
+    ),
+  );
+  const median = (xs: number[]) => {
+    const sorted = [...xs].sort((x, y) => x - y);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2
+      ? (sorted[mid] ?? Number.NaN)
+      : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  };
+  type Key = keyof Run["stats"];
+  const summary = (name: string) => {
+    const rs = runs.get(name) ?? [];
+    const stat = (k: Key, f: keyof PhaseStats) => median(rs.map((r) => r.stats[k][f]));
+    return {
+      stat,
+      lagP99: median(rs.map((r) => pct(r.lag, 99))),
+      lost: rs.reduce((n, r) => n + r.lost, 0),
+      undelivered: rs.reduce((n, r) => n + r.undelivered, 0),
+    };
+  };
+  const base = summary(configs[0].name);
+  const ratio = (x: number, y: number) => (x / y).toFixed(2);
+  const lat = (s: ReturnType<typeof summary>, k: Key) => `${f1(s.stat(k, "p50"))} / ${f1(s.stat(k, "p99"))}`;
+  console.log(
+    [
+      `\nDurability cost, median of ${opts.BENCH_ROUNDS} round(s) (appendonly yes, AOF on disk; half rate = REST ${halfRates?.rest}/s, socket ${halfRates?.socket}/s for all)`,
+      "| Redis | REST msg/s (ratio) | socket msg/s (ratio) | accept p50 / p99 ms: REST max | socket max | REST half | socket half | persistence lag p99 ms | lost / missing |",
+      "|---|---|---|---|---|---|---|---|---|",
+      ...configs.map(({ name }) => {
+        const s = summary(name);
+        const rate = (k: Key) =>
+          `${s.stat(k, "rate").toFixed(0)} (${ratio(s.stat(k, "rate"), base.stat(k, "rate"))})`;
+        return `| ${name} | ${rate("restMax")} | ${rate("socketMax")} | ${lat(s, "restMax")} | ${lat(s, "socketMax")} | ${lat(s, "restHalf")} | ${lat(s, "socketHalf")} | ${f1(s.lagP99)} | ${s.lost} / ${s.undelivered} |`;
+      }),
+      "socket max rate per round, ratio to the default of the same round:",
+      ...configs.slice(1).map(({ name }) => {
+        const own = runs.get(name) ?? [];
+        const def = runs.get(configs[0].name) ?? [];
+        return `  ${name}: ${own.map((r, i) => ratio(r.stats.socketMax.rate, def[i]?.stats.socketMax.rate ?? Number.NaN)).join(", ")}`;
+      }),
+    ].join("\n"),
+  );
+  work.finish();
 }
 
 const full = await runFull("single");
@@ -599,4 +764,4 @@ console.log(
     `ratio full/bare (socket, max rate): ${(full.socketMax / bare.rate).toFixed(2)} (${full.socketMax.toFixed(0)} / ${bare.rate.toFixed(0)} msg/s)`,
   ].join("\n"),
 );
-process.exit(0);
+work.finish();

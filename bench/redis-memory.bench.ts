@@ -7,9 +7,13 @@
  *   node bench/redis-memory.bench.ts        # BENCH_MESSAGES=10000 per text length by default
  */
 import { Agent, request } from "node:http";
+import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { z } from "zod";
 import { readBacklog } from "../src/messages/backlog.gauge.ts";
+import { notifyQueue } from "../src/notify/notify.queue.ts";
 import { Keys } from "../src/redis/redis.ts";
 import {
   dropPrefix,
@@ -21,11 +25,13 @@ import {
   uniquePrefix,
 } from "../test/helpers/env.ts";
 import { type Proc, startApiProcess, startWorkerProcess } from "../test/helpers/processes.ts";
+import { WorkCheck } from "./work-check.ts";
 
 const opts = z
   .object({ BENCH_MESSAGES: z.coerce.number().int().positive().default(10_000) })
   .parse(process.env);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const work = new WorkCheck();
 
 async function usedMemory(redis: Redis): Promise<number> {
   return Number((await redis.info("memory")).match(/^used_memory:(\d+)/m)?.[1]);
@@ -35,7 +41,8 @@ async function run(textChars: number): Promise<{ perMessage: number; peakPerMess
   const prefix = uniquePrefix("bench-mem");
   const dataDir = tempDir("bench-mem");
   const env = testEnv(prefix, dataDir, { LOG_LEVEL: "warn", PENDING_MAX_MESSAGES: "10000000" });
-  const procs: Proc[] = [startWorkerProcess(env)];
+  // The notify pool too: each persisted batch queues a notify job, which production's pool takes.
+  const procs: Proc[] = [startWorkerProcess(env), startWorkerProcess(env, "notify")];
   const api = await startApiProcess(env);
   procs.push(api);
   const redis = new Redis(REDIS_URL);
@@ -86,9 +93,38 @@ async function run(textChars: number): Promise<{ perMessage: number; peakPerMess
       }),
     );
     const drainEnd = Date.now() + 60_000;
-    while ((await readBacklog(redis, keys)).messages > 0 && Date.now() < drainEnd) await sleep(100);
+    const notify = new Queue(notifyQueue.name, {
+      connection: redis,
+      prefix: keys.bullPrefix(notifyQueue.name),
+    });
+    const queued = async () =>
+      Object.values(await notify.getJobCounts("waiting", "active", "delayed", "prioritized")).reduce(
+        (a, b) => a + b,
+        0,
+      );
+    while (((await readBacklog(redis, keys)).messages > 0 || (await queued()) > 0) && Date.now() < drainEnd)
+      await sleep(100);
+    work.equal(`${textChars} chars: notify jobs left`, await queued(), 0);
+    await notify.close();
     await sleep(1000); // the last job's completion
     const after = await usedMemory(redis);
+    // The figure is per persisted message: every send (and the warm-up) must be in the store,
+    // none left pending, and what stays behind must be each message's idempotency key.
+    const label = `${textChars} chars`;
+    work.equal(`${label}: pending messages left`, (await readBacklog(redis, keys)).messages, 0);
+    const db = new DatabaseSync(path.join(dataDir, "chat.sqlite"), { readOnly: true });
+    const stored = Number(
+      db.prepare("SELECT count(*) AS n FROM messages WHERE room_id = ? AND type = 'text'").get(roomId)?.n,
+    );
+    db.close();
+    work.equal(`${label}: messages stored`, stored, opts.BENCH_MESSAGES + 1);
+    const idemKeys = Array.from({ length: opts.BENCH_MESSAGES }, (_, i) =>
+      keys.idempotency(roomId, "mem-alice", `m${i}`),
+    );
+    let kept = 0;
+    for (let i = 0; i < idemKeys.length; i += 1000)
+      kept += await redis.exists(...idemKeys.slice(i, i + 1000));
+    work.equal(`${label}: idempotency keys kept`, kept, opts.BENCH_MESSAGES);
     let count = 0;
     let cursor = "0";
     do {
@@ -96,6 +132,8 @@ async function run(textChars: number): Promise<{ perMessage: number; peakPerMess
       cursor = c;
       count += found.length;
     } while (cursor !== "0");
+    // Besides the idempotency keys: the room's few keys and the queues' bookkeeping, not a key per message.
+    work.atMost(`${label}: other keys left`, count - kept, 50);
     return {
       perMessage: (after - before) / opts.BENCH_MESSAGES,
       peakPerMessage: (peak - before) / opts.BENCH_MESSAGES,
@@ -124,4 +162,4 @@ console.table(rows);
 console.log(
   "Once persisted, a message keeps only its idempotency key (id, no text) for IDEMPOTENCY_TTL_S; finished persist jobs are removed.",
 );
-process.exit(0);
+work.finish();

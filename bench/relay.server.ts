@@ -11,15 +11,17 @@ import { Server } from "socket.io";
 import { z } from "zod";
 import { newId } from "../src/ids.ts";
 import { toMessageView } from "../src/messages/messages.views.ts";
+import { Keys } from "../src/redis/redis.ts";
 
 const env = z
   .object({ PORT: z.coerce.number().int(), REDIS_URL: z.string(), REDIS_PREFIX: z.string() })
   .parse(process.env);
+const keys = new Keys(env.REDIS_PREFIX);
 const redis = new Redis(env.REDIS_URL);
 const pub = new Redis(env.REDIS_URL);
 const sub = new Redis(env.REDIS_URL);
 const server = createServer();
-const io = new Server(server, { adapter: createAdapter(pub, sub, { key: `${env.REDIS_PREFIX}:socket.io` }) });
+const io = new Server(server, { adapter: createAdapter(pub, sub, { key: keys.socketKey }) });
 const sendSchema = z.object({ room_id: z.string(), text: z.string() });
 
 io.on("connection", (socket) => {
@@ -27,7 +29,8 @@ io.on("connection", (socket) => {
   if (Array.isArray(rooms)) socket.join(rooms.map((r) => `room:${String(r)}`));
   socket.on("message:send", async (payload: unknown, ack: (r: unknown) => void) => {
     const { room_id, text } = sendSchema.parse(payload);
-    const seq = await redis.incr(`${env.REDIS_PREFIX}:relay:seq:${room_id}`);
+    // The same counter key as a room's seq on the full path (its bucket tag included).
+    const seq = await redis.incr(keys.seq(room_id));
     const message = toMessageView({
       id: newId(),
       room_id,

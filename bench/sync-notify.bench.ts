@@ -14,13 +14,15 @@
 import path from "node:path";
 import type { Socket } from "socket.io-client";
 import { z } from "zod";
+import { Keys } from "../src/redis/redis.ts";
 import { openSqliteStore } from "../src/store/sqlite/sqlite.store.ts";
 import type { MessageOp, MessageRecord } from "../src/store/store.ts";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../test/helpers/env.ts";
-import { Client } from "../test/helpers/http.ts";
 import { startApiProcess, startWorkerProcess } from "../test/helpers/processes.ts";
 import { connect } from "../test/helpers/socket.ts";
+import { Client } from "./client.ts";
 import { group, message } from "./fixtures.ts";
+import { WorkCheck } from "./work-check.ts";
 
 const opts = z
   .object({
@@ -33,6 +35,7 @@ const opts = z
 
 const ms = (n: number) => `${n.toFixed(0)} ms`;
 const USER = "bench-me";
+const work = new WorkCheck();
 
 /**
  * A store with `history` messages spread over 500 rooms (the user in 50 of them), an API on it,
@@ -42,7 +45,7 @@ const USER = "bench-me";
 async function syncCost(
   history: number,
   changes: number,
-): Promise<{ ms: number; pages: number; messages: number }> {
+): Promise<{ ms: number; pages: number; messages: number; expected: number; reseeded: number }> {
   const name = `bench-sync-${history}`;
   const prefix = uniquePrefix(name);
   const dataDir = tempDir(name);
@@ -102,31 +105,35 @@ async function syncCost(
           emoji: "👍",
         });
     }
+    // What the catch-up must return: each new message, and each old message edited or reacted to, once.
+    const expected = fresh.length + new Set(ops.map((o) => o.message_id)).size;
     await writer.insertMessages(fresh);
     await writer.applyMessageOps(ops);
     await writer.close();
     const { Redis } = await import("ioredis");
     const redis = new Redis(env.REDIS_URL ?? "");
-    await redis.del(...mine.flatMap((r) => [`${prefix}:rev:${r}`, `${prefix}:seq:${r}`]));
+    const keys = new Keys(prefix);
+    // The first sync seeded both counters of every room: each deletion must find its key.
+    const reseeded = await redis.del(...mine.flatMap((r) => [keys.rev(r), keys.seq(r)]));
     redis.disconnect();
     // Warm the connection and the counters, then time the catch-up.
     await me.call("GET", `/sync/messages?device_id=bench-device&since=${cursor}&limit=1`);
     const t0 = performance.now();
     let since = cursor;
     let pages = 0;
-    let messages = 0;
+    const seen = new Set<string>();
     for (let more = true; more; pages++) {
-      const res = await me.call<{ messages: unknown[]; next_since: string; has_more: boolean }>(
+      const res = await me.call<{ messages: { id: string }[]; next_since: string; has_more: boolean }>(
         "GET",
         `/sync/messages?device_id=bench-device&since=${since}&limit=100`,
       );
       if (res.status !== 200)
         throw new Error(`sync: HTTP ${res.status} ${JSON.stringify(res.body)}\n${api.output().slice(-3000)}`);
-      messages += res.body.messages.length;
+      for (const m of res.body.messages) seen.add(m.id);
       since = res.body.next_since;
       more = res.body.has_more;
     }
-    return { ms: performance.now() - t0, pages, messages };
+    return { ms: performance.now() - t0, pages, messages: seen.size, expected, reseeded };
   } finally {
     await api.stop();
     await dropPrefix(prefix);
@@ -141,6 +148,14 @@ console.log(
 );
 const big = await syncCost(opts.BENCH_SYNC_BIG, opts.BENCH_SYNC_CHANGES);
 console.log(`   ${opts.BENCH_SYNC_BIG} stored: ${ms(big.ms)} (${big.pages} pages, ${big.messages} messages)`);
+for (const [label, run] of [
+  ["small", small],
+  ["big", big],
+] as const) {
+  work.equal(`sync (${label}): room counters deleted for re-seeding`, run.reseeded, 2 * 50); // rev and seq of the user's 50 rooms
+  work.equal(`sync (${label}): distinct messages synced`, run.messages, run.expected);
+  work.atLeast(`sync (${label}): pages`, run.pages, Math.ceil(run.expected / 100));
+}
 console.log(`   ratio big / small: ${(big.ms / small.ms).toFixed(2)}x (target ≤ 1.5)`);
 
 // 2 and 3: the whole system on the embedded store.
@@ -213,6 +228,7 @@ try {
     `\n2. push fan-out: 1 message to a ${opts.BENCH_GROUP}-member group, all offline, log provider, 1 notify worker`,
   );
   console.log(`   pushes: ${times.length} of ${expected}`);
+  work.equal("push fan-out: pushes made", times.length, expected);
   console.log(
     `   accept → first push ${ms(first - t0)}, accept → last push ${ms(last - t0)} (target ≤ 1000 ms)`,
   );
@@ -243,7 +259,9 @@ try {
   const f0 = Date.now();
   const res = await fwd.call("POST", `/messages/${src.body.message.id}/forward`, { room_ids: targets });
   if (res.status !== 202) throw new Error(`forward: ${res.status}`);
-  await all;
+  // An observer that never hears its copy fails the check rather than hanging the run.
+  await Promise.race([all, new Promise((r) => setTimeout(r, 30_000))]);
+  work.equal("forward: target rooms that received the copy", arrivals.length, 5);
   console.log(
     `\n3. forward to 5 rooms of 256 members: POST → last message:new ${ms(Math.max(...arrivals) - f0)}`,
   );
@@ -253,3 +271,4 @@ try {
   await dropPrefix(prefix);
   removeDir(dataDir);
 }
+work.finish();

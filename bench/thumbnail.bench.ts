@@ -14,10 +14,11 @@ import type { Socket } from "socket.io-client";
 import { z } from "zod";
 import { ImageProcessor } from "../src/media/processing/image.processor.ts";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../test/helpers/env.ts";
-import { Client } from "../test/helpers/http.ts";
 import { photo } from "../test/helpers/media-files.ts";
 import { startApiProcess, startWorkerProcess } from "../test/helpers/processes.ts";
 import { connect } from "../test/helpers/socket.ts";
+import { Client } from "./client.ts";
+import { WorkCheck } from "./work-check.ts";
 
 const opts = z
   .object({
@@ -53,6 +54,7 @@ async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>) {
   return { latencies, wallMs: performance.now() - start };
 }
 
+const work = new WorkCheck();
 const prefix = uniquePrefix("bench-thumb");
 const dataDir = tempDir("bench-thumb");
 const env = testEnv(prefix, dataDir, {
@@ -71,9 +73,20 @@ const worker = startWorkerProcess({ ...env, PUBLIC_URL: api.base }, "media");
 const client = new Client(api.base, token("bench-user"));
 const socket: Socket = await connect(api.base, token("bench-user"));
 const waiting = new Map<string, () => void>();
-socket.on("media:ready", ({ media }: { media: { id: string } }) => waiting.get(media.id)?.());
+/** Images the pool made ready with a thumbnail and a placeholder, and the uploads it failed. */
+let thumbnailed = 0;
+let failed = 0;
+socket.on(
+  "media:ready",
+  ({ media }: { media: { id: string; thumbnail_url: string | null; placeholder: string | null } }) => {
+    if (media.thumbnail_url && media.placeholder) thumbnailed++;
+    waiting.get(media.id)?.();
+  },
+);
 socket.on("media:failed", ({ media }: { media: { id: string; failure_reason: string } }) => {
-  throw new Error(`media failed: ${media.failure_reason}`);
+  failed++;
+  console.error(`media failed: ${media.failure_reason}`);
+  waiting.get(media.id)?.();
 });
 
 async function throughPipeline(body: Buffer): Promise<void> {
@@ -84,7 +97,11 @@ async function throughPipeline(body: Buffer): Promise<void> {
     { filename: "photo.jpg", content_type: "image/jpeg", size: body.length },
   );
   if (up.status !== 201) throw new Error(`upload-url: ${up.status}`);
-  const ready = new Promise<void>((resolve) => waiting.set(up.body.upload_id, resolve));
+  // Settles on media:ready, media:failed or after a minute: a lost announcement fails the work check, not the run.
+  const ready = new Promise<void>((resolve) => {
+    waiting.set(up.body.upload_id, resolve);
+    setTimeout(resolve, 60_000).unref();
+  });
   const t1 = performance.now();
   const put = await fetch(up.body.url, { method: "PUT", headers: up.body.headers, body });
   if (put.status !== 200) throw new Error(`PUT: ${put.status}`);
@@ -106,8 +123,10 @@ const onDisk = files.map((f, i) => {
   writeFileSync(file, f);
   return file;
 });
+let sharpThumbnails = 0;
 async function throughSharp(file: string): Promise<void> {
-  await images.process(file);
+  const processed = await images.process(file);
+  if ((processed.thumbnail?.length ?? 0) > 0 && processed.placeholder) sharpThumbnails++;
 }
 
 try {
@@ -152,6 +171,11 @@ try {
   );
   console.log(`media pool peak RSS: ${peakRssMb(worker.child.pid ?? 0).toFixed(0)} MB (target < 512 MB)`);
   console.log(`this process (raw sharp) peak RSS: ${peakRssMb(process.pid).toFixed(0)} MB`);
+  // Three warm-ups and two passes each way: every image must have come out with its thumbnail.
+  const expected = 3 + 2 * n;
+  work.equal("pipeline: images made ready with a thumbnail and placeholder", thumbnailed, expected);
+  work.equal("pipeline: media failed", failed, 0);
+  work.equal("raw sharp: thumbnails made", sharpThumbnails, expected);
 } finally {
   socket.close();
   await Promise.all([api.stop(), worker.stop()]);
@@ -159,3 +183,4 @@ try {
   removeDir(dataDir);
   removeDir(sharpDir);
 }
+work.finish();

@@ -15,6 +15,7 @@ import { WEB_DIST } from "../src/web/web-client.routes.ts";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../test/helpers/env.ts";
 import { startApiProcess, startWorkerProcess } from "../test/helpers/processes.ts";
 import { roomListShownAt, watchRoomList } from "../test/helpers/web-timing.ts";
+import { WorkCheck } from "./work-check.ts";
 
 const opts = z
   .object({
@@ -40,7 +41,9 @@ function bundleSizes(): { js: number; css: number; jsRaw: number } {
 }
 
 const kb = (n: number) => `${(n / 1000).toFixed(1)} kB`;
+const work = new WorkCheck();
 const sizes = bundleSizes();
+work.atLeast("bundle: JavaScript bytes", sizes.jsRaw, 1);
 console.log(
   `bundle: JavaScript ${kb(sizes.js)} gzipped (${kb(sizes.jsRaw)} raw; target < 150 kB gzipped), CSS ${kb(sizes.css)} gzipped`,
 );
@@ -52,12 +55,16 @@ const api = await startApiProcess(env);
 const worker = startWorkerProcess(env, "persist");
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
 try {
-  const call = (user: string, method: string, p: string, body: unknown) =>
-    fetch(`${api.base}/api/v1/chat${p}`, {
+  let made = 0;
+  const call = async (user: string, method: string, p: string, body: unknown) => {
+    const res = await fetch(`${api.base}/api/v1/chat${p}`, {
       method,
       headers: { authorization: `Bearer ${token(user)}`, "content-type": "application/json" },
       body: JSON.stringify(body),
-    }).then((r) => r.json() as Promise<{ room: { id: string } }>);
+    });
+    if (res.status === 201) made++;
+    return (await res.json()) as { room: { id: string } };
+  };
   const peers = Array.from({ length: opts.BENCH_ROOMS }, (_, i) => `peer${i}`);
   for (let i = 0; i < peers.length; i += 20) {
     await Promise.all(
@@ -71,6 +78,8 @@ try {
       }),
     );
   }
+  // A room and its message per peer: the list the page must show.
+  work.equal("rooms and messages created", made, 2 * opts.BENCH_ROOMS);
   const times: number[] = [];
   for (let i = 0; i < opts.BENCH_LOADS; i++) {
     const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
@@ -81,6 +90,12 @@ try {
     times.push(await roomListShownAt(page, opts.BENCH_ROOMS));
     await context.close();
   }
+  // The moment is taken in the page when the list holds every room: a load without it timed nothing.
+  work.equal(
+    "page loads timed to a full room list",
+    times.filter((t) => Number.isFinite(t)).length,
+    opts.BENCH_LOADS,
+  );
   times.sort((a, b) => a - b);
   console.log(
     `page load to ${opts.BENCH_ROOMS} rooms listed (${opts.BENCH_LOADS} cold loads): median ${times[Math.floor(times.length / 2)]} ms, worst ${times.at(-1)} ms (target < 1000 ms)`,
@@ -92,3 +107,4 @@ try {
   await dropPrefix(prefix);
   removeDir(dir);
 }
+work.finish();

@@ -6,6 +6,7 @@ import type { Store } from "../../src/store/store.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
 
 const prefix = uniquePrefix("members");
+const keys = new Keys(prefix);
 const redis = new Redis(REDIS_URL);
 afterAll(async () => {
   await dropPrefix(prefix);
@@ -18,8 +19,9 @@ function fakeStore(members: string[], gate?: Promise<void>): { store: Store; rea
   const store = {
     listMemberIds: async () => {
       reads++;
-      await gate;
-      return [...members];
+      const read = [...members]; // what the store held when the read ran...
+      await gate; // ...answered only once the gate opens
+      return read;
     },
     isRoomBlocked: async () => false,
   } as Pick<Store, "listMemberIds" | "isRoomBlocked"> as Store;
@@ -29,17 +31,17 @@ function fakeStore(members: string[], gate?: Promise<void>): { store: Store; rea
 describe("MembershipCache", () => {
   it("loads once from the store, then answers from Redis", async () => {
     const { store, reads } = fakeStore(["a", "b"]);
-    const cache = new MembershipCache(redis, new Keys(prefix), store, 60);
+    const cache = new MembershipCache(redis, keys, store, 60);
     expect(await cache.isMember("r1", "a")).toBe(true);
     expect(await cache.isMember("r1", "b")).toBe(true);
     expect(await cache.isMember("r1", "z")).toBe(false);
     expect(reads()).toBe(1);
-    expect(await redis.ttl(new Keys(prefix).members("r1"))).toBeGreaterThan(0);
+    expect(await redis.ttl(keys.members("r1"))).toBeGreaterThan(0);
   });
 
   it("caches nothing for a room without members (an unknown id), so requests cannot grow Redis", async () => {
     const { store, reads } = fakeStore([]);
-    const cache = new MembershipCache(redis, new Keys(prefix), store, 60);
+    const cache = new MembershipCache(redis, keys, store, 60);
     expect(await cache.isMember("empty", "a")).toBe(false);
     expect(await cache.isMember("empty", "a")).toBe(false);
     expect(reads()).toBe(2);
@@ -53,14 +55,28 @@ describe("MembershipCache", () => {
       open = r;
     });
     const slow = fakeStore(members, gate);
-    const cache = new MembershipCache(redis, new Keys(prefix), slow.store, 60);
+    const cache = new MembershipCache(redis, keys, slow.store, 60);
     const staleLoad = cache.load("r2"); // reads ["a"], held open
     await new Promise((r) => setTimeout(r, 20));
     members.push("b"); // membership changes...
     await cache.invalidate("r2"); // ...and is invalidated while the old read is in flight
     open();
     await staleLoad;
-    expect(await redis.exists(`${prefix}:members:r2`)).toBe(0); // the stale list was not cached
+    expect(await redis.exists(keys.members("r2"))).toBe(0); // the stale list was not cached
     expect(await cache.isMember("r2", "b")).toBe(true);
+    expect((await redis.smembers(keys.members("r2"))).sort()).toEqual(["", "a", "b"]); // the fresh one is
+  });
+
+  it("drops a cached list on invalidate, so the next check reads the change", async () => {
+    const members = ["a"];
+    const { store, reads } = fakeStore(members);
+    const cache = new MembershipCache(redis, keys, store, 60);
+    expect(await cache.isMember("r3", "b")).toBe(false);
+    expect(await redis.exists(keys.members("r3"))).toBe(1);
+    members.push("b");
+    await cache.invalidate("r3");
+    expect(await redis.exists(keys.members("r3"))).toBe(0);
+    expect(await cache.isMember("r3", "b")).toBe(true);
+    expect(reads()).toBe(2);
   });
 });
