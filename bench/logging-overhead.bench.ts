@@ -11,7 +11,7 @@ import { once } from "node:events";
 import { z } from "zod";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../test/helpers/env.ts";
 import { startApiProcess, startWorkerProcess } from "../test/helpers/processes.ts";
-import { Client } from "./client.ts";
+import { RestClient as Client } from "../test/helpers/rest-client.ts";
 import { WorkCheck } from "./work-check.ts";
 
 const opts = z

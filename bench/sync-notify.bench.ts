@@ -19,8 +19,8 @@ import { openSqliteStore } from "../src/store/sqlite/sqlite.store.ts";
 import type { MessageOp, MessageRecord } from "../src/store/store.ts";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../test/helpers/env.ts";
 import { startApiProcess, startWorkerProcess } from "../test/helpers/processes.ts";
+import { RestClient as Client } from "../test/helpers/rest-client.ts";
 import { connect } from "../test/helpers/socket.ts";
-import { Client } from "./client.ts";
 import { group, message } from "./fixtures.ts";
 import { WorkCheck } from "./work-check.ts";
 

@@ -16,8 +16,8 @@ import { ImageProcessor } from "../src/media/processing/image.processor.ts";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../test/helpers/env.ts";
 import { photo } from "../test/helpers/media-files.ts";
 import { startApiProcess, startWorkerProcess } from "../test/helpers/processes.ts";
+import { RestClient as Client } from "../test/helpers/rest-client.ts";
 import { connect } from "../test/helpers/socket.ts";
-import { Client } from "./client.ts";
 import { WorkCheck } from "./work-check.ts";
 
 const opts = z

@@ -1,4 +1,5 @@
 import { observe } from "./openapi-responses.ts";
+import { RestClient } from "./rest-client.ts";
 
 /**
  * `fetch` of a path on the API at `base`, its response checked against the OpenAPI document
@@ -16,28 +17,8 @@ export async function checkedFetch(
 }
 
 /** A thin REST client, as an app would use it; every response is checked against the OpenAPI document. */
-export class Client {
-  readonly base: string;
-  readonly token: string;
+export class Client extends RestClient {
   constructor(base: string, token: string) {
-    this.base = base;
-    this.token = token;
-  }
-
-  async call<T = Record<string, unknown>>(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: T; headers: Headers }> {
-    const res = await checkedFetch(this.base, `/api/v1/chat${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, headers: res.headers };
+    super(base, token, checkedFetch);
   }
 }
