@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { ERROR_STATUS } from "./error-codes.ts";
-import { StorageUnavailableError } from "./media/storage/media-storage.ts";
+import { StorageFullError, StorageUnavailableError } from "./media/storage/media-storage.ts";
 import { isRedisUnavailable } from "./redis/redis-errors.ts";
 import { StoreUnavailableError } from "./store/store.ts";
 
@@ -58,6 +58,9 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof StoreUnavailableError) {
     return new AppError("unavailable", "the store is unavailable; retry shortly", undefined, err.retryAfterS);
+  }
+  if (err instanceof StorageFullError) {
+    return new AppError("unavailable", "media storage is full; retry later", undefined, 30);
   }
   if (err instanceof StorageUnavailableError) {
     return new AppError("unavailable", "media storage is unavailable; retry shortly", undefined, 5);

@@ -395,10 +395,10 @@ describe("media end to end", () => {
       body,
       duplex: "half",
     } as RequestInit);
-    const temporaries = () =>
-      readdirSync(path.join(t.cluster.dataDir, "media")).filter((f) => f.startsWith(".tmp-"));
+    const inflight = path.join(t.cluster.dataDir, "media", ".uploads");
+    const temporaries = () => readdirSync(inflight);
     await waitFor(
-      () => existsSync(path.join(t.cluster.dataDir, "media")) && temporaries().length === 1,
+      () => existsSync(inflight) && temporaries().length === 1,
       5000,
       "the body is in flight",
     );

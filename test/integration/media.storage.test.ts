@@ -81,7 +81,10 @@ describe("local driver: signed URLs served by the API", () => {
     expect(part.status).toBe(206);
     expect(part.headers.get("content-range")).toBe(`bytes 16-31/${body.length}`);
     expect(await part.text()).toBe("0123456789abcdef");
-    expect((await fetch(url, { headers: { range: "bytes=5000-" } })).status).toBe(416);
+    const past = await fetch(url, { headers: { range: "bytes=5000-" } });
+    expect(past.status).toBe(416);
+    expect(past.headers.get("content-range")).toMatch(/^bytes \*\/\d+$/);
+    expect(((await past.json()) as { error: { code: string } }).error.code).toBe("range_not_satisfiable");
 
     const doc = await storage.downloadUrl(upload, {
       contentType: "application/pdf",
@@ -181,6 +184,7 @@ describe("local driver: signed URLs served by the API", () => {
     expect(await storage.stat(upload)).toBeNull();
     const { readdirSync } = await import("node:fs");
     expect(readdirSync(dir).filter((f) => f.startsWith(".tmp-"))).toEqual([]);
+    expect(readdirSync(path.join(dir, ".uploads"))).toEqual([]);
     expect(logged).toEqual([]);
   });
 
@@ -209,14 +213,21 @@ describe("local driver: signed URLs served by the API", () => {
 
   it("sweeps what interrupted writes left, and only old ones", async () => {
     const { writeFileSync, utimesSync, existsSync } = await import("node:fs");
-    const old = path.join(dir, ".tmp-old");
-    const fresh = path.join(dir, ".tmp-fresh");
-    writeFileSync(old, "x");
-    writeFileSync(fresh, "x");
-    utimesSync(old, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
-    expect(await storage.sweep(600_000)).toBe(1);
-    expect(existsSync(old)).toBe(false);
-    expect(existsSync(fresh)).toBe(true);
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(path.join(dir, ".uploads"), { recursive: true });
+    const old = [
+      path.join(dir, ".tmp-old"),
+      path.join(dir, ".uploads", `${newObjectKeys(newId()).upload}~10`),
+    ];
+    const fresh = [
+      path.join(dir, ".tmp-fresh"),
+      path.join(dir, ".uploads", `${newObjectKeys(newId()).upload}~10`),
+    ];
+    for (const f of [...old, ...fresh]) writeFileSync(f, "x");
+    for (const f of old) utimesSync(f, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    expect(await storage.sweep(600_000)).toBe(2);
+    for (const f of old) expect(existsSync(f)).toBe(false);
+    for (const f of fresh) expect(existsSync(f)).toBe(true);
   });
 });
 

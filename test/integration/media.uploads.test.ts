@@ -1,5 +1,7 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { statfs } from "node:fs/promises";
 import { type ClientRequest, type IncomingMessage, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import express from "express";
@@ -79,7 +81,11 @@ function openPut(url: string, contentType: string, length: number): OpenPut {
   return { req, response };
 }
 
-const temporaries = (dir: string) => readdirSync(dir).filter((f) => f.startsWith(".tmp-"));
+/** The bodies in flight: `.uploads/<key>~<reserved bytes>` (and no stray temporary file beside the objects). */
+const temporaries = (dir: string) => [
+  ...(existsSync(path.join(dir, ".uploads")) ? readdirSync(path.join(dir, ".uploads")) : []),
+  ...readdirSync(dir).filter((f) => f.startsWith(".tmp-")),
+];
 
 describe("local uploads: one body per URL, a body deadline, a free-space floor", () => {
   it("a second PUT to a URL whose body is in flight answers 409 upload_in_progress, and only one temporary file exists", async () => {
@@ -118,19 +124,61 @@ describe("local uploads: one body per URL, a body deadline, a free-space floor",
     expect(again.status).toBe(200);
   });
 
-  it("a file a killed process left blocks its URL for two periods at most, not for ever", async () => {
+  it("a file a killed process left is taken over once untouched for longer than a PUT lasts; a live one is not, whatever the other process's deadline", async () => {
     const { storage, dir } = await serve();
     const { upload } = newObjectKeys(newId());
     const target = await storage.uploadTarget(upload, "image/png", KIB.length, soon());
-    const period = Math.floor(Date.now() / (120_000 + 10_000));
-    const leftover = (p: number) => path.join(dir, `.tmp-${upload}-p${p}`);
-    writeFileSync(leftover(period - 1), "x");
-    const blocked = await fetch(target.url, { method: "PUT", headers: target.headers, body: KIB });
-    expect(blocked.status).toBe(409);
-    removeDir(leftover(period - 1));
-    writeFileSync(leftover(period - 2), "x");
-    const through = await fetch(target.url, { method: "PUT", headers: target.headers, body: KIB });
-    expect(through.status).toBe(200);
+    mkdirSync(path.join(dir, ".uploads"), { recursive: true });
+    const leftover = path.join(dir, ".uploads", `${upload}~${KIB.length}`);
+    writeFileSync(leftover, "x");
+    expect((await fetch(target.url, { method: "PUT", headers: target.headers, body: KIB })).status).toBe(409);
+    // Written to last 131 s ago: past the 120 s deadline and its margin, nobody is sending it.
+    const past = new Date(Date.now() - 131_000);
+    utimesSync(leftover, past, past);
+    expect((await fetch(target.url, { method: "PUT", headers: target.headers, body: KIB })).status).toBe(200);
+    expect(temporaries(dir)).toEqual([]);
+
+    // A body in flight through a process with a long deadline blocks a PUT through one with a
+    // short deadline (a rolling change of MEDIA_PUT_BODY_TIMEOUT_S), and the other way round.
+    const short = await serve({ putBodyTimeoutMs: 1000 }, dir);
+    const { upload: other } = newObjectKeys(newId());
+    const size = 2 * KIB.length;
+    const long = await storage.uploadTarget(other, "application/pdf", size, soon());
+    const slow = openPut(long.url, "application/pdf", size);
+    slow.req.write(KIB);
+    await waitFor(() => temporaries(dir).length === 1, 5000, "the body is in flight");
+    const viaShort = long.url.replace(
+      /127\.0\.0\.1:\d+/,
+      `127.0.0.1:${(short.server.address() as AddressInfo).port}`,
+    );
+    const refused = await fetch(viaShort, { method: "PUT", headers: long.headers, body: Buffer.alloc(size) });
+    expect(refused.status).toBe(409);
+    slow.req.end(KIB);
+    expect((await slow.response).status).toBe(200);
+  });
+
+  it("bodies in flight count against the floor: a PUT that would pass it once they land is refused", async () => {
+    const probe = await serve();
+    const GIB = 1024 ** 3;
+    const free = (await statfs(probe.dir)).bavail * (await statfs(probe.dir)).bsize;
+    // Room above the floor for one 1 GiB body, not two (other writers may use the rest).
+    const { storage, dir } = await serve({ minFreeBytes: Math.max(0, free - 1.5 * GIB) }, probe.dir);
+    const [a, b] = [newObjectKeys(newId()).upload, newObjectKeys(newId()).upload];
+    const first = await storage.uploadTarget(a, "application/pdf", GIB, soon());
+    const second = await storage.uploadTarget(b, "application/pdf", GIB, soon());
+    const put = openPut(first.url, "application/pdf", GIB);
+    put.req.write(KIB);
+    await waitFor(() => temporaries(dir).length === 1, 5000, "the first body is in flight");
+    const res = await fetch(second.url, { method: "PUT", headers: second.headers, body: KIB });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("30");
+    expect(((await res.json()) as ErrorBody).error.code).toBe("unavailable");
+    // Nor is another URL issued while the first body may still bring its gigabyte.
+    await expect(
+      storage.uploadTarget(newObjectKeys(newId()).upload, "application/pdf", GIB, soon()),
+    ).rejects.toBeInstanceOf(StorageFullError);
+    put.req.destroy();
+    await waitFor(() => temporaries(dir).length === 0, 5000, "the cut body is removed");
   });
 
   it("a body slower than the deadline is cut: 408 request_timeout, its temporary file removed, nothing stored", async () => {

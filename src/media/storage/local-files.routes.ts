@@ -10,7 +10,7 @@ import {
   UploadTimeoutError,
   UploadTooLargeError,
 } from "./local.storage.ts";
-import { OBJECT_KEY_PATTERN, StorageFullError, StorageUnavailableError } from "./media-storage.ts";
+import { OBJECT_KEY_PATTERN, StorageUnavailableError } from "./media-storage.ts";
 import { LOCAL_FILES_PATH, type UrlGrant, type UrlSigner } from "./url-signer.ts";
 
 /** The signed URL's parts as the OpenAPI document shows them (UrlSigner checks them, with its own rules). */
@@ -81,9 +81,6 @@ function uploadRefusal(err: unknown, req: Request, res: Response, max: number): 
     return new AppError("conflict", "another upload to this URL is in progress; PUT again once it ends", {
       reason: "upload_in_progress",
     });
-  }
-  if (err instanceof StorageFullError) {
-    return new AppError("unavailable", "media storage is full; retry later", undefined, 30);
   }
   if (err instanceof UploadTooLargeError) {
     return new AppError("payload_too_large", `this URL takes at most ${max} bytes`, { max_bytes: max });
@@ -159,10 +156,10 @@ export function localFilesRoutes(
       ...signedUrlRoute,
       method: "get",
       summary: "Download a file at a signed URL (local storage)",
-      // 206 for a Range request (416, with an empty body, for one past the end).
+      // 206 for a Range request.
       status: [200, 206],
       produces: "*/*",
-      errors: ["forbidden", "not_found"],
+      errors: ["forbidden", "not_found", "range_not_satisfiable"],
     },
     async (req: Request, res: Response) => {
       const grant = grantOf(signer, "GET", req);
@@ -170,8 +167,8 @@ export function localFilesRoutes(
       if (!found) throw new AppError("not_found", "no such object");
       const range = parseRange(req.headers.range, found.size);
       if (range === "unsatisfiable") {
-        res.status(416).setHeader("Content-Range", `bytes */${found.size}`).end();
-        return;
+        res.setHeader("Content-Range", `bytes */${found.size}`);
+        throw new AppError("range_not_satisfiable", `the file has ${found.size} bytes`);
       }
       const maxAge = Math.max(0, grant.exp - Math.floor(Date.now() / 1000));
       res.setHeader("Content-Type", grant.contentType);

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import {
-  access,
   copyFile,
   type FileHandle,
   link,
@@ -70,8 +69,8 @@ export type LocalStorageLimits = {
   minFreeBytes: number;
 };
 
-/** Between the body deadline and the removal of the temporary file it cuts short. */
-const CLEANUP_MARGIN_MS = 10_000;
+/** Past the body deadline: a body in flight untouched for that long more has no process left. */
+const STALE_MARGIN_MS = 10_000;
 
 /**
  * The embedded driver: one file per object under DATA_DIR/media. Uploads and downloads go
@@ -187,13 +186,13 @@ export class LocalMediaStorage implements MediaStorage {
   /**
    * Streams a request body into place, refusing more than `maxSize` bytes, a body slower than
    * the PUT deadline, a second body for the same key while one is in flight (on any process
-   * sharing the directory), and a write that would leave less than the free-space floor. The
-   * body stream is only read, never destroyed: the caller can still answer on its socket.
+   * sharing the directory), and a write that would leave less than the free-space floor, counting
+   * what the bodies in flight may still write. The body stream is only read, never destroyed:
+   * the caller can still answer on its socket.
    */
   async write(key: string, body: Readable, maxSize: number): Promise<number> {
     const target = this.file(key);
-    await this.#ensureRoom(maxSize);
-    const { tmp, handle } = await this.#claim(key);
+    const { tmp, handle, ino } = await this.#claim(key, maxSize);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       const ms = this.#limits.putBodyTimeoutMs;
@@ -201,6 +200,8 @@ export class LocalMediaStorage implements MediaStorage {
     });
     deadline.catch(() => {});
     try {
+      // Our own claim is among the reservations: its whole size is counted before a byte lands.
+      await this.#ensureRoom(0);
       let written = 0;
       const chunks = async function* () {
         // Not `for await`: leaving it would destroy the body, and the deadline must win over a
@@ -218,53 +219,84 @@ export class LocalMediaStorage implements MediaStorage {
       await pipeline(chunks, handle.createWriteStream()).catch((err: unknown) => {
         throw writeError(err);
       });
+      if (!(await this.#owns(tmp, ino))) {
+        throw new UploadInProgressError(`the upload to ${key} was taken over`);
+      }
       await io(() => rename(tmp, target));
       return written;
     } finally {
       clearTimeout(timer);
+      if (await this.#owns(tmp, ino)) await rm(tmp, { force: true });
       await handle.close().catch(() => {});
-      await rm(tmp, { force: true });
     }
+  }
+
+  /** The directory of the bodies in flight: `<key>~<reserved bytes>`, one file per upload key. */
+  get #inflight(): string {
+    return path.join(this.root, ".uploads");
   }
 
   /**
-   * The one temporary file of a key's upload, created exclusively, named after the period of
-   * its start: a PUT refuses while its own period's file or a neighbour's exists. A period is
-   * longer than any PUT lasts, so an upload started in the previous period is the only one that
-   * can still run; each PUT creates its file before looking at the neighbours, so of two that
-   * race across a period boundary at least one sees the other. A file a killed process left
-   * blocks the URL for two periods at most (the media pool's sweep removes it later).
+   * The one file of a key's body in flight, created exclusively (any process sharing the
+   * directory sees it), its name carrying the bytes the body may still bring. A file nobody has
+   * written to for longer than a PUT may last was left by a killed process: it is taken over.
    */
-  async #claim(key: string): Promise<{ tmp: string; handle: FileHandle }> {
-    await io(() => mkdir(this.root, { recursive: true }));
-    const span = this.#limits.putBodyTimeoutMs + CLEANUP_MARGIN_MS;
-    const period = Math.floor(Date.now() / span);
-    const name = (p: number) => path.join(this.root, `.tmp-${key}-p${p}`);
-    const tmp = name(period);
-    const handle = await open(tmp, "wx").catch((err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code === "EEXIST") {
-        throw new UploadInProgressError(`an upload to ${key} is in progress`);
+  async #claim(key: string, maxSize: number): Promise<{ tmp: string; handle: FileHandle; ino: number }> {
+    await io(() => mkdir(this.#inflight, { recursive: true }));
+    const tmp = path.join(this.#inflight, `${key}~${maxSize}`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const handle = await open(tmp, "wx");
+        return { tmp, handle, ino: (await handle.stat()).ino };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw writeError(err);
+        if (attempt > 0 || !(await this.#stale(tmp))) {
+          throw new UploadInProgressError(`an upload to ${key} is in progress`);
+        }
+        await rm(tmp, { force: true });
       }
-      throw writeError(err);
-    });
-    const exists = (file: string) =>
-      access(file).then(
-        () => true,
-        () => false,
-      );
-    if ((await exists(name(period - 1))) || (await exists(name(period + 1)))) {
-      await handle.close();
-      await rm(tmp, { force: true });
-      throw new UploadInProgressError(`an upload to ${key} is in progress`);
     }
-    return { tmp, handle };
   }
 
-  /** Refuses (StorageFullError) a write of `bytes` that would leave less than the floor free. */
+  /** Whether an in-flight file has not been written to for longer than any PUT lasts. */
+  async #stale(file: string): Promise<boolean> {
+    const s = await stat(file).catch(() => null);
+    return s !== null && this.#untouched(s.mtimeMs);
+  }
+
+  #untouched(mtimeMs: number): boolean {
+    return Date.now() - mtimeMs > this.#limits.putBodyTimeoutMs + STALE_MARGIN_MS;
+  }
+
+  /** Whether the path still names the file this PUT created (not one that took it over). */
+  async #owns(file: string, ino: number): Promise<boolean> {
+    return (await stat(file).catch(() => null))?.ino === ino;
+  }
+
+  /** What the bodies in flight (on every process) may still write: reserved less written. */
+  async #reserved(): Promise<number> {
+    const names = await readdir(this.#inflight).catch(() => [] as string[]);
+    const left = await Promise.all(
+      names.map(async (name) => {
+        const reserved = Number(name.slice(name.lastIndexOf("~") + 1));
+        const s = await stat(path.join(this.#inflight, name)).catch(() => null);
+        if (!s || !Number.isSafeInteger(reserved)) return 0;
+        // A killed process's leftover reserves nothing (it is taken over or swept).
+        if (this.#untouched(s.mtimeMs)) return 0;
+        return Math.max(0, reserved - s.size);
+      }),
+    );
+    return left.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Refuses (StorageFullError) a write of `bytes` that, with what the bodies in flight may still
+   * write, would leave less than the floor free.
+   */
   async #ensureRoom(bytes: number): Promise<void> {
     await io(() => mkdir(this.root, { recursive: true }));
     const fs = await io(() => statfs(this.root));
-    const free = fs.bavail * fs.bsize;
+    const free = fs.bavail * fs.bsize - (await this.#reserved());
     if (free - bytes < this.#limits.minFreeBytes) {
       throw new StorageFullError(`local media storage: ${free} bytes free, ${bytes} asked`);
     }
@@ -286,10 +318,14 @@ export class LocalMediaStorage implements MediaStorage {
         if (isMissing(err)) return [] as string[];
         throw err;
       });
+      const inflight = await readdir(this.#inflight).catch(() => [] as string[]);
       let removed = 0;
-      for (const name of names) {
-        if (!name.startsWith(".tmp-") && !name.startsWith(".work-")) continue;
-        const full = path.join(this.root, name);
+      for (const full of [
+        ...names
+          .filter((n) => n.startsWith(".tmp-") || n.startsWith(".work-"))
+          .map((n) => path.join(this.root, n)),
+        ...inflight.map((n) => path.join(this.#inflight, n)),
+      ]) {
         const s = await stat(full).catch(() => null);
         if (!s || s.mtimeMs > before) continue;
         await rm(full, { recursive: true, force: true });
