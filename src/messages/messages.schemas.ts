@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { pageLimitSchema } from "../cursor.ts";
 import { clientIdSchema, idSchema, userIdSchema } from "../ids.ts";
 import type { MessageOp, MessageRecord } from "../store/store.ts";
 import { wellFormedText } from "../text.ts";
@@ -38,7 +39,7 @@ const seqParam = z
 export const historyQuerySchema = z.object({
   before_seq: seqParam.optional(),
   after_seq: seqParam.optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: pageLimitSchema,
 });
 export type HistoryQueryInput = z.infer<typeof historyQuerySchema>;
 

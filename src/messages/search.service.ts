@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { AuthUser } from "../auth/jwt.ts";
-import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { decodeCursor, encodeCursor, pageLimitSchema } from "../cursor.ts";
 import { AppError } from "../errors.ts";
 import { idSchema } from "../ids.ts";
 import type { MembershipCache } from "../rooms/membership.cache.ts";
@@ -15,7 +15,7 @@ export const searchQuerySchema = z.object({
     .max(200)
     .refine((q) => !/\p{Cc}/u.test(q), "must not contain control characters"),
   room_id: idSchema.optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: pageLimitSchema,
   cursor: z.string().max(200).optional(),
 });
 export type SearchQueryInput = z.infer<typeof searchQuerySchema>;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { pageLimitSchema } from "../cursor.ts";
 import { idSchema, userIdSchema } from "../ids.ts";
 import { displayName, wellFormedText } from "../text.ts";
 
@@ -16,7 +17,7 @@ export const createRoomSchema = z.discriminatedUnion("type", [
 export type CreateRoomInput = z.infer<typeof createRoomSchema>;
 
 export const listQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: pageLimitSchema,
   cursor: z.string().max(500).optional(),
 });
 export type ListQuery = z.infer<typeof listQuerySchema>;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { pageLimitSchema } from "../cursor.ts";
 import { deviceIdSchema } from "../devices/devices.schemas.ts";
 import { idSchema } from "../ids.ts";
 
@@ -13,7 +14,7 @@ export type SyncRoomsInput = z.infer<typeof syncRoomsSchema>;
 export const syncMessagesSchema = z.object({
   device_id: deviceIdSchema,
   since,
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: pageLimitSchema,
 });
 export type SyncMessagesInput = z.infer<typeof syncMessagesSchema>;
 
