@@ -397,11 +397,7 @@ describe("media end to end", () => {
     } as RequestInit);
     const inflight = path.join(t.cluster.dataDir, "media", ".uploads");
     const temporaries = () => readdirSync(inflight);
-    await waitFor(
-      () => existsSync(inflight) && temporaries().length === 1,
-      5000,
-      "the body is in flight",
-    );
+    await waitFor(() => existsSync(inflight) && temporaries().length === 1, 5000, "the body is in flight");
     const second = await fetch(onB, { method: "PUT", headers: res.body.headers, body: Buffer.alloc(size) });
     expect(second.status).toBe(409);
     expect(await second.json()).toMatchObject({
