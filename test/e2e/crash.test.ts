@@ -25,8 +25,10 @@ async function burst(opts: {
   total: number;
   concurrency: number;
   tag: string;
+  /** Where acknowledged ids go, for a test that acts once enough are in. */
+  acked?: Map<string, Set<string>>;
 }): Promise<{ acked: Map<string, Set<string>>; errors: number }> {
-  const acked = new Map(opts.rooms.map((r) => [r, new Set<string>()]));
+  const acked = opts.acked ?? new Map(opts.rooms.map((r) => [r, new Set<string>()]));
   let issued = 0;
   let errors = 0;
   await Promise.all(
@@ -120,16 +122,19 @@ describe("crashes lose nothing acknowledged", () => {
     const [a, b] = c.apis;
     if (!a || !b) throw new Error("two APIs expected");
     const roomIds = await rooms(b.base, 2);
+    const acked = new Map(roomIds.map((r) => [r, new Set<string>()]));
+    // Killed once the burst is well under way (by its acknowledgements, not by a clock).
     const killer = (async () => {
-      await sleep(1000);
+      await waitFor(() => ackedCount(acked) > 150, 30_000, "the burst under way");
       await a.stop("SIGKILL");
     })();
-    const { acked, errors } = await burst({
+    const { errors } = await burst({
       bases: [a.base],
       rooms: roomIds,
       total: 20_000,
       concurrency: 20,
       tag: "ka",
+      acked,
     });
     await killer;
     expect(errors).toBeGreaterThan(0); // the kill really happened mid-burst
@@ -160,18 +165,20 @@ describe("crashes lose nothing acknowledged", () => {
     const worker = c.workers[0];
     if (!a || !b || !worker) throw new Error("cluster incomplete");
     const roomIds = await rooms(b.base, 2);
+    const acked = new Map(roomIds.map((r) => [r, new Set<string>()]));
     const exits = (async () => {
-      await sleep(800);
+      await waitFor(() => ackedCount(acked) > 150, 30_000, "the burst under way");
       const t0 = Date.now();
       const codes = await Promise.all([a.stop("SIGTERM"), worker.stop("SIGTERM")]);
       return { codes, ms: Date.now() - t0 };
     })();
-    const { acked } = await burst({
+    await burst({
       bases: [a.base],
       rooms: roomIds,
       total: 20_000,
       concurrency: 20,
       tag: "st",
+      acked,
     });
     const { codes, ms } = await exits;
     expect(codes).toEqual([0, 0]);
