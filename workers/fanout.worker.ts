@@ -74,5 +74,6 @@ export async function startFanoutPool(config: Config, logger: Logger): Promise<R
     },
     config,
     logger,
+    redisErrors,
   );
 }

@@ -99,5 +99,6 @@ export async function startMediaPool(config: Config, logger: Logger): Promise<Ru
     },
     config,
     logger,
+    redisErrors,
   );
 }

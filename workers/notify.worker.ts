@@ -37,5 +37,6 @@ export async function startNotifyPool(config: Config, logger: Logger): Promise<R
     },
     config,
     logger,
+    redisErrors,
   );
 }

@@ -73,5 +73,6 @@ export async function startPersistPool(config: Config, logger: Logger): Promise<
     },
     config,
     logger,
+    redisErrors,
   );
 }

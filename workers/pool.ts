@@ -14,7 +14,7 @@ import {
   UNBOUNDED_ATTEMPTS,
 } from "../src/queues/queue.ts";
 import { createRedis, durabilityPolicy, Keys, requireDurableRedis } from "../src/redis/redis.ts";
-import { RedisErrorLog } from "../src/redis/redis-errors.ts";
+import type { RedisErrorLog } from "../src/redis/redis-errors.ts";
 
 export type RunningPool = { close(): Promise<void> };
 
@@ -50,6 +50,8 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
   spec: PoolSpec<Jobs>,
   config: Config,
   logger: Logger,
+  /** The process's report of Redis errors, which the pool's own connections join. */
+  redisErrors: RedisErrorLog,
 ): Promise<RunningPool> {
   const keys = new Keys(config.REDIS_PREFIX);
   const settings = config.pools[spec.pool];
@@ -57,7 +59,6 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
   const connection = createRedis(config.redis, "blocking", `chat-${spec.pool}-worker`);
   const schedulerConn = createRedis(config.redis, "worker", `chat-${spec.pool}-scheduler`);
   // Every connection's, queue's and worker's errors: one throttled line while Redis is away.
-  const redisErrors = new RedisErrorLog(logger, config.redis);
   redisErrors.watch({ connection, schedulerConn });
   await requireDurableRedis(schedulerConn, durabilityPolicy(config), (m) => logger.warn(m));
 

@@ -94,13 +94,8 @@ type RedisLogger = {
 type ErrorSource = { on(event: "error", listener: (err: Error) => void): unknown };
 
 /**
- * When each place Redis is looked for last said it is not answering: one line per process
- * (however many connections, queues and workers retry) every `everyMs`.
- */
-const lastSaid = new Map<string, number>();
-
-/**
- * The one report of Redis errors of a process. Every connection, queue and worker's 'error'
+ * The one report of Redis errors of a process (one instance per process: the API's, or a
+ * pool's, shared by its own connections and startPool's). Every connection, queue and worker's 'error'
  * goes through `watch`: a connection failure (Redis not running, wrong address, a restart)
  * becomes one line that names the setting, where it points and how to start Redis, at most
  * every `everyMs` while it lasts, with no stack; any other error is logged with its message.
@@ -115,6 +110,8 @@ export class RedisErrorLog {
   readonly #everyMs: number;
   /** Why the last connection attempt failed, while no connection has come up since. */
   #reason: string | null = null;
+  /** When the outage line was last logged: one line however many sources retry. */
+  #saidAt = Number.NEGATIVE_INFINITY;
 
   constructor(logger: RedisLogger, target: RedisTarget, everyMs = 5000) {
     this.#logger = logger;
@@ -164,8 +161,8 @@ export class RedisErrorLog {
     }
     this.#reason = reason;
     const now = Date.now();
-    if (now - (lastSaid.get(this.#address) ?? Number.NEGATIVE_INFINITY) < this.#everyMs) return;
-    lastSaid.set(this.#address, now);
+    if (now - this.#saidAt < this.#everyMs) return;
+    this.#saidAt = now;
     this.#logger.warn(
       { source },
       `Redis is not answering at ${this.#address} (${this.#setting}): ${reason}; ${this.#help}. Retrying`,
@@ -175,7 +172,7 @@ export class RedisErrorLog {
   #up(): void {
     if (this.#reason === null) return;
     this.#reason = null;
-    lastSaid.delete(this.#address);
+    this.#saidAt = Number.NEGATIVE_INFINITY;
     this.#logger.info({ at: this.#address }, "Redis is answering");
   }
 }
