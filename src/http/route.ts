@@ -1,14 +1,12 @@
 import type { RequestHandler, Router } from "express";
 import type { z } from "zod";
-import type { ERROR_STATUS } from "../error-codes.ts";
+import type { ErrorCode } from "../errors.ts";
 
 /** Where the chat API lives; the OpenAPI document lists absolute paths. */
 export const CHAT_BASE = "/api/v1/chat";
 
 /** Who may call: a user's token (default), an admin's, anyone, or whoever holds a signed URL. */
 export type Access = "user" | "admin" | "public" | "signed-url";
-
-type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** What the OpenAPI document says of a route; its input schemas are the ones the handler parses. */
 export type RouteSpec = {
