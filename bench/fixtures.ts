@@ -1,4 +1,4 @@
-import { newId } from "../src/ids.ts";
+import { newId } from "../src/kernel/ids.ts";
 import type { MessageRecord, NewMember, Store } from "../src/store/store.ts";
 
 /** Records and rooms written straight into a store, to build large histories fast. */

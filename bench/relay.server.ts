@@ -9,7 +9,7 @@ import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 import { Server } from "socket.io";
 import { z } from "zod";
-import { newId } from "../src/ids.ts";
+import { newId } from "../src/kernel/ids.ts";
 import { toMessageView } from "../src/messages/messages.views.ts";
 import { Keys } from "../src/redis/redis.ts";
 

@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { z } from "zod";
-import { newId } from "../src/ids.ts";
+import { newId } from "../src/kernel/ids.ts";
 import { AcceptRepository, type Unsequenced } from "../src/messages/accept.repository.ts";
 import { BacklogGauge, readBacklog } from "../src/messages/backlog.gauge.ts";
 import { Keys } from "../src/redis/redis.ts";

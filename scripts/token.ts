@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { signToken } from "../src/auth/jwt.ts";
 import { loadConfigOrExit } from "../src/config/config.ts";
-import { userIdSchema } from "../src/ids.ts";
+import { userIdSchema } from "../src/kernel/ids.ts";
 
 // Usage: npm run token -- <user_id> [--name NAME] [--admin] [--ttl SECONDS]
 const { values, positionals } = parseArgs({

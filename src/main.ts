@@ -1,7 +1,7 @@
 import { startApi } from "./api.ts";
+import { onShutdown } from "./app/shutdown.ts";
+import { exitOnStartFailure } from "./app/start-failure.ts";
 import { loadConfigOrExit } from "./config/config.ts";
-import { onShutdown } from "./shutdown.ts";
-import { exitOnStartFailure } from "./start-failure.ts";
 
 const config = loadConfigOrExit();
 const api = await startApi(config).catch(exitOnStartFailure("api"));

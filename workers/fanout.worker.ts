@@ -1,20 +1,20 @@
 import type { Config } from "../src/config/config.ts";
+import { fanoutQueue } from "../src/fanout/fanout.queue.ts";
 import { MediaViews } from "../src/media/media.views.ts";
-import { createMediaStorage } from "../src/media/storage/storage.factory.ts";
+import { createMediaStorage } from "../src/media-storage/storage.factory.ts";
+import { MembershipCache } from "../src/membership/membership.cache.ts";
 import { AcceptRepository } from "../src/messages/accept.repository.ts";
 import { BacklogGauge } from "../src/messages/backlog.gauge.ts";
-import { fanoutQueue } from "../src/messages/forward.queue.ts";
 import { ForwardMessages } from "../src/messages/forward-messages.usecase.ts";
 import { MessageReader } from "../src/messages/message.reader.ts";
 import { MessagesService } from "../src/messages/messages.service.ts";
 import { PendingRepository } from "../src/messages/pending.repository.ts";
 import { PersistProducer } from "../src/messages/persist.queue.ts";
 import { RoomCounters } from "../src/messages/room-counters.repository.ts";
+import { workerEvents } from "../src/messages/worker.events.ts";
 import type { Logger } from "../src/observability/logger.ts";
-import { workerEvents } from "../src/realtime/emitter.ts";
 import { createRedis, Keys } from "../src/redis/redis.ts";
 import { RedisErrorLog } from "../src/redis/redis-errors.ts";
-import { MembershipCache } from "../src/rooms/membership.cache.ts";
 import { createStore } from "../src/store/store.factory.ts";
 import { type RunningPool, startPool } from "./pool.ts";
 

@@ -1,9 +1,9 @@
 import { z } from "zod";
+import { onShutdown } from "../src/app/shutdown.ts";
+import { exitOnStartFailure } from "../src/app/start-failure.ts";
 import { type Config, loadConfigOrExit } from "../src/config/config.ts";
 import { createLogger, type Logger } from "../src/observability/logger.ts";
 import { POOLS, type PoolName } from "../src/queues/pools.ts";
-import { onShutdown } from "../src/shutdown.ts";
-import { exitOnStartFailure } from "../src/start-failure.ts";
 import { startFanoutPool } from "./fanout.worker.ts";
 import { startMediaPool } from "./media.worker.ts";
 import { startNotifyPool } from "./notify.worker.ts";

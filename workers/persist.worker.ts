@@ -1,16 +1,16 @@
 import type { Config } from "../src/config/config.ts";
+import { MembershipCache } from "../src/membership/membership.cache.ts";
 import { BacklogGauge } from "../src/messages/backlog.gauge.ts";
 import { MessageOpsRepository } from "../src/messages/ops.repository.ts";
 import { PendingRepository } from "../src/messages/pending.repository.ts";
 import { persistQueue } from "../src/messages/persist.queue.ts";
 import { PersistMessages } from "../src/messages/persist-messages.usecase.ts";
 import { RoomCounters } from "../src/messages/room-counters.repository.ts";
+import { workerEvents } from "../src/messages/worker.events.ts";
 import { NotifyJobs } from "../src/notify/notify.queue.ts";
 import type { Logger } from "../src/observability/logger.ts";
-import { workerEvents } from "../src/realtime/emitter.ts";
 import { createRedis, Keys } from "../src/redis/redis.ts";
 import { RedisErrorLog } from "../src/redis/redis-errors.ts";
-import { MembershipCache } from "../src/rooms/membership.cache.ts";
 import { createStore } from "../src/store/store.factory.ts";
 import { type RunningPool, startPool } from "./pool.ts";
 

@@ -4,7 +4,7 @@ import type { NextFunction, Request, Response } from "express";
 import { z } from "zod";
 import { bearerToken } from "../auth/auth.middleware.ts";
 import { AuthError, type AuthUser, type TokenVerifier } from "../auth/jwt.ts";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import type { Keys, RedisClient } from "../redis/redis.ts";
 
 const COOKIE = "chat_board";

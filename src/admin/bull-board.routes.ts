@@ -4,7 +4,7 @@ import { ExpressAdapter } from "@bull-board/express";
 import type { Queue } from "bullmq";
 import { Router } from "express";
 import type { TokenVerifier } from "../auth/jwt.ts";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { adminAuth, type BoardSessions } from "./admin-auth.ts";
 
 export const BULL_BOARD_PATH = "/admin/queues";

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from "express";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { AuthError, type AuthUser, type TokenVerifier } from "./jwt.ts";
 
 const users = new WeakMap<Request, AuthUser>();

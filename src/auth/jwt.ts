@@ -2,7 +2,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { z } from "zod";
 import type { JwtKeyConfig } from "../config/config.ts";
-import { userIdSchema } from "../ids.ts";
+import { userIdSchema } from "../kernel/ids.ts";
 
 const claimsSchema = z.object({
   sub: userIdSchema,

@@ -1,5 +1,5 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError, notFound } from "../errors.ts";
+import { AppError, notFound } from "../kernel/errors.ts";
 import type { DeviceRecord, DevicesStore } from "../store/store.ts";
 import type { RegisterDeviceInput } from "./devices.schemas.ts";
 

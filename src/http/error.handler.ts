@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from "express";
-import { AppError, type ErrorCode, toAppError } from "../errors.ts";
+import { AppError, type ErrorCode } from "../kernel/errors.ts";
 import type { Logger } from "../observability/logger.ts";
+import { toAppError } from "./error-mapping.ts";
 
 const CLIENT_STATUS: Record<number, { code: ErrorCode; message: string }> = {
   400: { code: "invalid_request", message: "request is malformed" },

@@ -4,7 +4,7 @@ import cors from "cors";
 import express, { type Express, type RequestHandler, type Router } from "express";
 import helmet from "helmet";
 import { pinoHttp } from "pino-http";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import { httpDuration } from "../observability/metrics.ts";
 import { errorHandler } from "./error.handler.ts";

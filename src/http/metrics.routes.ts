@@ -1,6 +1,6 @@
 import { type RequestHandler, Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { registry } from "../observability/metrics.ts";
 import { route } from "./route.ts";
 

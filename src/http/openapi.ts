@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { createDocument } from "zod-openapi";
-import { ERROR_STATUS } from "../error-codes.ts";
-import { ERROR_CODES } from "../errors.ts";
+import { ERROR_STATUS } from "../contract/error-codes.ts";
+import { ERROR_CODES } from "../kernel/errors.ts";
 import { errorCodes, registeredRoutes, successStatuses } from "./route.ts";
 
 /** The one error body every endpoint answers with (docs/api.md "Errors"). */

@@ -1,13 +1,13 @@
 import { z } from "zod";
 import { deviceIdSchema } from "../devices/devices.schemas.ts";
 import type { DeviceView } from "../devices/devices.service.ts";
-import { idSchema, userIdSchema } from "../ids.ts";
+import { idSchema, userIdSchema } from "../kernel/ids.ts";
+import type { Exact } from "../kernel/type-checks.ts";
 import type { MediaView } from "../media/media.views.ts";
 import { messageRecordSchema } from "../messages/messages.schemas.ts";
 import type { MessageView } from "../messages/messages.views.ts";
-import type { PresenceView } from "../realtime/presence.ts";
+import type { PresenceView } from "../presence/presence.ts";
 import type { RoomView } from "../rooms/rooms.views.ts";
-import type { Exact } from "../type-checks.ts";
 
 /**
  * The response bodies the OpenAPI document declares, as zod schemas. The views are TypeScript

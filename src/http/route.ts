@@ -1,6 +1,6 @@
 import type { RequestHandler, Router } from "express";
 import type { z } from "zod";
-import type { ErrorCode } from "../errors.ts";
+import type { ErrorCode } from "../kernel/errors.ts";
 
 /** Where the chat API lives; the OpenAPI document lists absolute paths. */
 export const CHAT_BASE = "/api/v1/chat";

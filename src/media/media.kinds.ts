@@ -1,3 +1,4 @@
+import { normalizeType } from "../media-storage/content-type.ts";
 import type { MediaKind } from "../store/store.ts";
 
 /**
@@ -48,28 +49,9 @@ const TYPES: Record<MediaKind, readonly string[]> = {
 /** Types with no magic bytes: detection finds nothing, and that is the expected answer. */
 const UNSIGNED = new Set(["text/plain", "text/csv", "application/json"]);
 
-/** Detectors sometimes name a type differently from what clients declare: one spelling each. */
-const ALIASES: Record<string, string> = {
-  "image/jpg": "image/jpeg",
-  "audio/mp3": "audio/mpeg",
-  "audio/x-wav": "audio/wav",
-  "audio/vnd.wave": "audio/wav",
-  "audio/m4a": "audio/x-m4a",
-  "video/x-matroska": "video/matroska",
-  "audio/x-flac": "audio/flac",
-  "application/x-zip-compressed": "application/zip",
-};
-
 const KIND_OF = new Map<string, MediaKind>();
 for (const [kind, types] of Object.entries(TYPES) as [MediaKind, readonly string[]][]) {
   for (const t of types) KIND_OF.set(t, kind);
-}
-
-/** `image/JPEG; charset=x` to `image/jpeg`, aliases folded. */
-export function normalizeType(contentType: string): string {
-  const bare = (contentType.split(";")[0] ?? "").trim().toLowerCase();
-  // Own keys only: "constructor" or "__proto__" must stay what they are (off the list).
-  return Object.hasOwn(ALIASES, bare) ? (ALIASES[bare] ?? bare) : bare;
 }
 
 /** The kind of an allowed type, or null when the type is not on the allow-list. */

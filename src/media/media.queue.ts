@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { idSchema } from "../ids.ts";
+import { idSchema } from "../kernel/ids.ts";
 import { JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
 import type { Keys, RedisClient } from "../redis/redis.ts";
 

@@ -1,8 +1,8 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
-import { parse } from "../errors.ts";
 import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
+import { parse } from "../kernel/errors.ts";
 import { confirmSchema, mediaParamsSchema, uploadUrlSchema } from "./media.schemas.ts";
 import type { MediaService } from "./media.service.ts";
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { idSchema } from "../ids.ts";
-import { isBlank, wellFormedText } from "../text.ts";
+import { idSchema } from "../kernel/ids.ts";
+import { isBlank, wellFormedText } from "../kernel/text.ts";
 
 /** REST 21. The name is what a download is saved as: no path, no control characters. */
 export const uploadUrlSchema = z

@@ -1,15 +1,16 @@
 import { fileTypeFromBuffer } from "file-type";
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError, notFound } from "../errors.ts";
-import { newId } from "../ids.ts";
+import { AppError, notFound } from "../kernel/errors.ts";
+import { newId } from "../kernel/ids.ts";
+import { normalizeType } from "../media-storage/content-type.ts";
+import { type MediaStorage, newObjectKeys, ObjectMissingError } from "../media-storage/media-storage.ts";
 import type { MessageReader } from "../messages/message.reader.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MediaKind, MediaRecord, MediaStore } from "../store/store.ts";
-import { kindOf, normalizeType, verifiedType } from "./media.kinds.ts";
+import { kindOf, verifiedType } from "./media.kinds.ts";
 import type { MediaJobs } from "./media.queue.ts";
 import type { ConfirmInput, UploadUrlInput } from "./media.schemas.ts";
 import type { MediaView, MediaViews } from "./media.views.ts";
-import { type MediaStorage, newObjectKeys, ObjectMissingError } from "./storage/media-storage.ts";
 
 /** What a deleted media is taken off besides messages: the groups showing it as their avatar. */
 export interface DeletedMediaUsers {

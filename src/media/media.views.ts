@@ -1,5 +1,5 @@
+import { gridExpiry, type MediaStorage } from "../media-storage/media-storage.ts";
 import type { MediaKind, MediaRecord, MediaStatus, MediaStore } from "../store/store.ts";
-import { gridExpiry, type MediaStorage } from "./storage/media-storage.ts";
 
 /** API.md "Media", plus what a client needs to render it before the thumbnail arrives. */
 export type MediaView = {

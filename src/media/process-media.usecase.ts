@@ -1,12 +1,12 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
+import { type MediaStorage, ObjectMissingError, thumbKeyOf } from "../media-storage/media-storage.ts";
+import type { MediaUpdates } from "../messages/media-updates.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { MediaKind, MediaRecord, MediaStore } from "../store/store.ts";
-import type { MediaUpdates } from "./media-updates.ts";
 import type { AvProcessor } from "./processing/av.processor.ts";
 import type { ImageProcessor } from "./processing/image.processor.ts";
 import { MediaRejectedError, type Processed } from "./processing/media-rejected.ts";
-import { type MediaStorage, ObjectMissingError, thumbKeyOf } from "./storage/media-storage.ts";
 
 /**
  * The media pool's work (media.queue.ts). A bad file ends `failed` with a reason; anything

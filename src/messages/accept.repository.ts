@@ -1,6 +1,6 @@
+import { BLOCKED_MARKER } from "../membership/membership.cache.ts";
 import { LuaScript } from "../redis/lua-script.ts";
 import { type Keys, type RedisClient, roomBucket } from "../redis/redis.ts";
-import { BLOCKED_MARKER } from "../rooms/membership.cache.ts";
 import type { MessageRecord } from "../store/store.ts";
 import type { BacklogGauge } from "./backlog.gauge.ts";
 import { messageRecordSchema } from "./messages.schemas.ts";

@@ -1,8 +1,8 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError } from "../errors.ts";
+import { type ForwardJob, forwardClientId } from "../fanout/fanout.queue.ts";
+import { AppError } from "../kernel/errors.ts";
+import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { Logger } from "../observability/logger.ts";
-import type { MembershipCache } from "../rooms/membership.cache.ts";
-import { type ForwardJob, forwardClientId } from "./forward.queue.ts";
 import { forwardSource, MANY_TIMES } from "./forward.service.ts";
 import type { MessageReader } from "./message.reader.ts";
 import type { MessagesService } from "./messages.service.ts";

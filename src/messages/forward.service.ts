@@ -1,10 +1,10 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError, notFound } from "../errors.ts";
-import { newId } from "../ids.ts";
+import type { FanoutJobs } from "../fanout/fanout.queue.ts";
+import { AppError, notFound } from "../kernel/errors.ts";
+import { newId } from "../kernel/ids.ts";
+import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
-import type { MembershipCache } from "../rooms/membership.cache.ts";
 import type { MessageRecord } from "../store/store.ts";
-import type { FanoutJobs } from "./forward.queue.ts";
 import type { MessageReader } from "./message.reader.ts";
 import type { MessageView } from "./messages.views.ts";
 

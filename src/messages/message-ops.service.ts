@@ -1,9 +1,9 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError, notFound } from "../errors.ts";
+import { AppError, notFound } from "../kernel/errors.ts";
+import { isBlank } from "../kernel/text.ts";
+import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
-import type { MembershipCache } from "../rooms/membership.cache.ts";
 import type { MembersStore, MessageRecord, MessageStateStore, RoomsStore } from "../store/store.ts";
-import { isBlank } from "../text.ts";
 import type { MessageReader } from "./message.reader.ts";
 import { type MessageView, neutral } from "./messages.views.ts";
 import type { MessageOpsRepository, UnrevisionedOp } from "./ops.repository.ts";

@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { pageLimitSchema } from "../cursor.ts";
-import { clientIdSchema, idSchema, userIdSchema } from "../ids.ts";
+import { pageLimitSchema } from "../kernel/cursor.ts";
+import { clientIdSchema, idSchema, userIdSchema } from "../kernel/ids.ts";
+import { wellFormedText } from "../kernel/text.ts";
+import type { Exact } from "../kernel/type-checks.ts";
 import type { MessageOp, MessageRecord } from "../store/store.ts";
-import { wellFormedText } from "../text.ts";
-import type { Exact } from "../type-checks.ts";
 
 /**
  * REST 9 body. A `text` message has `text`; a media message (image, video, audio, file) has

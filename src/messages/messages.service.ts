@@ -1,12 +1,12 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError, notFound } from "../errors.ts";
-import { newId } from "../ids.ts";
+import { AppError, notFound } from "../kernel/errors.ts";
+import { newId } from "../kernel/ids.ts";
+import { isBlank } from "../kernel/text.ts";
+import type { MembershipCache } from "../membership/membership.cache.ts";
 import { messagesAccepted } from "../observability/metrics.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { ReplicaWait } from "../redis/replica-wait.ts";
-import type { MembershipCache } from "../rooms/membership.cache.ts";
 import type { MediaKind, MessageRecord, MessagesStore, SystemEvent } from "../store/store.ts";
-import { isBlank } from "../text.ts";
 import type { AcceptRepository, Unsequenced } from "./accept.repository.ts";
 import type { MessageReader } from "./message.reader.ts";
 import type { HistoryQueryInput, SendMessageInput } from "./messages.schemas.ts";

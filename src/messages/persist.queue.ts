@@ -1,6 +1,6 @@
 import { Queue } from "bullmq";
 import { z } from "zod";
-import { idSchema, newId } from "../ids.ts";
+import { idSchema, newId } from "../kernel/ids.ts";
 import { persistBatchSize } from "../observability/metrics.ts";
 import { type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
 import type { Keys, RedisClient } from "../redis/redis.ts";

@@ -1,11 +1,11 @@
 import { z } from "zod";
 import type { AuthUser } from "../auth/jwt.ts";
-import { decodeCursor, encodeCursor, pageLimitSchema } from "../cursor.ts";
-import { AppError } from "../errors.ts";
-import { idSchema } from "../ids.ts";
-import type { MembershipCache } from "../rooms/membership.cache.ts";
+import { decodeCursor, encodeCursor, pageLimitSchema } from "../kernel/cursor.ts";
+import { AppError } from "../kernel/errors.ts";
+import { idSchema } from "../kernel/ids.ts";
+import { wellFormedText } from "../kernel/text.ts";
+import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { SearchStore } from "../store/store.ts";
-import { wellFormedText } from "../text.ts";
 import type { MessageReader } from "./message.reader.ts";
 import type { MessageView } from "./messages.views.ts";
 

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import type { AuthUser } from "../auth/jwt.ts";
-import { decodeCursor, encodeCursor } from "../cursor.ts";
-import { idSchema } from "../ids.ts";
-import type { MembershipCache } from "../rooms/membership.cache.ts";
+import { decodeCursor, encodeCursor } from "../kernel/cursor.ts";
+import { idSchema } from "../kernel/ids.ts";
+import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { ListQuery } from "../rooms/rooms.schemas.ts";
 import type { MessageRecord, MessageStateStore } from "../store/store.ts";
 import type { MessageReader } from "./message.reader.ts";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { idSchema, userIdSchema } from "../ids.ts";
+import { idSchema, userIdSchema } from "../kernel/ids.ts";
 import { JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
 import type { Keys, RedisClient } from "../redis/redis.ts";
 import type { MessageRecord } from "../store/store.ts";

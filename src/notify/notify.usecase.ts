@@ -1,7 +1,7 @@
 import type { MessageReader } from "../messages/message.reader.ts";
 import type { Logger } from "../observability/logger.ts";
 import { pushesSent } from "../observability/metrics.ts";
-import { onlineUsers } from "../realtime/online.ts";
+import { onlineUsers } from "../presence/online.ts";
 import type { Keys, RedisClient } from "../redis/redis.ts";
 import type {
   DeviceRecord,

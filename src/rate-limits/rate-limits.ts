@@ -1,5 +1,5 @@
 import { BurstyRateLimiter, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import type { Keys, RedisClient } from "../redis/redis.ts";
 
 /** What a user can do too often; each has its own budget. */

@@ -1,16 +1,17 @@
 import { z } from "zod";
-import { AppError, parse, toAppError } from "../errors.ts";
-import { idSchema } from "../ids.ts";
+import { toAppError } from "../http/error-mapping.ts";
+import { AppError, parse } from "../kernel/errors.ts";
+import { idSchema } from "../kernel/ids.ts";
 import { socketSendSchema } from "../messages/messages.schemas.ts";
 import type { MessagesService } from "../messages/messages.service.ts";
 import type { Logger } from "../observability/logger.ts";
+import type { Presence } from "../presence/presence.ts";
+import type { Typing } from "../presence/typing.ts";
 import type { ReceiptsService } from "../rooms/receipts.service.ts";
 import { socketReceiptSchema } from "../rooms/rooms.schemas.ts";
 import { syncMessagesSchema, syncRoomsSchema } from "../sync/sync.schemas.ts";
 import type { SyncService } from "../sync/sync.service.ts";
-import type { Presence } from "./presence.ts";
 import type { ChatServer, ChatSocket } from "./socket.server.ts";
-import type { Typing } from "./typing.ts";
 
 const typingSchema = z.strictObject({ room_id: idSchema });
 

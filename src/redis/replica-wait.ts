@@ -1,6 +1,6 @@
 import calculateSlot from "cluster-key-slot";
 import { Cluster, type Redis } from "ioredis";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import type { Keys, RedisClient } from "./redis.ts";
 import { roomBucket } from "./redis.ts";
 

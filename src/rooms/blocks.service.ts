@@ -1,7 +1,7 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
+import type { MembershipChange } from "../membership/membership-change.ts";
 import type { BlocksStore } from "../store/store.ts";
-import type { MembershipChange } from "./membership-change.ts";
 
 /**
  * Blocks (API 20) and the one check every write path runs: while a block stands, neither user

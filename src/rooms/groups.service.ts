@@ -1,13 +1,13 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError, notFound } from "../errors.ts";
+import { AppError, notFound } from "../kernel/errors.ts";
+import type { MembershipCache } from "../membership/membership.cache.ts";
+import type { MembershipChange } from "../membership/membership-change.ts";
+import type { RoomLocks } from "../membership/room-lock.ts";
 import type { MessagesService } from "../messages/messages.service.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MemberRole, MembersStore, RoomRecord, RoomsStore } from "../store/store.ts";
 import type { BlocksService } from "./blocks.service.ts";
-import type { MembershipCache } from "./membership.cache.ts";
-import type { MembershipChange } from "./membership-change.ts";
-import type { RoomLocks } from "./room-lock.ts";
 import type { GroupUpdateInput } from "./rooms.schemas.ts";
 import { type RoomView, toRoomView } from "./rooms.views.ts";
 

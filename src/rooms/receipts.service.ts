@@ -1,8 +1,8 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { notFound } from "../errors.ts";
+import { notFound } from "../kernel/errors.ts";
+import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
 import type { MembersStore } from "../store/store.ts";
-import type { MembershipCache } from "./membership.cache.ts";
 
 export type ReceiptUpdate = { room_id: string; user_id: string; read_seq: number; delivered_seq: number };
 

@@ -1,8 +1,8 @@
 import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
-import { parse } from "../errors.ts";
 import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
+import { parse } from "../kernel/errors.ts";
 import type { GroupsService } from "./groups.service.ts";
 import type { ReceiptsService } from "./receipts.service.ts";
 import {

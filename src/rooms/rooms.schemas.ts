@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { pageLimitSchema } from "../cursor.ts";
-import { idSchema, userIdSchema } from "../ids.ts";
-import { displayName, wellFormedText } from "../text.ts";
+import { pageLimitSchema } from "../kernel/cursor.ts";
+import { idSchema, userIdSchema } from "../kernel/ids.ts";
+import { displayName, wellFormedText } from "../kernel/text.ts";
 
 export const roomParamsSchema = z.object({ room_id: idSchema });
 

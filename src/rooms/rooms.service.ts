@@ -1,8 +1,9 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { decodeCursor, encodeCursor } from "../cursor.ts";
-import { AppError, notFound } from "../errors.ts";
-import { newId } from "../ids.ts";
+import { decodeCursor, encodeCursor } from "../kernel/cursor.ts";
+import { AppError, notFound } from "../kernel/errors.ts";
+import { newId } from "../kernel/ids.ts";
 import type { MediaView } from "../media/media.views.ts";
+import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { MessageReader } from "../messages/message.reader.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
@@ -15,7 +16,6 @@ import type {
   RoomsStore,
 } from "../store/store.ts";
 import type { BlocksService } from "./blocks.service.ts";
-import type { MembershipCache } from "./membership.cache.ts";
 import {
   activityCursorSchema,
   type CreateRoomInput,

@@ -1,11 +1,11 @@
 import { Router } from "express";
 import { z } from "zod";
 import { currentUser } from "../auth/auth.middleware.ts";
-import { parse } from "../errors.ts";
 import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
-import { userIdSchema } from "../ids.ts";
-import type { Presence } from "../realtime/presence.ts";
+import { parse } from "../kernel/errors.ts";
+import { userIdSchema } from "../kernel/ids.ts";
+import type { Presence } from "../presence/presence.ts";
 import type { BlocksService } from "./blocks.service.ts";
 
 const userParamsSchema = z.object({ user_id: userIdSchema });

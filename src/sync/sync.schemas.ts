@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { pageLimitSchema } from "../cursor.ts";
 import { deviceIdSchema } from "../devices/devices.schemas.ts";
-import { idSchema } from "../ids.ts";
+import { pageLimitSchema } from "../kernel/cursor.ts";
+import { idSchema } from "../kernel/ids.ts";
 
 /** A cursor is the id of the state the server keeps for it (a ULID). */
 const since = idSchema.optional();

@@ -1,6 +1,6 @@
 import { ulid } from "ulid";
 import { describe, expect, it } from "vitest";
-import { newId } from "../../src/ids.ts";
+import { newId } from "../../src/kernel/ids.ts";
 import type { Store } from "../../src/store/store.ts";
 import { at, media, members, msg, room, storeFixture } from "./fixtures.ts";
 

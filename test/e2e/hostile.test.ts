@@ -4,7 +4,7 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import type { Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newId } from "../../src/ids.ts";
+import { newId } from "../../src/kernel/ids.ts";
 import { Keys } from "../../src/redis/redis.ts";
 import { type Cluster, startCluster } from "../helpers/cluster.ts";
 import { dropPrefix, REDIS_URL, testEnv, token, uniquePrefix } from "../helpers/env.ts";

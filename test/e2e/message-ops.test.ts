@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { newId } from "../../src/ids.ts";
+import { newId } from "../../src/kernel/ids.ts";
 import { startWorkerProcess } from "../helpers/processes.ts";
 import { collect, nextEvent, waitFor } from "../helpers/socket.ts";
 import { useTwoNodes } from "../helpers/two-nodes.ts";

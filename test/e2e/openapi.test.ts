@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newId } from "../../src/ids.ts";
+import { newId } from "../../src/kernel/ids.ts";
 import { dropPrefix, removeDir, tempDir, testEnv, token, uniquePrefix } from "../helpers/env.ts";
 import { Client, checkedFetch } from "../helpers/http.ts";
 import {

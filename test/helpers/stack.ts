@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import type { AuthUser } from "../../src/auth/jwt.ts";
 import type { MediaViews } from "../../src/media/media.views.ts";
+import { MembershipCache } from "../../src/membership/membership.cache.ts";
 import { AcceptRepository } from "../../src/messages/accept.repository.ts";
 import { BacklogGauge } from "../../src/messages/backlog.gauge.ts";
 import { MessageReader } from "../../src/messages/message.reader.ts";
@@ -21,7 +22,6 @@ import { type FailureEvents, PersistMessages } from "../../src/messages/persist-
 import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { Keys } from "../../src/redis/redis.ts";
-import { MembershipCache } from "../../src/rooms/membership.cache.ts";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { Store } from "../../src/store/store.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "./env.ts";

@@ -5,19 +5,19 @@ import path from "node:path";
 import express from "express";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toAppError } from "../../src/errors.ts";
 import { errorHandler } from "../../src/http/error.handler.ts";
-import { newId } from "../../src/ids.ts";
-import { LocalMediaStorage } from "../../src/media/storage/local.storage.ts";
-import { localFilesRoutes } from "../../src/media/storage/local-files.routes.ts";
+import { toAppError } from "../../src/http/error-mapping.ts";
+import { newId } from "../../src/kernel/ids.ts";
+import { LocalMediaStorage } from "../../src/media-storage/local.storage.ts";
+import { localFilesRoutes } from "../../src/media-storage/local-files.routes.ts";
 import {
   gridExpiry,
   newObjectKeys,
   ObjectMissingError,
   StorageUnavailableError,
-} from "../../src/media/storage/media-storage.ts";
-import { S3MediaStorage } from "../../src/media/storage/s3.storage.ts";
-import { UrlSigner } from "../../src/media/storage/url-signer.ts";
+} from "../../src/media-storage/media-storage.ts";
+import { S3MediaStorage } from "../../src/media-storage/s3.storage.ts";
+import { UrlSigner } from "../../src/media-storage/url-signer.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { removeDir } from "../helpers/env.ts";
 import { freePort } from "../helpers/processes.ts";

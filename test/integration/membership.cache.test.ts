@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
+import { MembershipCache } from "../../src/membership/membership.cache.ts";
 import { Keys } from "../../src/redis/redis.ts";
-import { MembershipCache } from "../../src/rooms/membership.cache.ts";
 import type { Store } from "../../src/store/store.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
 

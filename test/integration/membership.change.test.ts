@@ -1,12 +1,12 @@
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { newId } from "../../src/ids.ts";
+import { newId } from "../../src/kernel/ids.ts";
+import { MembershipCache } from "../../src/membership/membership.cache.ts";
+import { MembershipChange } from "../../src/membership/membership-change.ts";
 import { persistQueue } from "../../src/messages/persist.queue.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { JobProducer } from "../../src/queues/queue.ts";
 import { Keys } from "../../src/redis/redis.ts";
-import { MembershipCache } from "../../src/rooms/membership.cache.ts";
-import { MembershipChange } from "../../src/rooms/membership-change.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
 
 const prefix = uniquePrefix("mchange");

@@ -3,8 +3,8 @@ import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { Router } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "../../src/errors.ts";
 import { createHttpApp } from "../../src/http/http.app.ts";
+import { AppError } from "../../src/kernel/errors.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 
 const lines: Record<string, unknown>[] = [];

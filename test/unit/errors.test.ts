@@ -1,7 +1,8 @@
 import { ReplyError } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { AppError, toAppError } from "../../src/errors.ts";
 import { httpError } from "../../src/http/error.handler.ts";
+import { toAppError } from "../../src/http/error-mapping.ts";
+import { AppError } from "../../src/kernel/errors.ts";
 import { StoreUnavailableError } from "../../src/store/store.ts";
 
 const codeOf = (err: unknown) => toAppError(err).code;

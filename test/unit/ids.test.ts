@@ -1,6 +1,6 @@
 import { decodeTime, isValid } from "ulid";
 import { describe, expect, it } from "vitest";
-import { newId } from "../../src/ids.ts";
+import { newId } from "../../src/kernel/ids.ts";
 
 describe("newId", () => {
   it("makes valid, unique, strictly increasing ULIDs from the pooled PRNG", () => {

@@ -1,6 +1,6 @@
 import calculateSlot from "cluster-key-slot";
 import { describe, expect, it } from "vitest";
-import { clientIdSchema, idSchema, newId, userIdSchema } from "../../src/ids.ts";
+import { clientIdSchema, idSchema, newId, userIdSchema } from "../../src/kernel/ids.ts";
 import {
   Keys,
   presenceBucket,

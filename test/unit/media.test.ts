@@ -1,16 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config/config.ts";
-import { newId } from "../../src/ids.ts";
-import { kindOf, normalizeType, verifiedType } from "../../src/media/media.kinds.ts";
+import { newId } from "../../src/kernel/ids.ts";
+import { kindOf, verifiedType } from "../../src/media/media.kinds.ts";
 import { uploadUrlSchema } from "../../src/media/media.schemas.ts";
-import { attachment } from "../../src/media/storage/content-disposition.ts";
+import { attachment } from "../../src/media-storage/content-disposition.ts";
+import { normalizeType } from "../../src/media-storage/content-type.ts";
 import {
   gridExpiry,
   newObjectKeys,
   OBJECT_KEY_PATTERN,
   thumbKeyOf,
-} from "../../src/media/storage/media-storage.ts";
-import { UrlSigner } from "../../src/media/storage/url-signer.ts";
+} from "../../src/media-storage/media-storage.ts";
+import { UrlSigner } from "../../src/media-storage/url-signer.ts";
 import { removeDir, tempDir } from "../helpers/env.ts";
 
 describe("media kinds: the allow-list and the check of declared against real types", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pageLimitSchema } from "../../src/cursor.ts";
+import { pageLimitSchema } from "../../src/kernel/cursor.ts";
 import { syncMessagesSchema } from "../../src/sync/sync.schemas.ts";
 
 describe("a page's limit", () => {

@@ -1,4 +1,4 @@
-import { ERROR_STATUS } from "../../src/error-codes.ts";
+import { ERROR_STATUS } from "../../src/contract/error-codes.ts";
 import type { ErrorBody, Media, Message, Room } from "./types.ts";
 
 /** A REST or socket error as docs/api.md defines it, plus what the client needs to act on it. */

@@ -1,4 +1,4 @@
-import { notFound } from "../errors.ts";
+import { notFound } from "../kernel/errors.ts";
 import { LuaScript } from "../redis/lua-script.ts";
 import type { Keys, RedisClient } from "../redis/redis.ts";
 import type { BlocksStore, MembersStore } from "../store/store.ts";

@@ -1,9 +1,9 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
+import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
-import type { MembershipCache } from "../rooms/membership.cache.ts";
-import { roomChannel, userChannel } from "./channels.ts";
-import type { ChatServer } from "./socket.server.ts";
+import { roomChannel, userChannel } from "../realtime/channels.ts";
+import type { ChatServer } from "../realtime/socket.server.ts";
 
 export type TypingConfig = {
   /** A typing indicator ends by itself this long after the last `typing:start`. */

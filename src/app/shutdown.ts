@@ -1,4 +1,4 @@
-import type { Logger } from "./observability/logger.ts";
+import type { Logger } from "../observability/logger.ts";
 
 /**
  * SIGINT/SIGTERM run `close` once (finish in-flight work, release connections) and exit 0;

@@ -1,12 +1,12 @@
 import type { MediaView } from "../media/media.views.ts";
-import type { MediaEvents } from "../media/media-updates.ts";
-import type { MessageView } from "../messages/messages.views.ts";
-import type { FailureEvents } from "../messages/persist-messages.usecase.ts";
 import { messagesBroadcast } from "../observability/metrics.ts";
+import { type Broadcaster, workerBroadcaster } from "../realtime/adapter.ts";
+import { roomChannel, userChannel } from "../realtime/channels.ts";
 import type { RedisClient, RedisTarget } from "../redis/redis.ts";
 import type { MessageRecord } from "../store/store.ts";
-import { type Broadcaster, workerBroadcaster } from "./adapter.ts";
-import { roomChannel, userChannel } from "./channels.ts";
+import type { MediaEvents } from "./media-updates.ts";
+import type { MessageView } from "./messages.views.ts";
+import type { FailureEvents } from "./persist-messages.usecase.ts";
 
 /** Workers never host Socket.IO: they publish through the adapter's Redis channels (adapter.ts). */
 export class WorkerEvents implements FailureEvents, MediaEvents {

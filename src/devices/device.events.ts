@@ -1,6 +1,6 @@
-import type { DeviceEvents, DeviceView } from "../devices/devices.service.ts";
-import { userChannel } from "./channels.ts";
-import type { ChatServer } from "./socket.server.ts";
+import { userChannel } from "../realtime/channels.ts";
+import type { ChatServer } from "../realtime/socket.server.ts";
+import type { DeviceEvents, DeviceView } from "./devices.service.ts";
 
 /** `device:updated` to every socket of the user, on every node. */
 export class SocketDeviceEvents implements DeviceEvents {

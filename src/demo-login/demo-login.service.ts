@@ -1,4 +1,4 @@
-import { signToken } from "./jwt.ts";
+import { signToken } from "../auth/jwt.ts";
 
 /** How long a demo token lasts: a day of trying the product, not a credential to keep. */
 export const DEMO_TOKEN_TTL_S = 12 * 3600;

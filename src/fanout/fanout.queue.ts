@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { idSchema, userIdSchema } from "../ids.ts";
+import { idSchema, userIdSchema } from "../kernel/ids.ts";
 import { JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
 import type { Keys, RedisClient } from "../redis/redis.ts";
 

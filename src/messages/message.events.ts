@@ -1,9 +1,9 @@
-import type { MessageUpdateEvents } from "../messages/message-ops.service.ts";
-import type { MessageEvents } from "../messages/messages.service.ts";
-import type { MessageView } from "../messages/messages.views.ts";
 import { messagesBroadcast } from "../observability/metrics.ts";
-import { roomChannel, userChannel } from "./channels.ts";
-import type { ChatServer } from "./socket.server.ts";
+import { roomChannel, userChannel } from "../realtime/channels.ts";
+import type { ChatServer } from "../realtime/socket.server.ts";
+import type { MessageUpdateEvents } from "./message-ops.service.ts";
+import type { MessageEvents } from "./messages.service.ts";
+import type { MessageView } from "./messages.views.ts";
 
 /** Optimistic broadcast: every socket in the room, on every node, the sender's own included. */
 export class SocketMessageEvents implements MessageEvents, MessageUpdateEvents {

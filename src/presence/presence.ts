@@ -1,14 +1,14 @@
 import type { AuthUser } from "../auth/jwt.ts";
-import { notFound } from "../errors.ts";
-import { newId } from "../ids.ts";
+import { notFound } from "../kernel/errors.ts";
+import { newId } from "../kernel/ids.ts";
 import type { Logger } from "../observability/logger.ts";
+import { userChannel } from "../realtime/channels.ts";
+import type { ChatServer } from "../realtime/socket.server.ts";
 import { LuaScript } from "../redis/lua-script.ts";
 import { type Keys, presenceBucket, presenceBuckets, type RedisClient } from "../redis/redis.ts";
 import { isConnectionDown } from "../redis/redis-errors.ts";
 import type { MembersStore } from "../store/store.ts";
-import { userChannel } from "./channels.ts";
 import { onlineUsers } from "./online.ts";
-import type { ChatServer } from "./socket.server.ts";
 
 /** Adds a socket; returns 1 when the user was offline until now. KEYS: sockets, online. ARGV: member, expiry ms, user, now. */
 const connectScript = new LuaScript(

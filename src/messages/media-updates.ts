@@ -1,9 +1,9 @@
-import type { MessageReader } from "../messages/message.reader.ts";
-import { type MessageView, neutral } from "../messages/messages.views.ts";
-import type { MessageOpsRepository } from "../messages/ops.repository.ts";
-import type { PersistProducer } from "../messages/persist.queue.ts";
+import type { MediaView, MediaViews } from "../media/media.views.ts";
 import type { MediaRecord, MediaStore } from "../store/store.ts";
-import type { MediaView, MediaViews } from "./media.views.ts";
+import type { MessageReader } from "./message.reader.ts";
+import { type MessageView, neutral } from "./messages.views.ts";
+import type { MessageOpsRepository } from "./ops.repository.ts";
+import type { PersistProducer } from "./persist.queue.ts";
 
 /** Realtime side of media changes; the media pool implements it with the Redis emitter. */
 export interface MediaEvents {

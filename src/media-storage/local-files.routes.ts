@@ -1,9 +1,9 @@
 import { type Request, type Response, Router } from "express";
 import { z } from "zod";
-import { AppError } from "../../errors.ts";
-import { route } from "../../http/route.ts";
-import { normalizeType } from "../media.kinds.ts";
+import { route } from "../http/route.ts";
+import { AppError } from "../kernel/errors.ts";
 import { attachment } from "./content-disposition.ts";
+import { normalizeType } from "./content-type.ts";
 import {
   type LocalMediaStorage,
   UploadInProgressError,

@@ -1,5 +1,5 @@
-import { AppError } from "../errors.ts";
-import { newId } from "../ids.ts";
+import { AppError } from "../kernel/errors.ts";
+import { newId } from "../kernel/ids.ts";
 import { LuaScript } from "../redis/lua-script.ts";
 import type { Keys, RedisClient } from "../redis/redis.ts";
 

@@ -1,12 +1,12 @@
 import { Router } from "express";
 import { z } from "zod";
-import { parse } from "../errors.ts";
 import { jsonBody } from "../http/http.app.ts";
 import { bodies } from "../http/responses.ts";
 import { route } from "../http/route.ts";
-import { userIdSchema } from "../ids.ts";
+import { parse } from "../kernel/errors.ts";
+import { userIdSchema } from "../kernel/ids.ts";
+import { displayName } from "../kernel/text.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
-import { displayName } from "../text.ts";
 import type { DemoLogin } from "./demo-login.service.ts";
 
 const demoTokenBodySchema = z

@@ -1,14 +1,14 @@
 import { z } from "zod";
-import { idSchema, userIdSchema } from "../ids.ts";
+import { idSchema, userIdSchema } from "../kernel/ids.ts";
 import type { Logger } from "../observability/logger.ts";
-import type { GroupEvents } from "../rooms/groups.service.ts";
-import type { ReceiptEvents, ReceiptUpdate } from "../rooms/receipts.service.ts";
-import type { RoomEvents } from "../rooms/rooms.service.ts";
-import { toRoomView } from "../rooms/rooms.views.ts";
+import type { RoomsReady } from "../realtime/adapter.ts";
+import { roomChannel, userChannel } from "../realtime/channels.ts";
+import type { ChatServer } from "../realtime/socket.server.ts";
 import type { RoomRecord } from "../store/store.ts";
-import type { RoomsReady } from "./adapter.ts";
-import { roomChannel, userChannel } from "./channels.ts";
-import type { ChatServer } from "./socket.server.ts";
+import type { GroupEvents } from "./groups.service.ts";
+import type { ReceiptEvents, ReceiptUpdate } from "./receipts.service.ts";
+import type { RoomEvents } from "./rooms.service.ts";
+import { toRoomView } from "./rooms.views.ts";
 
 const MOVE_EVENT = "membership:move";
 const moveSchema = z.strictObject({

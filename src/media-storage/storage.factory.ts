@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { Config } from "../../config/config.ts";
+import type { Config } from "../config/config.ts";
 import { LocalMediaStorage } from "./local.storage.ts";
 import type { MediaStorage } from "./media-storage.ts";
 import { S3MediaStorage } from "./s3.storage.ts";
