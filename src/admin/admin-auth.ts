@@ -9,7 +9,7 @@ import type { Keys, RedisClient } from "../redis/redis.ts";
 
 const COOKIE = "chat_board";
 /** A board session lasts at most this long (and never past the admin token it came from). */
-export const BOARD_SESSION_MAX_S = 3600;
+const BOARD_SESSION_MAX_S = 3600;
 /** 32 random bytes, base64url: the cookie holds nothing but this. */
 const sessionId = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
 

@@ -7,7 +7,7 @@ import type { TokenVerifier } from "../auth/jwt.ts";
 import { AppError } from "../kernel/errors.ts";
 import { adminAuth, type BoardSessions } from "./admin-auth.ts";
 
-export const BULL_BOARD_PATH = "/admin/queues";
+const BULL_BOARD_PATH = "/admin/queues";
 
 /**
  * Bull Board over every queue of every pool, read-only, admins only (admin-auth.ts). Its page loads its own
@@ -23,7 +23,7 @@ export function bullBoardRoutes(
   const adapter = new ExpressAdapter();
   adapter.setBasePath(BULL_BOARD_PATH);
   // Read-only: the queues hold acknowledged work; adding, cleaning or emptying a queue from a
-  // browser could forge or lose messages. Jobs retry by themselves (workers/pool.ts).
+  // browser could forge or lose messages. Jobs retry by themselves (src/app/pool.ts).
   createBullBoard({
     queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: true })),
     serverAdapter: adapter,

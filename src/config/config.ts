@@ -173,7 +173,7 @@ const envSchema = z.object({
   DEMO_LOGIN: bool.optional(),
 });
 
-export type Env = z.infer<typeof envSchema>;
+type Env = z.infer<typeof envSchema>;
 
 /** Every variable the configuration reads (deployment files are checked against it). */
 export const CONFIG_KEYS: readonly string[] = [...Object.keys(envSchema.shape), ...poolKeys()];

@@ -18,3 +18,5 @@ export const ERROR_STATUS = {
   unavailable: 503,
   internal: 500,
 } as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;

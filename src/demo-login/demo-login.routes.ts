@@ -3,7 +3,6 @@ import { z } from "zod";
 import { jsonBody } from "../http/http.app.ts";
 import { bodies } from "../http/responses.ts";
 import { route } from "../http/route.ts";
-import { parse } from "../kernel/errors.ts";
 import { userIdSchema } from "../kernel/ids.ts";
 import { displayName } from "../kernel/text.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
@@ -34,11 +33,14 @@ export function demoLoginRoutes(demo: DemoLogin, limits: RateLimits): Router {
       errors: ["rate_limited", "unavailable"],
     },
     ...jsonBody,
-    async (req, res) => {
-      // Per client address: new identities are free here, so the per-user budgets need this one.
+    // Per client address: new identities are free here, so the per-user budgets need this one.
+    // Before route() parses the body, so a bad body spends the budget too.
+    async (req, _res, next) => {
       await limits.consume("demo_login", req.ip ?? "unknown");
-      const { user_id, name } = parse(demoTokenBodySchema, req.body);
-      res.json(demo.issue(user_id, name));
+      next();
+    },
+    ({ body }, _req, res) => {
+      res.json(demo.issue(body.user_id, body.name));
     },
   );
   return router;

@@ -1,7 +1,7 @@
 import { signToken } from "../auth/jwt.ts";
 
 /** How long a demo token lasts: a day of trying the product, not a credential to keep. */
-export const DEMO_TOKEN_TTL_S = 12 * 3600;
+const DEMO_TOKEN_TTL_S = 12 * 3600;
 
 export type DemoToken = { token: string; expires_at: string };
 

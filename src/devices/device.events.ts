@@ -1,18 +1,16 @@
+import type { DeviceUpdate } from "../contract/events.ts";
+import type { Broadcaster } from "../realtime/adapter.ts";
 import { userChannel } from "../realtime/channels.ts";
-import type { ChatServer } from "../realtime/socket.server.ts";
-import type { DeviceEvents, DeviceView } from "./devices.service.ts";
+import type { DeviceEvents } from "./devices.service.ts";
 
 /** `device:updated` to every socket of the user, on every node. */
 export class SocketDeviceEvents implements DeviceEvents {
-  readonly #io: ChatServer;
-  constructor(io: ChatServer) {
-    this.#io = io;
+  readonly #to: Broadcaster;
+  constructor(broadcaster: Broadcaster) {
+    this.#to = broadcaster;
   }
 
-  deviceUpdated(
-    userId: string,
-    payload: { device: DeviceView } | { device_id: string; deleted: true },
-  ): void {
-    this.#io.to(userChannel(userId)).emit("device:updated", payload);
+  deviceUpdated(userId: string, payload: DeviceUpdate): void {
+    this.#to.to(userChannel(userId)).emit("device:updated", payload);
   }
 }

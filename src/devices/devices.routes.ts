@@ -2,7 +2,6 @@ import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
-import { parse } from "../kernel/errors.ts";
 import { deviceParamsSchema, registerDeviceSchema } from "./devices.schemas.ts";
 import type { DevicesService } from "./devices.service.ts";
 
@@ -23,11 +22,8 @@ export function devicesRoutes(devices: DevicesService): Router {
       response: bodies.device,
       errors: ["conflict"],
     },
-    async (req, res) => {
-      const { device, created } = await devices.register(
-        currentUser(req),
-        parse(registerDeviceSchema, req.body),
-      );
+    async ({ body }, req, res) => {
+      const { device, created } = await devices.register(currentUser(req), body);
       res.status(created ? 201 : 200).json({ device });
     },
   );
@@ -43,7 +39,7 @@ export function devicesRoutes(devices: DevicesService): Router {
       status: 200,
       response: bodies.devices,
     },
-    async (req, res) => {
+    async (_input, req, res) => {
       res.json({ devices: await devices.list(currentUser(req)) });
     },
   );
@@ -59,9 +55,8 @@ export function devicesRoutes(devices: DevicesService): Router {
       params: deviceParamsSchema,
       status: 204,
     },
-    async (req, res) => {
-      const { device_id } = parse(deviceParamsSchema, req.params);
-      await devices.remove(currentUser(req), device_id);
+    async ({ params }, req, res) => {
+      await devices.remove(currentUser(req), params.device_id);
       res.status(204).end();
     },
   );

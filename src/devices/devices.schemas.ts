@@ -1,8 +1,5 @@
 import { z } from "zod";
-import { USER_ID_PATTERN } from "../kernel/ids.ts";
-
-/** Device ids share the user-id charset (UUIDs and the like fit); no "|", no spaces. */
-export const deviceIdSchema = z.string().regex(USER_ID_PATTERN, "1-64 chars of [A-Za-z0-9_.:-]");
+import { deviceIdSchema } from "../contract/ids.ts";
 
 /** REST 25. FCM and APNs tokens are printable ASCII without spaces. */
 export const registerDeviceSchema = z.strictObject({

@@ -1,15 +1,18 @@
 import type { AuthUser } from "../auth/jwt.ts";
+import type { DeviceUpdate } from "../contract/events.ts";
+import type { DeviceView } from "../contract/views.ts";
 import { AppError, notFound } from "../kernel/errors.ts";
+import type { Exact } from "../kernel/type-checks.ts";
 import type { DeviceRecord, DevicesStore } from "../store/store.ts";
 import type { RegisterDeviceInput } from "./devices.schemas.ts";
 
-/** A device as clients see it: everything but the owner (it is the caller). */
-export type DeviceView = Omit<DeviceRecord, "user_id">;
-export const toDeviceView = ({ user_id: _owner, ...device }: DeviceRecord): DeviceView => device;
+/** A device as clients see it: everything but the owner (it is the caller), nothing more. */
+const _view: Exact<Omit<DeviceRecord, "user_id">, DeviceView> = true;
+const toDeviceView = ({ user_id: _owner, ...device }: DeviceRecord): DeviceView => device;
 
 /** Realtime side: `device:updated` to a user's sockets. */
 export interface DeviceEvents {
-  deviceUpdated(userId: string, payload: { device: DeviceView } | { device_id: string; deleted: true }): void;
+  deviceUpdated(userId: string, payload: DeviceUpdate): void;
 }
 
 /**

@@ -32,7 +32,7 @@ export function healthRoutes(
       status: 200,
       response: bodies.health,
     },
-    (_req, res) => {
+    (_input, _req, res) => {
       res.json({ status: "ok" });
     },
   );
@@ -48,7 +48,7 @@ export function healthRoutes(
       status: [200, 503],
       response: bodies.ready,
     },
-    async (_req, res) => {
+    async (_input, _req, res) => {
       const check = async (fn: () => Promise<unknown>) =>
         withTimeout(fn(), 1000).then(
           () => null,

@@ -23,7 +23,7 @@ export function metricsRoutes(authenticate: RequestHandler): Router {
       status: 200,
     },
     authenticate,
-    async (req, res) => {
+    async (_input, req, res) => {
       if (!currentUser(req).admin) throw new AppError("forbidden", "admin role required");
       res.setHeader("Content-Type", registry.contentType);
       res.send(await registry.metrics());

@@ -17,7 +17,7 @@ export function openApiRoutes(): Router {
       access: "public",
       status: 200,
     },
-    (_req, res) => {
+    (_input, _req, res) => {
       doc ??= openApiDocument();
       res.json(doc);
     },

@@ -5,7 +5,7 @@ import { ERROR_CODES } from "../kernel/errors.ts";
 import { errorCodes, registeredRoutes, successStatuses } from "./route.ts";
 
 /** The one error body every endpoint answers with (docs/api.md "Errors"). */
-export const errorBodySchema = z
+const errorBodySchema = z
   .strictObject({
     error: z.strictObject({
       code: z.enum(ERROR_CODES),
@@ -26,7 +26,7 @@ const retryAfter = {
 
 /**
  * The OpenAPI 3.1 document, generated from the route registry (src/http/route.ts): each route's
- * parameter, query and body schemas are the zod schemas its handler parses, its success
+ * parameter, query and body schemas are the zod schemas route() parses for it, its success
  * statuses and body schema are the ones its spec declares, and its error statuses are its own
  * plus those of the machinery in front of it (route.ts `errorCodes`), each with the Error body.
  */

@@ -1,24 +1,40 @@
-import type { RequestHandler, Router } from "express";
+import type { Request, RequestHandler, Response, Router } from "express";
 import type { z } from "zod";
-import type { ErrorCode } from "../kernel/errors.ts";
+import { type ErrorCode, parse } from "../kernel/errors.ts";
 
 /** Where the chat API lives; the OpenAPI document lists absolute paths. */
 export const CHAT_BASE = "/api/v1/chat";
 
 /** Who may call: a user's token (default), an admin's, anyone, or whoever holds a signed URL. */
-export type Access = "user" | "admin" | "public" | "signed-url";
+type Access = "user" | "admin" | "public" | "signed-url";
 
-/** What the OpenAPI document says of a route; its input schemas are the ones the handler parses. */
-export type RouteSpec = {
+type ParamsSchema = z.ZodObject | undefined;
+type QuerySchema = z.ZodObject | undefined;
+type BodySchema = z.ZodType | undefined;
+
+/**
+ * What the OpenAPI document says of a route; route() parses its input schemas before the
+ * handler runs, so the document shows exactly what is checked.
+ */
+export type RouteSpec<
+  P extends ParamsSchema = ParamsSchema,
+  Q extends QuerySchema = QuerySchema,
+  B extends BodySchema = BodySchema,
+> = {
   method: "get" | "post" | "put" | "patch" | "delete";
   /** Express style, relative to the router's mount (`/rooms/:room_id`). */
   path: string;
   summary: string;
   tag: string;
   access?: Access;
-  params?: z.ZodObject;
-  query?: z.ZodObject;
-  body?: z.ZodType;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /**
+   * The handler checks the raw request by its own rules and route() parses nothing: a signed
+   * URL answers 403 for any bad part, never 400 (its schemas only document it).
+   */
+  rawInput?: boolean;
   /**
    * Every success status the handler answers, the usual one first (a get-or-create answers 201
    * or 200); all of them carry the same body.
@@ -39,15 +55,55 @@ export type RegisteredRoute = RouteSpec & { fullPath: string };
 /** Every route the app mounts, by "method path" (the same route mounted twice is one entry). */
 const registered = new Map<string, RegisteredRoute>();
 
+type Parsed<S> = S extends z.ZodType ? z.infer<S> : undefined;
+
+/** What a handler gets: its spec's schemas parsed, undefined where the spec names none. */
+export type RouteInput<P extends ParamsSchema, Q extends QuerySchema, B extends BodySchema> = {
+  params: Parsed<P>;
+  query: Parsed<Q>;
+  body: Parsed<B>;
+};
+
+/** The last handler of a route; `req` and `res` stay for headers, streams and raw bodies. */
+export type RouteHandler<I> = (input: I, req: Request, res: Response) => void | Promise<void>;
+
 /**
  * Mounts a route and records its spec: the one way routes are declared (test/e2e/openapi.test.ts
  * fails on a router call that bypasses it), so the OpenAPI document cannot drift from what is
- * served.
+ * served. Middlewares run first (a body parser, authentication); then the spec's params, query
+ * and body are parsed, in that order (a failure is a 400 through the error handler), and the
+ * handler gets them. A rejected promise reaches the error handler (Express 5).
  */
-export function route(router: Router, base: string, spec: RouteSpec, ...handlers: RequestHandler[]): void {
+export function route<
+  P extends ParamsSchema = undefined,
+  Q extends QuerySchema = undefined,
+  B extends BodySchema = undefined,
+  Raw extends boolean = false,
+>(
+  router: Router,
+  base: string,
+  spec: RouteSpec<P, Q, B> & { rawInput?: Raw },
+  ...handlers: [
+    ...RequestHandler[],
+    RouteHandler<Raw extends true ? RouteInput<undefined, undefined, undefined> : RouteInput<P, Q, B>>,
+  ]
+): void {
   const fullPath = `${base}${spec.path}`;
   registered.set(`${spec.method} ${fullPath}`, { ...spec, fullPath });
-  router[spec.method](spec.path, ...handlers);
+  // The parameter's tuple type puts the handler last; TypeScript cannot narrow by position.
+  const middlewares = handlers.slice(0, -1) as RequestHandler[];
+  const handler = handlers.at(-1) as RouteHandler<RouteInput<P, Q, B>>;
+  const raw = spec.rawInput === true;
+  // An object literal evaluates in order: params, then query, then body, the first failure wins.
+  const input = (req: Request) =>
+    ({
+      params: spec.params && !raw ? parse(spec.params, req.params) : undefined,
+      query: spec.query && !raw ? parse(spec.query, req.query) : undefined,
+      body: spec.body && !raw ? parse(spec.body, req.body) : undefined,
+    }) as RouteInput<P, Q, B>;
+  router[spec.method](spec.path, ...middlewares, (req: Request, res: Response) =>
+    handler(input(req), req, res),
+  );
 }
 
 export function registeredRoutes(): RegisteredRoute[] {

@@ -1,7 +1,8 @@
 import type { z } from "zod";
-import { ERROR_STATUS } from "../contract/error-codes.ts";
+import { ERROR_STATUS, type ErrorCode } from "../contract/error-codes.ts";
+import type { ErrorBody } from "../contract/events.ts";
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export type { ErrorCode };
 export const ERROR_CODES = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
 
 /**
@@ -21,7 +22,7 @@ export class AppError extends Error {
   get status(): number {
     return ERROR_STATUS[this.code];
   }
-  toBody(): { error: { code: ErrorCode; message: string; details?: unknown } } {
+  toBody(): { error: ErrorBody } {
     return {
       error: {
         code: this.code,

@@ -80,5 +80,3 @@ export function verifiedType(declared: string, detected: string | undefined): st
     return real.replace("video/", "audio/");
   return null;
 }
-
-export const ALLOWED_TYPES: readonly string[] = Object.values(TYPES).flat();

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { idSchema } from "../kernel/ids.ts";
-import { JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
-import type { Keys, RedisClient } from "../redis/redis.ts";
+import { type JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
 
 const mediaJob = z.strictObject({ media_id: idSchema });
 
@@ -24,22 +23,23 @@ export const mediaQueue = {
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
 
 /** What the API asks of the media pool; job ids per media make every add idempotent. */
-export class MediaJobs extends JobProducer<typeof mediaQueue.jobs> {
-  constructor(connection: RedisClient, keys: Keys) {
-    super(mediaQueue, connection, keys);
+export class MediaJobs {
+  readonly #jobs: JobProducer<typeof mediaQueue.jobs>;
+  constructor(jobs: JobProducer<typeof mediaQueue.jobs>) {
+    this.#jobs = jobs;
   }
 
   process(mediaId: string): Promise<void> {
-    return this.add("process-media", { media_id: mediaId }, `process-${mediaId}`);
+    return this.#jobs.add("process-media", { media_id: mediaId }, `process-${mediaId}`);
   }
 
   delete(mediaId: string): Promise<void> {
-    return this.add("delete-media", { media_id: mediaId }, `delete-${mediaId}`);
+    return this.#jobs.add("delete-media", { media_id: mediaId }, `delete-${mediaId}`);
   }
 
   /** Runs once the upload URL has expired: an upload never confirmed by then is removed. */
   expireUpload(mediaId: string, delayMs: number): Promise<void> {
-    return this.add("expire-upload", { media_id: mediaId }, `expire-${mediaId}`, {
+    return this.#jobs.add("expire-upload", { media_id: mediaId }, `expire-${mediaId}`, {
       delay: delayMs,
     });
   }

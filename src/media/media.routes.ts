@@ -2,7 +2,6 @@ import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
-import { parse } from "../kernel/errors.ts";
 import { confirmSchema, mediaParamsSchema, uploadUrlSchema } from "./media.schemas.ts";
 import type { MediaService } from "./media.service.ts";
 
@@ -23,8 +22,8 @@ export function mediaRoutes(media: MediaService): Router {
       response: bodies.uploadUrl,
       errors: ["rate_limited"],
     },
-    async (req, res) => {
-      res.status(201).json(await media.createUpload(currentUser(req), parse(uploadUrlSchema, req.body)));
+    async ({ body }, req, res) => {
+      res.status(201).json(await media.createUpload(currentUser(req), body));
     },
   );
 
@@ -41,8 +40,8 @@ export function mediaRoutes(media: MediaService): Router {
       response: bodies.media,
       errors: ["not_found", "conflict"],
     },
-    async (req, res) => {
-      res.json({ media: await media.confirm(currentUser(req), parse(confirmSchema, req.body)) });
+    async ({ body }, req, res) => {
+      res.json({ media: await media.confirm(currentUser(req), body) });
     },
   );
 
@@ -58,9 +57,8 @@ export function mediaRoutes(media: MediaService): Router {
       status: 200,
       response: bodies.media,
     },
-    async (req, res) => {
-      const { media_id } = parse(mediaParamsSchema, req.params);
-      res.json({ media: await media.get(currentUser(req), media_id) });
+    async ({ params }, req, res) => {
+      res.json({ media: await media.get(currentUser(req), params.media_id) });
     },
   );
 
@@ -76,9 +74,8 @@ export function mediaRoutes(media: MediaService): Router {
       status: 204,
       errors: ["forbidden"],
     },
-    async (req, res) => {
-      const { media_id } = parse(mediaParamsSchema, req.params);
-      await media.delete(currentUser(req), media_id);
+    async ({ params }, req, res) => {
+      await media.delete(currentUser(req), params.media_id);
       res.status(204).end();
     },
   );

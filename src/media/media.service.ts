@@ -1,18 +1,24 @@
 import { fileTypeFromBuffer } from "file-type";
 import type { AuthUser } from "../auth/jwt.ts";
+import type { MediaView } from "../contract/views.ts";
 import { AppError, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import { normalizeType } from "../media-storage/content-type.ts";
 import { type MediaStorage, newObjectKeys, ObjectMissingError } from "../media-storage/media-storage.ts";
-import type { MessageReader } from "../messages/message.reader.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
-import type { MediaKind, MediaRecord, MediaStore } from "../store/store.ts";
+import type { MediaKind, MediaRecord, MediaStore, MessageRecord } from "../store/store.ts";
 import { kindOf, verifiedType } from "./media.kinds.ts";
 import type { MediaJobs } from "./media.queue.ts";
 import type { ConfirmInput, UploadUrlInput } from "./media.schemas.ts";
-import type { MediaView, MediaViews } from "./media.views.ts";
+import type { MediaViews } from "./media.views.ts";
 
 /** What a deleted media is taken off besides messages: the groups showing it as their avatar. */
+/** What media asks of messages (the messages feature's reader serves it): who may see a message. */
+export interface MessageVisibility {
+  record(messageId: string): Promise<MessageRecord | null>;
+  views(records: MessageRecord[], viewerId: string, dropHidden: boolean): Promise<{ deleted: unknown }[]>;
+}
+
 export interface DeletedMediaUsers {
   mediaDeleted(mediaId: string, actorId: string): Promise<void>;
 }
@@ -40,7 +46,7 @@ export class MediaService {
   readonly #storage: MediaStorage;
   readonly #jobs: MediaJobs;
   readonly #views: MediaViews;
-  readonly #reader: MessageReader;
+  readonly #reader: MessageVisibility;
   readonly #config: MediaConfig;
   readonly #limits: Pick<RateLimits, "consume"> | undefined;
   readonly #avatars: DeletedMediaUsers | undefined;
@@ -50,7 +56,7 @@ export class MediaService {
     storage: MediaStorage;
     jobs: MediaJobs;
     views: MediaViews;
-    reader: MessageReader;
+    reader: MessageVisibility;
     config: MediaConfig;
     limits?: Pick<RateLimits, "consume">;
     avatars?: DeletedMediaUsers;

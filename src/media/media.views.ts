@@ -1,26 +1,6 @@
+import type { MediaView } from "../contract/views.ts";
 import { gridExpiry, type MediaStorage } from "../media-storage/media-storage.ts";
-import type { MediaKind, MediaRecord, MediaStatus, MediaStore } from "../store/store.ts";
-
-/** API.md "Media", plus what a client needs to render it before the thumbnail arrives. */
-export type MediaView = {
-  id: string;
-  kind: MediaKind;
-  status: MediaStatus;
-  content_type: string;
-  size: number;
-  filename: string;
-  /** Signed and expiring; null until confirmed, and for a failed media. */
-  url: string | null;
-  /** Null until ready, and for kinds without one (audio, file). */
-  thumbnail_url: string | null;
-  /** A blurred WebP data URL of at most 1 KB, null until ready. */
-  placeholder: string | null;
-  width: number | null;
-  height: number | null;
-  duration: number | null;
-  failure_reason: string | null;
-  created_at: string;
-};
+import type { MediaRecord, MediaStore } from "../store/store.ts";
 
 /** Media records to their wire shape, with download URLs signed for the viewer. */
 export class MediaViews {

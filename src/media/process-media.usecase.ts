@@ -1,7 +1,6 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { type MediaStorage, ObjectMissingError, thumbKeyOf } from "../media-storage/media-storage.ts";
-import type { MediaUpdates } from "../messages/media-updates.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { MediaKind, MediaRecord, MediaStore } from "../store/store.ts";
 import type { AvProcessor } from "./processing/av.processor.ts";
@@ -14,12 +13,17 @@ import { MediaRejectedError, type Processed } from "./processing/media-rejected.
  * retries. Every step is safe to repeat: keys are fixed per media, status changes are
  * compare-and-set, and a repeat of a finished job only announces again.
  */
+/** Who hears that a media changed (the messages feature: its uploader and the rooms that carry it). */
+export interface MediaAnnouncer {
+  announce(media: MediaRecord): Promise<void>;
+}
+
 export class MediaJobsUseCase {
   readonly #store: MediaStore;
   readonly #storage: MediaStorage;
   readonly #image: ImageProcessor;
   readonly #av: AvProcessor;
-  readonly #updates: MediaUpdates;
+  readonly #updates: MediaAnnouncer;
   readonly #tmpDir: string;
   readonly #logger: Logger;
 
@@ -28,7 +32,7 @@ export class MediaJobsUseCase {
     storage: MediaStorage;
     image: ImageProcessor;
     av: AvProcessor;
-    updates: MediaUpdates;
+    updates: MediaAnnouncer;
     tmpDir: string;
     logger: Logger;
   }) {

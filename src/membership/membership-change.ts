@@ -1,6 +1,5 @@
-import type { persistQueue } from "../messages/persist.queue.ts";
+import type { FanoutJobs } from "../fanout/fanout.queue.ts";
 import type { Logger } from "../observability/logger.ts";
-import type { JobProducer } from "../queues/queue.ts";
 import type { MembershipCache } from "./membership.cache.ts";
 
 /** How long the backup invalidation waits: well past the direct one, which usually wins. */
@@ -14,18 +13,18 @@ const BACKUP_DELAY_MS = 2_000;
  * caller gets the error (503). Invalidating twice is harmless.
  */
 export class MembershipChange {
-  readonly #jobs: JobProducer<typeof persistQueue.jobs>;
+  readonly #jobs: Pick<FanoutJobs, "invalidateMembership">;
   readonly #cache: MembershipCache;
   readonly #logger: Logger;
 
-  constructor(jobs: JobProducer<typeof persistQueue.jobs>, cache: MembershipCache, logger: Logger) {
+  constructor(jobs: Pick<FanoutJobs, "invalidateMembership">, cache: MembershipCache, logger: Logger) {
     this.#jobs = jobs;
     this.#cache = cache;
     this.#logger = logger;
   }
 
   async run<T>(roomId: string, commit: () => Promise<T>): Promise<T> {
-    await this.#jobs.add("membership-invalidate", { room_id: roomId }, undefined, { delay: BACKUP_DELAY_MS });
+    await this.#jobs.invalidateMembership(roomId, BACKUP_DELAY_MS);
     const result = await commit();
     try {
       await this.#cache.invalidate(roomId);

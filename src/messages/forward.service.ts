@@ -1,4 +1,5 @@
 import type { AuthUser } from "../auth/jwt.ts";
+import type { MessageView } from "../contract/views.ts";
 import type { FanoutJobs } from "../fanout/fanout.queue.ts";
 import { AppError, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
@@ -6,7 +7,6 @@ import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MessageRecord } from "../store/store.ts";
 import type { MessageReader } from "./message.reader.ts";
-import type { MessageView } from "./messages.views.ts";
 
 /** A message forwarded this many hops from its original is "forwarded many times". */
 export const MANY_TIMES = 5;

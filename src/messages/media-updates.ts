@@ -1,9 +1,10 @@
-import type { MediaView, MediaViews } from "../media/media.views.ts";
+import type { MediaView, MessageView } from "../contract/views.ts";
+import type { MediaViews } from "../media/media.views.ts";
 import type { MediaRecord, MediaStore } from "../store/store.ts";
 import type { MessageReader } from "./message.reader.ts";
-import { type MessageView, neutral } from "./messages.views.ts";
+import { neutral } from "./messages.views.ts";
 import type { MessageOpsRepository } from "./ops.repository.ts";
-import type { PersistProducer } from "./persist.queue.ts";
+import type { PersistJobs } from "./persist.queue.ts";
 
 /** Realtime side of media changes; the media pool implements it with the Redis emitter. */
 export interface MediaEvents {
@@ -25,7 +26,7 @@ export class MediaUpdates {
   readonly #store: Pick<MediaStore, "mediaLinks">;
   readonly #reader: MessageReader;
   readonly #ops: MessageOpsRepository;
-  readonly #persist: PersistProducer;
+  readonly #persist: PersistJobs;
   readonly #views: MediaViews;
   readonly #events: MediaEvents;
 
@@ -33,7 +34,7 @@ export class MediaUpdates {
     store: Pick<MediaStore, "mediaLinks">;
     reader: MessageReader;
     ops: MessageOpsRepository;
-    persist: PersistProducer;
+    persist: PersistJobs;
     views: MediaViews;
     events: MediaEvents;
   }) {

@@ -1,13 +1,14 @@
 import type { AuthUser } from "../auth/jwt.ts";
+import type { MessageView } from "../contract/views.ts";
 import { AppError, notFound } from "../kernel/errors.ts";
 import { isBlank } from "../kernel/text.ts";
 import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MembersStore, MessageRecord, MessageStateStore, RoomsStore } from "../store/store.ts";
 import type { MessageReader } from "./message.reader.ts";
-import { type MessageView, neutral } from "./messages.views.ts";
+import { neutral } from "./messages.views.ts";
 import type { MessageOpsRepository, UnrevisionedOp } from "./ops.repository.ts";
-import type { PersistProducer } from "./persist.queue.ts";
+import type { PersistJobs } from "./persist.queue.ts";
 
 /** Realtime side of message changes; the API implements it with Socket.IO. */
 export interface MessageUpdateEvents {
@@ -31,7 +32,7 @@ export class MessageOpsService {
   readonly #members: MembershipCache;
   readonly #reader: MessageReader;
   readonly #ops: MessageOpsRepository;
-  readonly #persist: PersistProducer;
+  readonly #persist: PersistJobs;
   readonly #events: MessageUpdateEvents;
   readonly #config: MessageOpsConfig;
   readonly #now: () => number;
@@ -42,7 +43,7 @@ export class MessageOpsService {
     members: MembershipCache;
     reader: MessageReader;
     ops: MessageOpsRepository;
-    persist: PersistProducer;
+    persist: PersistJobs;
     events: MessageUpdateEvents;
     config: MessageOpsConfig;
     /** The clock the windows are measured with (tests move it). */

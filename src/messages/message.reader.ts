@@ -1,7 +1,8 @@
-import type { MediaView, MediaViews } from "../media/media.views.ts";
+import type { MediaView, MessageView } from "../contract/views.ts";
+import type { MediaViews } from "../media/media.views.ts";
 import type { HistoryQuery, MessageRecord, MessageStateStore, MessagesStore } from "../store/store.ts";
 import { overlayOps } from "./message-state.ts";
-import { type MessageView, toMessageView } from "./messages.views.ts";
+import { toMessageView } from "./messages.views.ts";
 import type { PendingRepository } from "./pending.repository.ts";
 
 /**

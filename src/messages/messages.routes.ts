@@ -2,8 +2,7 @@ import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
-import { parse } from "../kernel/errors.ts";
-import { listQuerySchema, roomParamsSchema } from "../rooms/rooms.schemas.ts";
+import { listQuerySchema, roomParamsSchema } from "../kernel/params.ts";
 import type { ForwardService } from "./forward.service.ts";
 import type { MessageOpsService } from "./message-ops.service.ts";
 import {
@@ -41,8 +40,8 @@ export function messagesRoutes(
       response: bodies.messagePage,
       errors: ["not_found"],
     },
-    async (req, res) => {
-      res.json(await search.search(currentUser(req), parse(searchQuerySchema, req.query)));
+    async ({ query }, req, res) => {
+      res.json(await search.search(currentUser(req), query));
     },
   );
 
@@ -60,10 +59,8 @@ export function messagesRoutes(
       response: bodies.message,
       errors: ["forbidden", "rate_limited"],
     },
-    async (req, res) => {
-      const { room_id } = parse(roomParamsSchema, req.params);
-      const input = parse(sendMessageSchema, req.body);
-      const { message, created } = await messages.send(currentUser(req), room_id, input, "rest");
+    async ({ params, body }, req, res) => {
+      const { message, created } = await messages.send(currentUser(req), params.room_id, body, "rest");
       res.status(created ? 201 : 200).json({ message });
     },
   );
@@ -81,9 +78,8 @@ export function messagesRoutes(
       status: 200,
       response: bodies.history,
     },
-    async (req, res) => {
-      const { room_id } = parse(roomParamsSchema, req.params);
-      res.json(await messages.history(currentUser(req), room_id, parse(historyQuerySchema, req.query)));
+    async ({ params, query }, req, res) => {
+      res.json(await messages.history(currentUser(req), params.room_id, query));
     },
   );
 
@@ -99,9 +95,8 @@ export function messagesRoutes(
       status: 200,
       response: bodies.message,
     },
-    async (req, res) => {
-      const { message_id } = parse(messageParamsSchema, req.params);
-      res.json({ message: await messages.get(currentUser(req), message_id) });
+    async ({ params }, req, res) => {
+      res.json({ message: await messages.get(currentUser(req), params.message_id) });
     },
   );
 
@@ -119,10 +114,8 @@ export function messagesRoutes(
       response: bodies.message,
       errors: ["forbidden", "rate_limited"],
     },
-    async (req, res) => {
-      const { message_id } = parse(messageParamsSchema, req.params);
-      const { text } = parse(editMessageSchema, req.body);
-      res.json({ message: await ops.edit(currentUser(req), message_id, text) });
+    async ({ params, body }, req, res) => {
+      res.json({ message: await ops.edit(currentUser(req), params.message_id, body.text) });
     },
   );
 
@@ -139,10 +132,8 @@ export function messagesRoutes(
       status: 204,
       errors: ["forbidden", "rate_limited"],
     },
-    async (req, res) => {
-      const { message_id } = parse(messageParamsSchema, req.params);
-      const query = parse(deleteMessageQuerySchema, req.query);
-      await ops.delete(currentUser(req), message_id, query.for);
+    async ({ params, query }, req, res) => {
+      await ops.delete(currentUser(req), params.message_id, query.for);
       res.status(204).end();
     },
   );
@@ -161,10 +152,8 @@ export function messagesRoutes(
       response: bodies.message,
       errors: ["forbidden", "rate_limited"],
     },
-    async (req, res) => {
-      const { message_id } = parse(messageParamsSchema, req.params);
-      const { emoji } = parse(reactionSchema, req.body);
-      res.json({ message: await ops.react(currentUser(req), message_id, emoji) });
+    async ({ params, body }, req, res) => {
+      res.json({ message: await ops.react(currentUser(req), params.message_id, body.emoji) });
     },
   );
 
@@ -180,9 +169,8 @@ export function messagesRoutes(
       status: 204,
       errors: ["forbidden", "rate_limited"],
     },
-    async (req, res) => {
-      const { message_id } = parse(messageParamsSchema, req.params);
-      await ops.react(currentUser(req), message_id, null);
+    async ({ params }, req, res) => {
+      await ops.react(currentUser(req), params.message_id, null);
       res.status(204).end();
     },
   );
@@ -199,9 +187,8 @@ export function messagesRoutes(
       status: 204,
       errors: ["forbidden", "rate_limited"],
     },
-    async (req, res) => {
-      const { message_id } = parse(messageParamsSchema, req.params);
-      await ops.star(currentUser(req), message_id, true);
+    async ({ params }, req, res) => {
+      await ops.star(currentUser(req), params.message_id, true);
       res.status(204).end();
     },
   );
@@ -218,9 +205,8 @@ export function messagesRoutes(
       status: 204,
       errors: ["forbidden", "rate_limited"],
     },
-    async (req, res) => {
-      const { message_id } = parse(messageParamsSchema, req.params);
-      await ops.star(currentUser(req), message_id, false);
+    async ({ params }, req, res) => {
+      await ops.star(currentUser(req), params.message_id, false);
       res.status(204).end();
     },
   );
@@ -237,8 +223,8 @@ export function messagesRoutes(
       status: 200,
       response: bodies.messagePage,
     },
-    async (req, res) => {
-      res.json(await stars.list(currentUser(req), parse(listQuerySchema, req.query)));
+    async ({ query }, req, res) => {
+      res.json(await stars.list(currentUser(req), query));
     },
   );
 
@@ -256,10 +242,8 @@ export function messagesRoutes(
       response: bodies.forward,
       errors: ["forbidden", "rate_limited"],
     },
-    async (req, res) => {
-      const { message_id } = parse(messageParamsSchema, req.params);
-      const { room_ids } = parse(forwardSchema, req.body);
-      res.status(202).json(await forward.forward(currentUser(req), message_id, room_ids));
+    async ({ params, body }, req, res) => {
+      res.status(202).json(await forward.forward(currentUser(req), params.message_id, body.room_ids));
     },
   );
 
@@ -276,9 +260,8 @@ export function messagesRoutes(
       response: bodies.info,
       errors: ["forbidden", "rate_limited"],
     },
-    async (req, res) => {
-      const { message_id } = parse(messageParamsSchema, req.params);
-      res.json(await ops.info(currentUser(req), message_id));
+    async ({ params }, req, res) => {
+      res.json(await ops.info(currentUser(req), params.message_id));
     },
   );
 

@@ -1,9 +1,11 @@
 import { z } from "zod";
+import type { SendPayload } from "../contract/events.ts";
+import { type forwardedSchema, messageViewSchema, type systemEventSchema } from "../contract/views.ts";
 import { pageLimitSchema } from "../kernel/cursor.ts";
 import { clientIdSchema, idSchema, userIdSchema } from "../kernel/ids.ts";
 import { wellFormedText } from "../kernel/text.ts";
-import type { Exact } from "../kernel/type-checks.ts";
-import type { MessageOp, MessageRecord } from "../store/store.ts";
+import type { Accepts, Exact } from "../kernel/type-checks.ts";
+import type { Forwarded, MessageOp, MessageRecord, SystemEvent } from "../store/store.ts";
 
 /**
  * REST 9 body. A `text` message has `text`; a media message (image, video, audio, file) has
@@ -29,6 +31,7 @@ export type SendMessageInput = z.infer<typeof sendMessageSchema>;
 
 /** Socket `message:send`: the REST body plus the room. */
 export const socketSendSchema = sendMessageSchema.extend({ room_id: idSchema });
+const _sendPayload: Accepts<z.input<typeof socketSendSchema>, SendPayload> = true;
 
 /** Digits only: `before_seq=` (empty) or `1e3` is a 400, not a silently coerced number. */
 const seqParam = z
@@ -76,56 +79,17 @@ export const reactionSchema = z.strictObject({
     .refine((e) => EMOJI.test(e) && HAS_PICTOGRAPH.test(e) && oneEmoji(e), "must be one emoji"),
 });
 
-const systemEventSchema = z.discriminatedUnion("event", [
-  z.strictObject({
-    event: z.literal("members_added"),
-    actor_id: userIdSchema,
-    user_ids: z.array(userIdSchema),
-  }),
-  z.strictObject({
-    event: z.literal("members_removed"),
-    actor_id: userIdSchema,
-    user_ids: z.array(userIdSchema),
-  }),
-  z.strictObject({
-    event: z.literal("role_changed"),
-    actor_id: userIdSchema,
-    user_ids: z.array(userIdSchema),
-    role: z.enum(["admin", "member"]),
-  }),
-  z.strictObject({
-    event: z.literal("room_updated"),
-    actor_id: userIdSchema,
-    fields: z.array(z.enum(["name", "description", "avatar_media_id"])),
-  }),
-]);
-
-/** A stored message as it travels through Redis and persist jobs; parsed again on every read. */
-export const messageRecordSchema = z.strictObject({
-  id: idSchema,
-  room_id: idSchema,
-  seq: z.number().int().positive(),
-  rev: z.number().int().positive(),
-  sender_id: userIdSchema,
-  client_id: clientIdSchema,
-  type: z.enum(["text", "image", "video", "audio", "file", "system"]),
-  text: z.string().nullable(),
-  media_id: z.string().nullable(),
-  reply_to_id: idSchema.nullable(),
-  mentions: z.array(userIdSchema),
-  system: systemEventSchema.nullable(),
-  forwarded: z
-    .strictObject({
-      original_message_id: idSchema,
-      original_sender_id: userIdSchema,
-      forward_count: z.number().int().positive(),
-      many_times: z.boolean(),
-    })
-    .nullable()
-    .optional(),
-  created_at: z.iso.datetime(),
-});
+/**
+ * A stored message as it travels through Redis and persist jobs; parsed again on every read:
+ * the wire message (contract) without what state and viewer lay over it. An original may lack
+ * `forwarded`.
+ */
+export const messageRecordSchema = messageViewSchema
+  .omit({ media: true, reactions: true, my_reaction: true, starred: true, edited_at: true, deleted: true })
+  .extend({ forwarded: messageViewSchema.shape.forwarded.optional() });
 const _recordExact: Exact<z.infer<typeof messageRecordSchema>, MessageRecord> = true;
+const _systemExact: Exact<z.infer<typeof systemEventSchema>, SystemEvent> = true;
+const _forwardedExact: Exact<z.infer<typeof forwardedSchema>, Forwarded> = true;
 
 const opBase = {
   message_id: idSchema,

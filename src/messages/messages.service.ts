@@ -1,4 +1,5 @@
 import type { AuthUser } from "../auth/jwt.ts";
+import type { MessageView } from "../contract/views.ts";
 import { AppError, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import { isBlank } from "../kernel/text.ts";
@@ -10,8 +11,8 @@ import type { MediaKind, MessageRecord, MessagesStore, SystemEvent } from "../st
 import type { AcceptRepository, Unsequenced } from "./accept.repository.ts";
 import type { MessageReader } from "./message.reader.ts";
 import type { HistoryQueryInput, SendMessageInput } from "./messages.schemas.ts";
-import { type MessageView, toMessageView } from "./messages.views.ts";
-import type { PersistProducer } from "./persist.queue.ts";
+import { toMessageView } from "./messages.views.ts";
+import type { PersistJobs } from "./persist.queue.ts";
 import type { RoomCounters } from "./room-counters.repository.ts";
 
 /** Realtime side of the message path; the API implements it with Socket.IO. */
@@ -36,7 +37,7 @@ export class MessagesService {
   readonly #accept: AcceptRepository;
   readonly #counters: RoomCounters;
   readonly #reader: MessageReader;
-  readonly #persist: PersistProducer;
+  readonly #persist: PersistJobs;
   readonly #events: MessageEvents;
   readonly #config: MessagesConfig;
   readonly #limits: Pick<RateLimits, "consume"> | undefined;
@@ -49,7 +50,7 @@ export class MessagesService {
     accept: AcceptRepository;
     counters: RoomCounters;
     reader: MessageReader;
-    persist: PersistProducer;
+    persist: PersistJobs;
     events: MessageEvents;
     config: MessagesConfig;
     limits?: Pick<RateLimits, "consume">;

@@ -1,29 +1,15 @@
-import type { MediaView } from "../media/media.views.ts";
-import {
-  type Forwarded,
-  initialMessageState,
-  type MessageRecord,
-  type MessageState,
-} from "../store/store.ts";
-
-export type MessageView = MessageRecord & {
-  media: MediaView | null;
-  forwarded: Forwarded | null;
-  reactions: Record<string, number>;
-  my_reaction: string | null;
-  starred: boolean;
-  edited_at: string | null;
-  deleted: boolean;
-};
+import type { MediaView, MessageView } from "../contract/views.ts";
+import { initialMessageState, type MessageRecord, type MessageState } from "../store/store.ts";
 
 /** A view without the fields that depend on who looks: what broadcasts to a room carry. */
 export const neutral = (view: MessageView): MessageView => ({ ...view, my_reaction: null, starred: false });
 
 /**
- * The wire shape of a message (docs/api.md "Message"): the immutable record with its current
- * state laid over it; a tombstone keeps its identity and loses its content. `rev` is the
- * room revision of the message's latest change. `media` is the view of the message's media, if
- * it still exists (the caller resolves it: MediaViews).
+ * The wire shape of a message (the contract's MessageView; messages.schemas.ts checks that the
+ * record is the view's first part): the immutable record with its current state laid over it;
+ * a tombstone keeps its identity and loses its content. `rev` is the room revision of the
+ * message's latest change. `media` is the view of the message's media, if it still exists
+ * (the caller resolves it: MediaViews).
  */
 export function toMessageView(
   m: MessageRecord,

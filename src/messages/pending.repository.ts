@@ -56,9 +56,9 @@ return n`,
 const messageIndexMember = (m: Pick<MessageRecord, "room_id" | "id">) => `${m.room_id}|${m.id}`;
 
 /** An op's member in the ops index: room and rev identify it. */
-export const opIndexMember = (op: Pick<MessageOp, "room_id" | "rev">) => `${op.room_id}|${op.rev}`;
+const opIndexMember = (op: Pick<MessageOp, "room_id" | "rev">) => `${op.room_id}|${op.rev}`;
 
-export function parseOpJson(json: string): MessageOp {
+function parseOpJson(json: string): MessageOp {
   return messageOpSchema.parse(JSON.parse(json));
 }
 

@@ -1,9 +1,7 @@
-import { Queue } from "bullmq";
 import { z } from "zod";
-import { idSchema, newId } from "../kernel/ids.ts";
+import { newId } from "../kernel/ids.ts";
 import { persistBatchSize } from "../observability/metrics.ts";
-import { type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
-import type { Keys, RedisClient } from "../redis/redis.ts";
+import { type JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
 import type { MessageOp, MessageRecord } from "../store/store.ts";
 import { messageOpSchema, messageRecordSchema } from "./messages.schemas.ts";
 
@@ -14,16 +12,15 @@ export const persistBatchSchema = z.strictObject({
 export type PersistBatch = z.infer<typeof persistBatchSchema>;
 
 /**
- * The persist queue: group-committed batches of new messages and message ops, the periodic
+ * The persist queue: group-committed batches of new messages and message ops, and the periodic
  * sweep that persists pending work whose job was never stored (an API died between accept and
- * enqueue), and the membership-cache invalidation that backs up every membership change.
+ * enqueue).
  */
 export const persistQueue = {
   name: "persist",
   jobs: {
     "persist-batch": persistBatchSchema,
     "pending-rescue": z.strictObject({}),
-    "membership-invalidate": z.strictObject({ room_id: idSchema }),
   },
   jobOptions: RETRIED_FOR_EVER,
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
@@ -59,15 +56,15 @@ type Batch = {
  * after a quiet spell still waits only `maxDelayMs`. The persist pool's and Redis' cost is per
  * job, so this is what keeps durability cheap at high rates (bench/README.md).
  */
-export class PersistProducer {
-  readonly queue: Queue;
+export class PersistJobs {
+  readonly #jobs: JobProducer<typeof persistQueue.jobs>;
   readonly #opts: GroupCommitOptions;
   #current: Batch | undefined;
   readonly #inFlight = new Set<Promise<void>>();
   #lastFlushAt = 0;
 
-  constructor(connection: RedisClient, keys: Keys, opts: GroupCommitOptions) {
-    this.queue = new Queue(persistQueue.name, { connection, prefix: keys.bullPrefix(persistQueue.name) });
+  constructor(jobs: JobProducer<typeof persistQueue.jobs>, opts: GroupCommitOptions) {
+    this.#jobs = jobs;
     this.#opts = opts;
   }
 
@@ -124,8 +121,8 @@ export class PersistProducer {
     clearTimeout(batch.timer);
     const data: PersistBatch = { messages: [...batch.messages.values()], ops: [...batch.ops.values()] };
     persistBatchSize.observe(data.messages.length + data.ops.length);
-    const p = this.queue
-      .add("persist-batch", data, { ...persistQueue.jobOptions, jobId: `b-${newId()}` })
+    const p = this.#jobs
+      .add("persist-batch", data, `b-${newId()}`)
       .then(() => batch.resolve(), batch.reject)
       .finally(() => {
         this.#inFlight.delete(p);
@@ -139,10 +136,5 @@ export class PersistProducer {
   async drain(): Promise<void> {
     if (this.#current) this.#flush(this.#current);
     await Promise.allSettled([...this.#inFlight]);
-  }
-
-  async close(): Promise<void> {
-    await this.drain();
-    await this.queue.close();
   }
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { AuthUser } from "../auth/jwt.ts";
+import type { MessageView } from "../contract/views.ts";
 import { decodeCursor, encodeCursor, pageLimitSchema } from "../kernel/cursor.ts";
 import { AppError } from "../kernel/errors.ts";
 import { idSchema } from "../kernel/ids.ts";
@@ -7,7 +8,6 @@ import { wellFormedText } from "../kernel/text.ts";
 import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { SearchStore } from "../store/store.ts";
 import type { MessageReader } from "./message.reader.ts";
-import type { MessageView } from "./messages.views.ts";
 
 export const searchQuerySchema = z.object({
   q: wellFormedText()

@@ -1,12 +1,12 @@
 import { z } from "zod";
 import type { AuthUser } from "../auth/jwt.ts";
+import type { MessageView } from "../contract/views.ts";
 import { decodeCursor, encodeCursor } from "../kernel/cursor.ts";
 import { idSchema } from "../kernel/ids.ts";
+import type { ListQuery } from "../kernel/params.ts";
 import type { MembershipCache } from "../membership/membership.cache.ts";
-import type { ListQuery } from "../rooms/rooms.schemas.ts";
 import type { MessageRecord, MessageStateStore } from "../store/store.ts";
 import type { MessageReader } from "./message.reader.ts";
-import type { MessageView } from "./messages.views.ts";
 
 const starCursorSchema = z.object({ s: z.iso.datetime(), m: idSchema });
 

@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { idSchema, userIdSchema } from "../kernel/ids.ts";
-import { JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
-import type { Keys, RedisClient } from "../redis/redis.ts";
+import { type JobProducer, type QueueDefinition, RETRIED_FOR_EVER } from "../queues/queue.ts";
 import type { MessageRecord } from "../store/store.ts";
 
 /**
@@ -25,9 +24,10 @@ export const notifyQueue = {
   jobOptions: RETRIED_FOR_EVER,
 } satisfies QueueDefinition<Record<string, z.ZodType>>;
 
-export class NotifyJobs extends JobProducer<typeof notifyQueue.jobs> {
-  constructor(connection: RedisClient, keys: Keys) {
-    super(notifyQueue, connection, keys);
+export class NotifyJobs {
+  readonly #jobs: JobProducer<typeof notifyQueue.jobs>;
+  constructor(jobs: JobProducer<typeof notifyQueue.jobs>) {
+    this.#jobs = jobs;
   }
 
   /** One job per stored batch; the id follows the messages, so a retried persist job adds it once. */
@@ -36,10 +36,10 @@ export class NotifyJobs extends JobProducer<typeof notifyQueue.jobs> {
     if (wanted.length === 0) return;
     const ids = wanted.map((m) => m.id).sort();
     const digest = createHash("sha256").update(ids.join(",")).digest("base64url").slice(0, 22);
-    await this.add("notify-messages", { message_ids: ids }, `notify-${digest}`);
+    await this.#jobs.add("notify-messages", { message_ids: ids }, `notify-${digest}`);
   }
 
   clearRoom(userId: string, roomId: string, readSeq: number): Promise<void> {
-    return this.add("clear-room", { user_id: userId, room_id: roomId, read_seq: readSeq });
+    return this.#jobs.add("clear-room", { user_id: userId, room_id: roomId, read_seq: readSeq });
   }
 }

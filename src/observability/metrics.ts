@@ -53,7 +53,8 @@ export const pushesSent = new Counter({
 /** Readers of queue depths by queue name, run at each scrape (a pool registers its queue). */
 const queueReaders = new Map<string, () => Promise<Record<string, number>>>();
 
-export const queueJobs = new Gauge({
+// Registered, and read, through the registry only.
+new Gauge({
   name: "chat_queue_jobs",
   help: "Jobs in a queue by state, read from Redis at scrape time",
   labelNames: ["queue", "state"] as const,

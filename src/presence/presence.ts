@@ -1,4 +1,5 @@
 import type { AuthUser } from "../auth/jwt.ts";
+import type { PresenceView } from "../contract/views.ts";
 import { notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -65,8 +66,6 @@ export type PresenceConfig = {
   /** How often this node refreshes its sockets and sweeps for dead nodes' users. */
   heartbeatMs: number;
 };
-
-export type PresenceView = { online: boolean; last_seen_at: string | null };
 
 /**
  * Presence (API 34): a user is online while at least one socket on any node is. Each node

@@ -4,7 +4,7 @@ import type { Keys, RedisClient } from "../redis/redis.ts";
 
 /**
  * A queue: its name, the schema of each job's payload, and the options its jobs get. Producers
- * (API processes, other pools) and the pool that works it (workers/pool.ts) share this one
+ * (API processes, other pools) and the pool that works it (src/app/pool.ts) share this one
  * definition, so a payload is checked against the same schema on both sides.
  */
 export type QueueDefinition<Jobs extends Record<string, z.ZodType>> = {
@@ -30,12 +30,12 @@ export type JobData<Jobs extends Record<string, z.ZodType>, N extends keyof Jobs
 export const UNBOUNDED_ATTEMPTS = 1_000_000_000;
 
 /** Finished jobs keep nothing (Redis memory per message); failed ones stay a week for operators. */
-export const RETENTION: Pick<JobsOptions, "removeOnComplete" | "removeOnFail"> = {
+const RETENTION: Pick<JobsOptions, "removeOnComplete" | "removeOnFail"> = {
   removeOnComplete: true,
   removeOnFail: { age: 7 * 86_400 },
 };
 
-/** The custom backoff type every pool registers (workers/pool.ts): exponential, capped. */
+/** The custom backoff type every pool registers (src/app/pool.ts): exponential, capped. */
 export const BACKOFF_TYPE = "capped-exponential";
 
 /** The job options of every queue: retried for ever with the pool's capped backoff, finished jobs not kept. */

@@ -1,6 +1,7 @@
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { Emitter } from "@socket.io/redis-emitter";
 import { Server } from "socket.io";
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } from "../contract/events.ts";
 import type { RedisClient } from "../redis/redis.ts";
 
 /**
@@ -52,9 +53,18 @@ export async function adapterReady(
 /** The adapter's subscriber: a Redis connection, or (workers) one that subscribes to nothing. */
 type SubscriberLike = RedisClient | typeof publishOnly;
 
-/** What workers emit through: `to(room).emit(event, payload)`, received by every API node. */
+/**
+ * What events to clients go through: `to(rooms).emit(event, payload)`, received by every API
+ * node. The API's Socket.IO server is one, and so is what workers publish with
+ * (workerBroadcaster), so one class of events serves both.
+ */
 export type Broadcaster = {
-  to(room: string | string[]): { emit(event: string, ...args: unknown[]): unknown };
+  to(rooms: string | string[]): {
+    emit<E extends keyof ServerToClientEvents>(
+      event: E,
+      ...args: Parameters<ServerToClientEvents[E]>
+    ): unknown;
+  };
 };
 
 /**
@@ -74,8 +84,9 @@ export function workerBroadcaster(
   key: string,
   cluster: boolean,
 ): { broadcaster: Broadcaster; close(): Promise<void> } {
-  if (!cluster) return { broadcaster: new Emitter(pub, { key }), close: async () => {} };
-  const io = new Server({
+  if (!cluster)
+    return { broadcaster: new Emitter<ServerToClientEvents>(pub, { key }), close: async () => {} };
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents>({
     // The API nodes' own adapter, so channels and messages are theirs by construction.
     adapter: socketAdapter(pub, publishOnly, key, true),
     serveClient: false,

@@ -1,14 +1,16 @@
-import { type DefaultEventsMap, Server, type Socket } from "socket.io";
+import { Server, type Socket } from "socket.io";
 import { AuthError, type AuthUser, type TokenVerifier } from "../auth/jwt.ts";
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } from "../contract/events.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { RedisClient } from "../redis/redis.ts";
 import type { Store } from "../store/store.ts";
 import { type RoomsReady, socketAdapter } from "./adapter.ts";
 import { roomChannel, userChannel } from "./channels.ts";
 
-export type SocketData = { user: AuthUser };
-export type ChatServer = Server<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
-export type ChatSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
+type SocketData = { user: AuthUser };
+/** The contract's events (src/contract/events.ts): every `on` and `emit` is checked against them. */
+export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 export type SocketServerDeps = {
   pub: RedisClient;

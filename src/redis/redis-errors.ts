@@ -59,7 +59,7 @@ const CONNECTION_REASONS: Record<string, string> = {
  * The reason a connection failed, or null when the error is not about the connection. ("Not
  * connected" rejections are not failures of their own: the connection reports why.)
  */
-export function connectionFailure(err: unknown): string | null {
+function connectionFailure(err: unknown): string | null {
   if (!(err instanceof Error)) return null;
   // ioredis Cluster: no seed answered; the last node's error says why.
   if (err.name === "ClusterAllFailedError") {

@@ -63,7 +63,7 @@ export function masters(redis: RedisClient): Redis[] {
  * the user's bucket `{p<n>}` likewise. On a single Redis the tags change nothing.
  */
 export const ROOM_BUCKETS = 64;
-export const PRESENCE_BUCKETS = 16;
+const PRESENCE_BUCKETS = 16;
 
 export function roomBucket(roomId: string): number {
   return calculateSlot(roomId) % ROOM_BUCKETS;
@@ -332,7 +332,7 @@ function redisWhere(redis: RedisClient): string {
   return `${redis.options.host}:${redis.options.port} (REDIS_URL)`;
 }
 
-export async function readDurability(node: Redis): Promise<DurabilitySettings> {
+async function readDurability(node: Redis): Promise<DurabilitySettings> {
   const name = `${node.options.host}:${node.options.port}`;
   try {
     const get = async (key: string) => ((await node.config("GET", key)) as string[])[1] ?? "";

@@ -1,4 +1,5 @@
 import type { AuthUser } from "../auth/jwt.ts";
+import type { RoomView } from "../contract/views.ts";
 import { AppError, notFound } from "../kernel/errors.ts";
 import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { MembershipChange } from "../membership/membership-change.ts";
@@ -9,7 +10,7 @@ import type { RateLimits } from "../rate-limits/rate-limits.ts";
 import type { MemberRole, MembersStore, RoomRecord, RoomsStore } from "../store/store.ts";
 import type { BlocksService } from "./blocks.service.ts";
 import type { GroupUpdateInput } from "./rooms.schemas.ts";
-import { type RoomView, toRoomView } from "./rooms.views.ts";
+import { toRoomView } from "./rooms.views.ts";
 
 /** Realtime side of group changes: socket moves on every node, and the room events. */
 export interface GroupEvents {

@@ -1,10 +1,9 @@
 import type { AuthUser } from "../auth/jwt.ts";
+import type { ReceiptUpdate } from "../contract/events.ts";
 import { notFound } from "../kernel/errors.ts";
 import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
 import type { MembersStore } from "../store/store.ts";
-
-export type ReceiptUpdate = { room_id: string; user_id: string; read_seq: number; delivered_seq: number };
 
 /** Realtime side of receipts: `receipt:updated` to the room (the member's own devices included). */
 export interface ReceiptEvents {

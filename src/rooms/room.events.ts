@@ -1,22 +1,24 @@
 import { z } from "zod";
+import type { MembershipMove, ReceiptUpdate } from "../contract/events.ts";
 import { idSchema, userIdSchema } from "../kernel/ids.ts";
+import type { Exact } from "../kernel/type-checks.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { RoomsReady } from "../realtime/adapter.ts";
 import { roomChannel, userChannel } from "../realtime/channels.ts";
 import type { ChatServer } from "../realtime/socket.server.ts";
 import type { RoomRecord } from "../store/store.ts";
 import type { GroupEvents } from "./groups.service.ts";
-import type { ReceiptEvents, ReceiptUpdate } from "./receipts.service.ts";
+import type { ReceiptEvents } from "./receipts.service.ts";
 import type { RoomEvents } from "./rooms.service.ts";
 import { toRoomView } from "./rooms.views.ts";
 
-const MOVE_EVENT = "membership:move";
+/** Another node's move arrives through Redis: parsed, not trusted. */
 const moveSchema = z.strictObject({
   kind: z.enum(["join", "leave"]),
   user_ids: z.array(userIdSchema).min(1),
   room_id: idSchema,
 });
-type Move = z.infer<typeof moveSchema>;
+const _move: Exact<z.infer<typeof moveSchema>, MembershipMove> = true;
 
 /** Room events, and the socket moves that follow membership on every node. */
 export class SocketRoomEvents implements RoomEvents, ReceiptEvents, GroupEvents {
@@ -28,8 +30,9 @@ export class SocketRoomEvents implements RoomEvents, ReceiptEvents, GroupEvents 
     this.#io = io;
     this.#logger = logger;
     this.#roomsReady = roomsReady;
-    // Another node's membership change: move this node's sockets, then confirm.
-    io.on(MOVE_EVENT, async (payload: unknown, ack: unknown) => {
+    // Another node's membership change: move this node's sockets, then confirm (if asked to:
+    // what comes through Redis is not trusted, the ack's presence included).
+    io.on("membership:move", async (payload: unknown, ack: ((ok: boolean) => void) | undefined) => {
       const move = moveSchema.safeParse(payload);
       const ok = move.success
         ? await this.#applyLocally(move.data).then(
@@ -37,12 +40,12 @@ export class SocketRoomEvents implements RoomEvents, ReceiptEvents, GroupEvents 
             () => false,
           )
         : false;
-      if (typeof ack === "function") ack(ok);
+      ack?.(ok);
     });
   }
 
   /** Confirmed only once this node receives the room's broadcasts (a join on Redis Cluster subscribes). */
-  async #applyLocally(move: Move): Promise<void> {
+  async #applyLocally(move: MembershipMove): Promise<void> {
     const sockets = this.#io.local.in(move.user_ids.map(userChannel));
     if (move.kind === "join") {
       sockets.socketsJoin(roomChannel(move.room_id));
@@ -58,10 +61,10 @@ export class SocketRoomEvents implements RoomEvents, ReceiptEvents, GroupEvents 
    * applied everywhere before the change's system message is taken: then nothing sequenced
    * after a removal reaches a removed member, on any node.
    */
-  async #move(move: Move): Promise<void> {
+  async #move(move: MembershipMove): Promise<void> {
     await this.#applyLocally(move);
     try {
-      await this.#io.serverSideEmitWithAck(MOVE_EVENT, move);
+      await this.#io.serverSideEmitWithAck("membership:move", move);
     } catch (err) {
       this.#logger.warn(
         { room_id: move.room_id, err: err instanceof Error ? err.message : String(err) },

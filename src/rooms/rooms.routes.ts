@@ -2,18 +2,16 @@ import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
-import { parse } from "../kernel/errors.ts";
+import { listQuerySchema, roomParamsSchema } from "../kernel/params.ts";
 import type { GroupsService } from "./groups.service.ts";
 import type { ReceiptsService } from "./receipts.service.ts";
 import {
   addMembersSchema,
   createRoomSchema,
   groupUpdateSchema,
-  listQuerySchema,
   memberParamsSchema,
   receiptSchema,
   roleSchema,
-  roomParamsSchema,
   settingsSchema,
 } from "./rooms.schemas.ts";
 import type { RoomsService } from "./rooms.service.ts";
@@ -34,8 +32,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       response: bodies.room,
       errors: ["forbidden", "rate_limited"],
     },
-    async (req, res) => {
-      const { room, created } = await rooms.create(currentUser(req), parse(createRoomSchema, req.body));
+    async ({ body }, req, res) => {
+      const { room, created } = await rooms.create(currentUser(req), body);
       res.status(created ? 201 : 200).json({ room });
     },
   );
@@ -52,8 +50,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       status: 200,
       response: bodies.rooms,
     },
-    async (req, res) => {
-      res.json(await rooms.list(currentUser(req), parse(listQuerySchema, req.query)));
+    async ({ query }, req, res) => {
+      res.json(await rooms.list(currentUser(req), query));
     },
   );
 
@@ -69,9 +67,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       status: 200,
       response: bodies.room,
     },
-    async (req, res) => {
-      const { room_id } = parse(roomParamsSchema, req.params);
-      res.json({ room: await rooms.get(currentUser(req), room_id) });
+    async ({ params }, req, res) => {
+      res.json({ room: await rooms.get(currentUser(req), params.room_id) });
     },
   );
 
@@ -89,9 +86,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       response: bodies.room,
       errors: ["forbidden"],
     },
-    async (req, res) => {
-      const { room_id } = parse(roomParamsSchema, req.params);
-      res.json({ room: await groups.update(currentUser(req), room_id, parse(groupUpdateSchema, req.body)) });
+    async ({ params, body }, req, res) => {
+      res.json({ room: await groups.update(currentUser(req), params.room_id, body) });
     },
   );
 
@@ -109,10 +105,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       response: bodies.room,
       errors: ["forbidden", "rate_limited"],
     },
-    async (req, res) => {
-      const { room_id } = parse(roomParamsSchema, req.params);
-      const { user_ids } = parse(addMembersSchema, req.body);
-      res.json({ room: await groups.addMembers(currentUser(req), room_id, user_ids) });
+    async ({ params, body }, req, res) => {
+      res.json({ room: await groups.addMembers(currentUser(req), params.room_id, body.user_ids) });
     },
   );
 
@@ -129,9 +123,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       response: bodies.room,
       errors: ["forbidden"],
     },
-    async (req, res) => {
-      const { room_id, user_id } = parse(memberParamsSchema, req.params);
-      res.json({ room: await groups.removeMember(currentUser(req), room_id, user_id) });
+    async ({ params }, req, res) => {
+      res.json({ room: await groups.removeMember(currentUser(req), params.room_id, params.user_id) });
     },
   );
 
@@ -149,10 +142,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       response: bodies.room,
       errors: ["forbidden"],
     },
-    async (req, res) => {
-      const { room_id, user_id } = parse(memberParamsSchema, req.params);
-      const { role } = parse(roleSchema, req.body);
-      res.json({ room: await groups.setRole(currentUser(req), room_id, user_id, role) });
+    async ({ params, body }, req, res) => {
+      res.json({ room: await groups.setRole(currentUser(req), params.room_id, params.user_id, body.role) });
     },
   );
 
@@ -169,11 +160,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       status: 200,
       response: bodies.room,
     },
-    async (req, res) => {
-      const { room_id } = parse(roomParamsSchema, req.params);
-      res.json({
-        room: await rooms.updateSettings(currentUser(req), room_id, parse(settingsSchema, req.body)),
-      });
+    async ({ params, body }, req, res) => {
+      res.json({ room: await rooms.updateSettings(currentUser(req), params.room_id, body) });
     },
   );
 
@@ -190,10 +178,8 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
         body: receiptSchema,
         status: 204,
       },
-      async (req, res) => {
-        const { room_id } = parse(roomParamsSchema, req.params);
-        const { seq } = parse(receiptSchema, req.body);
-        await receipts.mark(currentUser(req), room_id, kind, seq);
+      async ({ params, body }, req, res) => {
+        await receipts.mark(currentUser(req), params.room_id, kind, body.seq);
         res.status(204).end();
       },
     );
@@ -210,7 +196,7 @@ export function roomsRoutes(rooms: RoomsService, receipts: ReceiptsService, grou
       status: 200,
       response: bodies.unread,
     },
-    async (req, res) => {
+    async (_input, req, res) => {
       res.json(await rooms.unread(currentUser(req)));
     },
   );

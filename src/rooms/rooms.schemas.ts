@@ -1,9 +1,8 @@
 import { z } from "zod";
-import { pageLimitSchema } from "../kernel/cursor.ts";
+import type { ReceiptPayload } from "../contract/events.ts";
 import { idSchema, userIdSchema } from "../kernel/ids.ts";
 import { displayName, wellFormedText } from "../kernel/text.ts";
-
-export const roomParamsSchema = z.object({ room_id: idSchema });
+import type { Accepts } from "../kernel/type-checks.ts";
 
 export const createRoomSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("direct"), member_id: userIdSchema }),
@@ -15,12 +14,6 @@ export const createRoomSchema = z.discriminatedUnion("type", [
   }),
 ]);
 export type CreateRoomInput = z.infer<typeof createRoomSchema>;
-
-export const listQuerySchema = z.object({
-  limit: pageLimitSchema,
-  cursor: z.string().max(500).optional(),
-});
-export type ListQuery = z.infer<typeof listQuerySchema>;
 
 export const activityCursorSchema = z.object({ a: z.iso.datetime(), i: idSchema });
 
@@ -42,6 +35,7 @@ export type SettingsInput = z.infer<typeof settingsSchema>;
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const receiptSchema = z.strictObject({ seq });
 export const socketReceiptSchema = z.strictObject({ room_id: idSchema, seq });
+const _receiptPayload: Accepts<z.input<typeof socketReceiptSchema>, ReceiptPayload> = true;
 
 /** REST 4 (admins): at least one field; description and avatar may be cleared with null. */
 export const groupUpdateSchema = z

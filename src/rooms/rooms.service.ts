@@ -1,8 +1,9 @@
 import type { AuthUser } from "../auth/jwt.ts";
+import type { MediaView, RoomView } from "../contract/views.ts";
 import { decodeCursor, encodeCursor } from "../kernel/cursor.ts";
 import { AppError, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
-import type { MediaView } from "../media/media.views.ts";
+import type { ListQuery } from "../kernel/params.ts";
 import type { MembershipCache } from "../membership/membership.cache.ts";
 import type { MessageReader } from "../messages/message.reader.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
@@ -16,13 +17,8 @@ import type {
   RoomsStore,
 } from "../store/store.ts";
 import type { BlocksService } from "./blocks.service.ts";
-import {
-  activityCursorSchema,
-  type CreateRoomInput,
-  type ListQuery,
-  type SettingsInput,
-} from "./rooms.schemas.ts";
-import { type RoomView, toRoomView } from "./rooms.views.ts";
+import { activityCursorSchema, type CreateRoomInput, type SettingsInput } from "./rooms.schemas.ts";
+import { toRoomView } from "./rooms.views.ts";
 import type { UnreadCounter } from "./unread.ts";
 
 /** Realtime side effects of room changes; the API process implements it with Socket.IO. */

@@ -1,19 +1,16 @@
-import type { MediaView } from "../media/media.views.ts";
-import { type MessageView, toMessageView } from "../messages/messages.views.ts";
+import type { MediaView, RoomView } from "../contract/views.ts";
+import type { Exact } from "../kernel/type-checks.ts";
+import { toMessageView } from "../messages/messages.views.ts";
 import { initialMessageState, type MemberRecord, type RoomRecord } from "../store/store.ts";
 
-/** API.md "Room": the record minus storage-only fields, plus the caller's own state. */
-export type RoomView = Omit<
-  RoomRecord,
-  "direct_key" | "last_activity_at" | "last_message" | "last_message_state" | "rev"
-> & {
-  last_message: MessageView | null;
-  unread_count: number;
-  /** A direct room's two members (sorted), so a room list can name the other person; null for groups. */
-  direct_member_ids: [string, string] | null;
-  settings: { muted_until: string | null; pinned: boolean; archived: boolean };
-  members?: { user_id: string; role: MemberRecord["role"]; joined_at: string }[];
-};
+/**
+ * The contract's Room is the record minus storage-only fields, plus the caller's own state: a
+ * field added to the record fails this until the contract carries it (or it is left out here).
+ */
+const _recordFields: Exact<
+  Omit<RoomRecord, "direct_key" | "last_activity_at" | "last_message" | "last_message_state" | "rev">,
+  Omit<RoomView, "last_message" | "unread_count" | "direct_member_ids" | "settings" | "members">
+> = true;
 
 /**
  * The caller's view of a room. `unread` comes from UnreadCounter (derived from the room's last

@@ -3,7 +3,6 @@ import { z } from "zod";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
-import { parse } from "../kernel/errors.ts";
 import { userIdSchema } from "../kernel/ids.ts";
 import type { Presence } from "../presence/presence.ts";
 import type { BlocksService } from "./blocks.service.ts";
@@ -25,9 +24,8 @@ export function usersRoutes(blocks: BlocksService, presence: Presence): Router {
       status: 200,
       response: bodies.presence,
     },
-    async (req, res) => {
-      const { user_id } = parse(userParamsSchema, req.params);
-      res.json(await presence.get(currentUser(req), user_id));
+    async ({ params }, req, res) => {
+      res.json(await presence.get(currentUser(req), params.user_id));
     },
   );
   route(
@@ -41,9 +39,8 @@ export function usersRoutes(blocks: BlocksService, presence: Presence): Router {
       params: userParamsSchema,
       status: 204,
     },
-    async (req, res) => {
-      const { user_id } = parse(userParamsSchema, req.params);
-      await blocks.block(currentUser(req), user_id);
+    async ({ params }, req, res) => {
+      await blocks.block(currentUser(req), params.user_id);
       res.status(204).end();
     },
   );
@@ -58,9 +55,8 @@ export function usersRoutes(blocks: BlocksService, presence: Presence): Router {
       params: userParamsSchema,
       status: 204,
     },
-    async (req, res) => {
-      const { user_id } = parse(userParamsSchema, req.params);
-      await blocks.unblock(currentUser(req), user_id);
+    async ({ params }, req, res) => {
+      await blocks.unblock(currentUser(req), params.user_id);
       res.status(204).end();
     },
   );

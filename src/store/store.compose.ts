@@ -1,55 +1,93 @@
-import type {
-  BlocksStore,
-  DevicesStore,
-  MediaStore,
-  MembersStore,
-  MessageStateStore,
-  MessagesStore,
-  RoomsStore,
-  SearchStore,
-  Store,
-  SyncStore,
-} from "./store.ts";
+import type { Store, StorePorts } from "./store.ts";
 
-/** The parts an adapter is made of, each typed by the port it serves (one object may serve several). */
-export type StoreParts = {
-  rooms: RoomsStore;
-  members: MembersStore;
-  messages: MessagesStore;
-  state: MessageStateStore;
-  blocks: BlocksStore;
-  search: SearchStore;
-  media: MediaStore;
-  devices: DevicesStore;
-  sync: SyncStore;
-  lifecycle: Pick<Store, "ping" | "close">;
-};
+/**
+ * Each port's methods by name, listed once: the Store takes these and only these from the part
+ * serving the port (an adapter class's helpers stay out). `satisfies` keeps every name a method
+ * of its port; composeStore's `Store` return type fails tsc when a port's method is not listed.
+ */
+const METHODS = {
+  rooms: [
+    "createGroupRoom",
+    "getOrCreateDirectRoom",
+    "getRoom",
+    "listRoomsForUser",
+    "updateRoom",
+    "roomsWithAvatar",
+    "clearAvatar",
+  ],
+  members: [
+    "getMembers",
+    "getMember",
+    "listMemberIds",
+    "listRoomIdsForUser",
+    "directPartners",
+    "shareRoom",
+    "listMemberships",
+    "updateReceipts",
+    "updateSettings",
+    "addMembers",
+    "removeMember",
+    "setRole",
+  ],
+  messages: [
+    "insertMessages",
+    "getMessage",
+    "getMessages",
+    "recordRollbacks",
+    "getRolledBack",
+    "getMessageByClientId",
+    "listMessages",
+    "roomCounters",
+    "systemSeqsAfter",
+  ],
+  state: ["applyMessageOps", "getMessageStates", "getReactions", "listStarred"],
+  blocks: ["block", "unblock", "isBlocked", "blockersOf", "isRoomBlocked", "directRoomId"],
+  search: ["searchMessages"],
+  media: [
+    "createMedia",
+    "getMedia",
+    "getMediaMany",
+    "updateMedia",
+    "deleteMedia",
+    "linkMedia",
+    "mediaLinks",
+    "mediaLinksForMember",
+  ],
+  devices: [
+    "upsertDevice",
+    "getDevice",
+    "listDevices",
+    "devicesOf",
+    "deleteDevice",
+    "touchDevice",
+    "dropPushToken",
+  ],
+  sync: ["memberRooms", "messageChanges", "saveSyncCursor", "getSyncCursor"],
+  lifecycle: ["ping", "close"],
+} as const satisfies { [K in keyof StorePorts]: readonly (keyof StorePorts[K])[] };
 
-/** A part's methods bound to it, as a plain object: class methods live on the prototype, which a spread skips. */
-function bound<T extends object>(part: T): T {
-  const out: Record<string, unknown> = {};
-  for (let proto = part; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      const value: unknown = Reflect.get(part, name);
-      if (name !== "constructor" && typeof value === "function" && !(name in out))
-        out[name] = value.bind(part);
-    }
-  }
-  return out as T;
+/** The named methods of a part, bound to it: class methods read `this`, and live on the prototype. */
+function pick<T extends object, N extends keyof T>(part: T, names: readonly N[]): Pick<T, N> {
+  return Object.fromEntries(
+    names.map((name) => [name, (part[name] as (...args: unknown[]) => unknown).bind(part)]),
+  ) as Pick<T, N>;
 }
 
-/** One Store from its parts, instead of a class that forwards every method by hand. */
-export function composeStore(p: StoreParts): Store {
+/**
+ * One Store from its parts, instead of a class that forwards every method by hand. The ports
+ * are Disjoint (store.ts), so no spread below overwrites another's method.
+ */
+export function composeStore(p: StorePorts): Store {
   return {
-    ...bound(p.rooms),
-    ...bound(p.members),
-    ...bound(p.messages),
-    ...bound(p.state),
-    ...bound(p.blocks),
-    ...bound(p.search),
-    ...bound(p.media),
-    ...bound(p.devices),
-    ...bound(p.sync),
-    ...bound(p.lifecycle),
+    ...pick(p.rooms, METHODS.rooms),
+    ...pick(p.members, METHODS.members),
+    ...pick(p.messages, METHODS.messages),
+    ...pick(p.state, METHODS.state),
+    ...pick(p.blocks, METHODS.blocks),
+    ...pick(p.search, METHODS.search),
+    ...pick(p.media, METHODS.media),
+    ...pick(p.devices, METHODS.devices),
+    ...pick(p.sync, METHODS.sync),
+    ...pick(p.lifecycle, METHODS.lifecycle),
   };
 }

@@ -10,7 +10,7 @@
  * writes (read-your-writes on one connection).
  */
 
-export type RoomType = "direct" | "group";
+type RoomType = "direct" | "group";
 export type MemberRole = "admin" | "member";
 export type MessageType = "text" | "image" | "video" | "audio" | "file" | "system";
 
@@ -568,3 +568,31 @@ export interface Store
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * The ports a Store is composed of (store.compose.ts), by the part serving each (one object may
+ * serve several). Disjoint, so two ports with one method name fail tsc here instead of one
+ * silently replacing the other.
+ */
+export type StorePorts = Disjoint<{
+  rooms: RoomsStore;
+  members: MembersStore;
+  messages: MessagesStore;
+  state: MessageStateStore;
+  blocks: BlocksStore;
+  search: SearchStore;
+  media: MediaStore;
+  devices: DevicesStore;
+  sync: SyncStore;
+  lifecycle: Pick<Store, "ping" | "close">;
+}>;
+
+/** The names port K shares with any other port of P (never when it shares none). */
+type SharedNames<P, K extends keyof P> = keyof P[K] &
+  { [O in Exclude<keyof P, K>]: keyof P[O] }[Exclude<keyof P, K>];
+
+/**
+ * P itself, when no two of its ports share a name. Otherwise the constraint fails, naming the
+ * port and the method: each shared name would have to be `never`, which no method is.
+ */
+export type Disjoint<P extends { [K in keyof P]: { [N in SharedNames<P, K>]: never } }> = P;

@@ -2,7 +2,6 @@ import { Router } from "express";
 import { currentUser } from "../auth/auth.middleware.ts";
 import { bodies } from "../http/responses.ts";
 import { CHAT_BASE, route } from "../http/route.ts";
-import { parse } from "../kernel/errors.ts";
 import { syncMessagesSchema, syncRoomsSchema } from "./sync.schemas.ts";
 import type { SyncService } from "./sync.service.ts";
 
@@ -23,8 +22,8 @@ export function syncRoutes(sync: SyncService): Router {
       response: bodies.syncRooms,
       errors: ["not_found"],
     },
-    async (req, res) => {
-      res.json(await sync.rooms(currentUser(req), parse(syncRoomsSchema, req.query)));
+    async ({ query }, req, res) => {
+      res.json(await sync.rooms(currentUser(req), query));
     },
   );
 
@@ -41,8 +40,8 @@ export function syncRoutes(sync: SyncService): Router {
       response: bodies.syncMessages,
       errors: ["not_found"],
     },
-    async (req, res) => {
-      res.json(await sync.messages(currentUser(req), parse(syncMessagesSchema, req.query)));
+    async ({ query }, req, res) => {
+      res.json(await sync.messages(currentUser(req), query));
     },
   );
 

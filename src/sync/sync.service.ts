@@ -1,14 +1,13 @@
 import { createHash } from "node:crypto";
 import type { z } from "zod";
 import type { AuthUser } from "../auth/jwt.ts";
+import type { MessagesSync, MessageView, RoomsSync, RoomView } from "../contract/views.ts";
 import type { DevicesService } from "../devices/devices.service.ts";
 import { AppError, notFound } from "../kernel/errors.ts";
 import { newId } from "../kernel/ids.ts";
 import type { MessageReader } from "../messages/message.reader.ts";
-import type { MessageView } from "../messages/messages.views.ts";
 import type { PendingRepository } from "../messages/pending.repository.ts";
 import type { RoomCounters } from "../messages/room-counters.repository.ts";
-import type { RoomView } from "../rooms/rooms.views.ts";
 import type { MessageRecord, MessagesStore, SyncKind, SyncStore } from "../store/store.ts";
 import {
   messagesStateSchema,
@@ -19,9 +18,6 @@ import {
 
 /** Windows of changes one room's part of a page may read (see #roomChanges). */
 const WINDOWS = 4;
-
-export type RoomsSync = { rooms: RoomView[]; removed_room_ids: string[]; next_since: string };
-export type MessagesSync = { messages: MessageView[]; next_since: string; has_more: boolean };
 
 /** What changes a room for a device: anything but the signed URLs, which move with time. */
 function fingerprint(room: RoomView): string {

@@ -16,7 +16,7 @@ type MediaSettings = Pick<
  * PUBLIC_URL, which may be another spelling of the page's host), or the bucket (its endpoint,
  * path- or virtual-host style, and the CDN in front of it).
  */
-export function mediaOrigins(config: MediaSettings): string[] {
+function mediaOrigins(config: MediaSettings): string[] {
   const origins = new Set<string>();
   if (config.MEDIA_STORAGE === "local") {
     origins.add(new URL(config.publicUrl).origin);

@@ -10,7 +10,7 @@ export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
  * Set by scripts/test-cluster.sh: the processes a test starts, and testRedis(), use this Redis
  * Cluster (seed list host:port,...) instead of REDIS_URL.
  */
-export const REDIS_CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER ?? "";
+const REDIS_CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER ?? "";
 
 const clusterSeeds = () =>
   REDIS_CLUSTER_NODES.split(",").map((n) => {

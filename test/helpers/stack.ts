@@ -17,7 +17,6 @@ import {
 } from "../../src/messages/messages.service.ts";
 import { MessageOpsRepository } from "../../src/messages/ops.repository.ts";
 import { PendingRepository } from "../../src/messages/pending.repository.ts";
-import { PersistProducer } from "../../src/messages/persist.queue.ts";
 import { type FailureEvents, PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
 import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { createLogger } from "../../src/observability/logger.ts";
@@ -25,8 +24,9 @@ import { Keys } from "../../src/redis/redis.ts";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { Store } from "../../src/store/store.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "./env.ts";
+import { persistJobs } from "./producers.ts";
 
-export const BACKLOG = { maxMessages: 1_000_000, maxBytes: 1 << 30 };
+const BACKLOG = { maxMessages: 1_000_000, maxBytes: 1 << 30 };
 
 export const user = (id: string): AuthUser => ({
   id,
@@ -60,7 +60,7 @@ export function messageStack(
   const opsRepo = new MessageOpsRepository(redis, keys, counters, new BacklogGauge(redis, keys, BACKLOG));
   const reader = new MessageReader(store, pending, opts.media);
   const members = new MembershipCache(redis, keys, store, 3600);
-  const producer = new PersistProducer(queueConn, keys, {
+  const producer = persistJobs(queueConn, keys, {
     maxDelayMs: 1,
     maxMessages: 500,
     minIntervalMs: 0,

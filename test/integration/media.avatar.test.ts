@@ -2,8 +2,10 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { AuthUser } from "../../src/auth/jwt.ts";
+import type { MessageView } from "../../src/contract/views.ts";
+import { FanoutJobs, fanoutQueue } from "../../src/fanout/fanout.queue.ts";
 import { newId } from "../../src/kernel/ids.ts";
-import { MediaJobs } from "../../src/media/media.queue.ts";
+import { MediaJobs, mediaQueue } from "../../src/media/media.queue.ts";
 import { MediaService } from "../../src/media/media.service.ts";
 import { MediaViews } from "../../src/media/media.views.ts";
 import { LocalMediaStorage } from "../../src/media-storage/local.storage.ts";
@@ -13,9 +15,7 @@ import { MembershipCache } from "../../src/membership/membership.cache.ts";
 import { MembershipChange } from "../../src/membership/membership-change.ts";
 import { RoomLocks } from "../../src/membership/room-lock.ts";
 import { MessageReader } from "../../src/messages/message.reader.ts";
-import type { MessageView } from "../../src/messages/messages.views.ts";
 import { PendingRepository } from "../../src/messages/pending.repository.ts";
-import { persistQueue } from "../../src/messages/persist.queue.ts";
 import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { JobProducer } from "../../src/queues/queue.ts";
@@ -66,12 +66,16 @@ const updated: RoomRecord[] = [];
 function compose(store: Store) {
   const views = new MediaViews(store, local, 3600);
   const membersCache = new MembershipCache(redis, keys, store, 60);
-  const change = new MembershipChange(new JobProducer(persistQueue, queueConn, keys), membersCache, logger);
+  const change = new MembershipChange(
+    new FanoutJobs(new JobProducer(fanoutQueue, queueConn, keys)),
+    membersCache,
+    logger,
+  );
   let groups: GroupsService | undefined;
   const media = new MediaService({
     store,
     storage: local,
-    jobs: new HookedJobs(queueConn, keys),
+    jobs: new HookedJobs(new JobProducer(mediaQueue, queueConn, keys)),
     views,
     reader: new MessageReader(store, new PendingRepository(redis, keys, 3600), views),
     config: {

@@ -2,9 +2,9 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthUser } from "../../src/auth/jwt.ts";
-import { MediaJobs } from "../../src/media/media.queue.ts";
+import type { MediaView, MessageView } from "../../src/contract/views.ts";
 import { MediaService } from "../../src/media/media.service.ts";
-import { type MediaView, MediaViews } from "../../src/media/media.views.ts";
+import { MediaViews } from "../../src/media/media.views.ts";
 import { MediaJobsUseCase } from "../../src/media/process-media.usecase.ts";
 import { AvProcessor } from "../../src/media/processing/av.processor.ts";
 import { Ffmpeg } from "../../src/media/processing/ffmpeg.ts";
@@ -17,10 +17,8 @@ import { BacklogGauge } from "../../src/messages/backlog.gauge.ts";
 import { MediaUpdates } from "../../src/messages/media-updates.ts";
 import { MessageReader } from "../../src/messages/message.reader.ts";
 import { MessagesService } from "../../src/messages/messages.service.ts";
-import type { MessageView } from "../../src/messages/messages.views.ts";
 import { MessageOpsRepository } from "../../src/messages/ops.repository.ts";
 import { PendingRepository } from "../../src/messages/pending.repository.ts";
-import { PersistProducer } from "../../src/messages/persist.queue.ts";
 import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { Keys } from "../../src/redis/redis.ts";
@@ -28,6 +26,7 @@ import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import { room as newRoom } from "../contract/fixtures.ts";
 import { dropPrefix, REDIS_URL, removeDir, tempDir, uniquePrefix } from "../helpers/env.ts";
 import { jpeg } from "../helpers/media-files.ts";
+import { mediaJobs, persistJobs } from "../helpers/producers.ts";
 
 /**
  * The race between a media send and the media pool finishing, with each interleaving forced:
@@ -44,12 +43,12 @@ const counters = new RoomCounters(redis, keys, store);
 const local = new LocalMediaStorage(path.join(dir, "media"), new UrlSigner("k".repeat(32), "http://h"));
 const views = new MediaViews(store, local, 3600);
 const reader = new MessageReader(store, pending, views);
-const persist = new PersistProducer(queueConn, keys, {
+const persist = persistJobs(queueConn, keys, {
   maxDelayMs: 1,
   maxMessages: 50,
   minIntervalMs: 0,
 });
-const jobs = new MediaJobs(queueConn, keys);
+const jobs = mediaJobs(queueConn, keys);
 const backlog = { maxMessages: 1_000_000, maxBytes: 1 << 30 };
 
 const updated: MessageView[] = [];

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorHandler } from "../../src/http/error.handler.ts";
 import { toAppError } from "../../src/http/error-mapping.ts";
 import { newId } from "../../src/kernel/ids.ts";
+import { localFilesRoutes } from "../../src/media/local-files.routes.ts";
 import { LocalMediaStorage } from "../../src/media-storage/local.storage.ts";
-import { localFilesRoutes } from "../../src/media-storage/local-files.routes.ts";
 import {
   gridExpiry,
   newObjectKeys,

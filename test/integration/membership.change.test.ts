@@ -1,9 +1,9 @@
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
+import { FanoutJobs, fanoutQueue } from "../../src/fanout/fanout.queue.ts";
 import { newId } from "../../src/kernel/ids.ts";
 import { MembershipCache } from "../../src/membership/membership.cache.ts";
 import { MembershipChange } from "../../src/membership/membership-change.ts";
-import { persistQueue } from "../../src/messages/persist.queue.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { JobProducer } from "../../src/queues/queue.ts";
 import { Keys } from "../../src/redis/redis.ts";
@@ -12,10 +12,11 @@ import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
 const prefix = uniquePrefix("mchange");
 const keys = new Keys(prefix);
 const redis = new Redis(REDIS_URL);
-const jobs = new JobProducer(persistQueue, redis, keys);
+const producer = new JobProducer(fanoutQueue, redis, keys);
+const jobs = new FanoutJobs(producer);
 const logger = createLogger("silent", "test");
 afterAll(async () => {
-  await jobs.close();
+  await producer.close();
   await dropPrefix(prefix);
   redis.disconnect();
 });
@@ -42,18 +43,18 @@ describe("a membership change", () => {
       members.push("c");
     });
     expect(await cache.isMember(room, "c")).toBe(false); // stale: the direct invalidation failed
-    const queued = await jobs.queue.getDelayed();
+    const queued = await producer.queue.getDelayed();
     const job = queued.find((j) => j.name === "membership-invalidate" && j.data.room_id === room);
     expect(job).toBeDefined();
-    // What the persist pool's handler does with it:
+    // What the fanout pool's handler does with it:
     await cache.invalidate(job?.data.room_id);
     expect(await cache.isMember(room, "c")).toBe(true);
   });
 
   it("commits nothing when the backup job cannot be stored", async () => {
     const broken = {
-      add: async () => Promise.reject(new Error("Connection is closed.")),
-    } as unknown as JobProducer<typeof persistQueue.jobs>;
+      invalidateMembership: async () => Promise.reject(new Error("Connection is closed.")),
+    } as unknown as FanoutJobs;
     let committed = false;
     const change = new MembershipChange(broken, cache, logger);
     await expect(

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthUser } from "../../src/auth/jwt.ts";
-import type { MessageView } from "../../src/messages/messages.views.ts";
+import type { MessageView } from "../../src/contract/views.ts";
 import { SearchService } from "../../src/messages/search.service.ts";
 import { UnreadCounter } from "../../src/rooms/unread.ts";
 import { room as newRoom } from "../contract/fixtures.ts";

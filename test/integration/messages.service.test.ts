@@ -2,15 +2,14 @@ import { Redis } from "ioredis";
 import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthUser } from "../../src/auth/jwt.ts";
+import type { MessageView } from "../../src/contract/views.ts";
 import { MembershipCache } from "../../src/membership/membership.cache.ts";
 import { AcceptRepository } from "../../src/messages/accept.repository.ts";
 import { BacklogGauge } from "../../src/messages/backlog.gauge.ts";
 import { MessageReader } from "../../src/messages/message.reader.ts";
 import { MessagesService } from "../../src/messages/messages.service.ts";
-import type { MessageView } from "../../src/messages/messages.views.ts";
 import { MessageOpsRepository } from "../../src/messages/ops.repository.ts";
 import { PendingRepository } from "../../src/messages/pending.repository.ts";
-import { PersistProducer } from "../../src/messages/persist.queue.ts";
 import { PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
 import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { createLogger } from "../../src/observability/logger.ts";
@@ -20,6 +19,7 @@ import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { Store } from "../../src/store/store.ts";
 import { room as newRoom } from "../contract/fixtures.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
+import { persistJobs } from "../helpers/producers.ts";
 
 const prefix = uniquePrefix("msgsvc");
 const keys = new Keys(prefix);
@@ -42,7 +42,7 @@ const persistUseCase = new PersistMessages({
   events: { messageFailed: () => {} },
   logger: createLogger("silent", "test"),
 });
-const producer = new PersistProducer(queueConn, keys, {
+const producer = persistJobs(queueConn, keys, {
   maxDelayMs: 1,
   maxMessages: 50,
   minIntervalMs: 0,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type Api, startApi } from "../../src/api.ts";
+import type { MessageView } from "../../src/contract/views.ts";
 import { DevicesService } from "../../src/devices/devices.service.ts";
 import { messageOpSchema, messageRecordSchema } from "../../src/messages/messages.schemas.ts";
-import type { MessageView } from "../../src/messages/messages.views.ts";
 import { SearchService } from "../../src/messages/search.service.ts";
 import { UnreadCounter } from "../../src/rooms/unread.ts";
 import { SyncService } from "../../src/sync/sync.service.ts";

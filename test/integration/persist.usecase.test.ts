@@ -7,7 +7,7 @@ import { AcceptRepository } from "../../src/messages/accept.repository.ts";
 import { BacklogGauge, readBacklog } from "../../src/messages/backlog.gauge.ts";
 import { MessageOpsRepository } from "../../src/messages/ops.repository.ts";
 import { PendingRepository } from "../../src/messages/pending.repository.ts";
-import { PersistProducer, persistBatchSchema, persistQueue } from "../../src/messages/persist.queue.ts";
+import { persistBatchSchema, persistQueue } from "../../src/messages/persist.queue.ts";
 import { type FailureEvents, PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
 import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { createLogger } from "../../src/observability/logger.ts";
@@ -17,6 +17,7 @@ import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { MessageRecord } from "../../src/store/store.ts";
 import { room as newRoom } from "../contract/fixtures.ts";
 import { dropPrefix, REDIS_URL, uniquePrefix } from "../helpers/env.ts";
+import { persistJobs } from "../helpers/producers.ts";
 
 const prefix = uniquePrefix("persist");
 const keys = new Keys(prefix);
@@ -137,7 +138,7 @@ describe("group commit", () => {
   it("puts concurrent messages into few jobs and resolves only once the job is in Redis", async () => {
     const conn = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     await new Promise((r) => conn.once("ready", r));
-    const producer = new PersistProducer(conn, keys, {
+    const producer = persistJobs(conn, keys, {
       maxDelayMs: 20,
       maxMessages: 50,
       minIntervalMs: 0,

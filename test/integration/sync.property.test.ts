@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
+import type { MessageView } from "../../src/contract/views.ts";
 import { DevicesService } from "../../src/devices/devices.service.ts";
-import type { MessageView } from "../../src/messages/messages.views.ts";
 import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { SyncService } from "../../src/sync/sync.service.ts";
 import { room as newRoom } from "../contract/fixtures.ts";

@@ -1,5 +1,6 @@
 import { ERROR_STATUS } from "../../src/contract/error-codes.ts";
-import type { ErrorBody, Media, Message, Room } from "./types.ts";
+import type { ErrorBody } from "../../src/contract/events.ts";
+import type { MediaView, MessageView, RoomView } from "../../src/contract/views.ts";
 
 /** A REST or socket error as docs/api.md defines it, plus what the client needs to act on it. */
 export class ApiError extends Error {
@@ -62,46 +63,46 @@ export class RestClient {
   }
 
   rooms(cursor?: string) {
-    return this.call<{ rooms: Room[]; next_cursor: string | null }>(
+    return this.call<{ rooms: RoomView[]; next_cursor: string | null }>(
       "GET",
       `/rooms?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
     );
   }
   room(roomId: string) {
-    return this.call<{ room: Room }>("GET", `/rooms/${roomId}`);
+    return this.call<{ room: RoomView }>("GET", `/rooms/${roomId}`);
   }
   createDirect(memberId: string) {
-    return this.call<{ room: Room }>("POST", "/rooms", { type: "direct", member_id: memberId });
+    return this.call<{ room: RoomView }>("POST", "/rooms", { type: "direct", member_id: memberId });
   }
   createGroup(name: string, memberIds: string[]) {
-    return this.call<{ room: Room }>("POST", "/rooms", { type: "group", name, member_ids: memberIds });
+    return this.call<{ room: RoomView }>("POST", "/rooms", { type: "group", name, member_ids: memberIds });
   }
-  settings(roomId: string, settings: Partial<Room["settings"]>) {
-    return this.call<{ room: Room }>("PUT", `/rooms/${roomId}/settings`, settings);
+  settings(roomId: string, settings: Partial<RoomView["settings"]>) {
+    return this.call<{ room: RoomView }>("PUT", `/rooms/${roomId}/settings`, settings);
   }
   history(roomId: string, beforeSeq?: number) {
     const q = beforeSeq === undefined ? "limit=50" : `limit=50&before_seq=${beforeSeq}`;
-    return this.call<{ messages: Message[]; has_more: boolean }>("GET", `/rooms/${roomId}/messages?${q}`);
+    return this.call<{ messages: MessageView[]; has_more: boolean }>("GET", `/rooms/${roomId}/messages?${q}`);
   }
   message(messageId: string) {
-    return this.call<{ message: Message }>("GET", `/messages/${messageId}`);
+    return this.call<{ message: MessageView }>("GET", `/messages/${messageId}`);
   }
   edit(messageId: string, text: string) {
-    return this.call<{ message: Message }>("PATCH", `/messages/${messageId}`, { text });
+    return this.call<{ message: MessageView }>("PATCH", `/messages/${messageId}`, { text });
   }
   remove(messageId: string, scope: "me" | "everyone") {
     return this.call<void>("DELETE", `/messages/${messageId}?for=${scope}`);
   }
   react(messageId: string, emoji: string | null) {
     return emoji
-      ? this.call<{ message: Message }>("PUT", `/messages/${messageId}/reaction`, { emoji })
+      ? this.call<{ message: MessageView }>("PUT", `/messages/${messageId}/reaction`, { emoji })
       : this.call<void>("DELETE", `/messages/${messageId}/reaction`);
   }
   star(messageId: string, on: boolean) {
     return this.call<void>(on ? "PUT" : "DELETE", `/messages/${messageId}/star`);
   }
   starred() {
-    return this.call<{ messages: Message[]; next_cursor: string | null }>("GET", "/starred?limit=100");
+    return this.call<{ messages: MessageView[]; next_cursor: string | null }>("GET", "/starred?limit=100");
   }
   forward(messageId: string, roomIds: string[]) {
     return this.call<{ forward_id: string }>("POST", `/messages/${messageId}/forward`, { room_ids: roomIds });
@@ -113,7 +114,10 @@ export class RestClient {
     );
   }
   search(q: string) {
-    return this.call<{ messages: Message[] }>("GET", `/search/messages?limit=50&q=${encodeURIComponent(q)}`);
+    return this.call<{ messages: MessageView[] }>(
+      "GET",
+      `/search/messages?limit=50&q=${encodeURIComponent(q)}`,
+    );
   }
   presence(userId: string) {
     return this.call<{ online: boolean; last_seen_at: string | null }>("GET", `/users/${userId}/presence`);
@@ -136,7 +140,7 @@ export class RestClient {
     });
   }
   confirm(uploadId: string) {
-    return this.call<{ media: Media }>("POST", "/media/confirm", { upload_id: uploadId });
+    return this.call<{ media: MediaView }>("POST", "/media/confirm", { upload_id: uploadId });
   }
 }
 

@@ -1,11 +1,17 @@
 import { io, type Socket } from "socket.io-client";
 import { ulid } from "ulid";
+import type {
+  Ack,
+  ClientToServerEvents,
+  SendPayload,
+  ServerToClientEvents,
+} from "../../src/contract/events.ts";
+import type { MediaView, MessageView, PresenceView, RoomMember, RoomView } from "../../src/contract/views.ts";
 import { ApiError, NetworkError, putFile, RestClient } from "./api.ts";
 import type { Session } from "./session.ts";
-import type { Ack, Media, Member, Message, Presence, Room } from "./types.ts";
 
 /** What only this client knows of a message it is sending. */
-export type Outgoing = {
+type Outgoing = {
   status: "sending" | "failed";
   error: string | null;
   /** Whether sending again can help (not for a file too large or of a refused type). */
@@ -14,9 +20,11 @@ export type Outgoing = {
   /** A local preview of the picture being sent (an object URL). */
   previewUrl: string | null;
   mediaId: string | null;
+  /** What it is sent as: a file's kind becomes the server's reading of it once uploaded. */
+  kind: SendPayload["type"];
 };
 
-export type ChatMessage = Message & { outgoing?: Outgoing };
+export type ChatMessage = MessageView & { outgoing?: Outgoing };
 
 export type Timeline = { messages: ChatMessage[]; hasMore: boolean; loading: boolean; loaded: boolean };
 
@@ -56,21 +64,21 @@ export function describeError(err: unknown): string {
 }
 
 /** The other member of a direct room, or null for a group. */
-export function peerOf(room: Room, me: string): string | null {
+export function peerOf(room: RoomView, me: string): string | null {
   const pair = room.direct_member_ids;
   if (!pair) return null;
   return pair[0] === me ? pair[1] : pair[0];
 }
 
-export function roomTitle(room: Room, me: string): string {
+export function roomTitle(room: RoomView, me: string): string {
   return room.type === "group" ? (room.name ?? "Group") : (peerOf(room, me) ?? "Direct chat");
 }
 
-function activity(room: Room): string {
+function activity(room: RoomView): string {
   return room.last_message?.created_at ?? room.updated_at;
 }
 
-function isMuted(room: Room): boolean {
+function isMuted(room: RoomView): boolean {
   return room.settings.muted_until !== null && Date.parse(room.settings.muted_until) > Date.now();
 }
 
@@ -89,12 +97,12 @@ function isMuted(room: Room): boolean {
 export class ChatClient {
   readonly me: string;
   readonly rest: RestClient;
-  rooms = new Map<string, Room>();
+  rooms = new Map<string, RoomView>();
   timelines = new Map<string, Timeline>();
-  members = new Map<string, Member[]>();
+  members = new Map<string, RoomMember[]>();
   receipts = new Map<string, Map<string, Receipt>>();
   typing = new Map<string, Map<string, number>>();
-  presence = new Map<string, Presence>();
+  presence = new Map<string, PresenceView>();
   blocked = new Set<string>();
   notices: Notice[] = [];
   activeRoomId: string | null = null;
@@ -104,7 +112,7 @@ export class ChatClient {
   /** Set when the server refused the token: the app goes back to sign-in. */
   expired = false;
 
-  readonly #socket: Socket;
+  readonly #socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   readonly #deviceId: string;
   readonly #listeners = new Set<() => void>();
   #scheduled = false;
@@ -171,10 +179,10 @@ export class ChatClient {
     this.#changed();
   }
 
-  // --- Room list -----------------------------------------------------------------------
+  // --- RoomView list -----------------------------------------------------------------------
 
   /** Pinned first, then by latest activity; archived rooms apart. */
-  roomList(archived: boolean): Room[] {
+  roomList(archived: boolean): RoomView[] {
     return [...this.rooms.values()]
       .filter((r) => r.settings.archived === archived)
       .sort(
@@ -189,12 +197,12 @@ export class ChatClient {
     return total;
   }
 
-  isMuted(room: Room): boolean {
+  isMuted(room: RoomView): boolean {
     return isMuted(room);
   }
 
   /** A room as the server sent it; fields only this viewer has are kept when it left them out. */
-  #putRoom(room: Room, viewerFields: boolean): void {
+  #putRoom(room: RoomView, viewerFields: boolean): void {
     const old = this.rooms.get(room.id);
     if (old && !viewerFields) {
       this.rooms.set(room.id, { ...room, settings: old.settings, unread_count: old.unread_count });
@@ -213,19 +221,19 @@ export class ChatClient {
     this.#changed();
   }
 
-  async createDirect(userId: string): Promise<Room> {
+  async createDirect(userId: string): Promise<RoomView> {
     const { room } = await this.rest.createDirect(userId);
     this.#putRoom(room, true);
     return room;
   }
 
-  async createGroup(name: string, memberIds: string[]): Promise<Room> {
+  async createGroup(name: string, memberIds: string[]): Promise<RoomView> {
     const { room } = await this.rest.createGroup(name, memberIds);
     this.#putRoom(room, true);
     return room;
   }
 
-  async updateSettings(roomId: string, settings: Partial<Room["settings"]>): Promise<void> {
+  async updateSettings(roomId: string, settings: Partial<RoomView["settings"]>): Promise<void> {
     const { room } = await this.rest.settings(roomId, settings);
     this.#putRoom(room, true);
   }
@@ -361,7 +369,7 @@ export class ChatClient {
    * server's copy (matched by client_id), a known one only by a newer revision. Broadcasts leave
    * out the viewer's own fields (`my_reaction`, `starred`): those are kept from what we had.
    */
-  #merge(incoming: Message, viewerFields: boolean): void {
+  #merge(incoming: MessageView, viewerFields: boolean): void {
     const room = this.rooms.get(incoming.room_id);
     if (room && incoming.seq >= (room.last_message?.seq ?? 0)) {
       room.last_message = incoming;
@@ -427,6 +435,7 @@ export class ChatClient {
       client_id: clientId,
       type,
       text: text || null,
+      media_id: null,
       media: null,
       reply_to_id: input.replyToId ?? null,
       mentions: this.mentionsIn(roomId, text),
@@ -444,6 +453,7 @@ export class ChatClient {
         file,
         previewUrl: file && type === "image" ? URL.createObjectURL(file) : null,
         mediaId: null,
+        kind: type,
       },
     };
     this.timeline(roomId).messages.push(message);
@@ -468,23 +478,23 @@ export class ChatClient {
     out.error = null;
     this.#changed();
     try {
-      let type = message.type;
       if (out.file && !out.mediaId) {
         const media = await this.#upload(out.file);
         out.mediaId = media.id;
-        type = media.kind;
+        out.kind = media.kind;
         message.type = media.kind;
       }
-      const ack = (await this.#socket.timeout(SEND_TIMEOUT_MS).emitWithAck("message:send", {
-        room_id: message.room_id,
-        client_id: message.client_id,
-        type,
-        ...(message.text ? { text: message.text } : {}),
-        ...(out.mediaId ? { media_id: out.mediaId } : {}),
-        ...(message.reply_to_id ? { reply_to_id: message.reply_to_id } : {}),
-        ...(message.mentions.length ? { mentions: message.mentions } : {}),
-      })) as Ack<{ message: Message }>;
-      if (!ack.ok) throw ApiError.fromAck(ack.error);
+      const ack = answered(
+        await this.#socket.timeout(SEND_TIMEOUT_MS).emitWithAck("message:send", {
+          room_id: message.room_id,
+          client_id: message.client_id,
+          type: out.kind,
+          ...(message.text ? { text: message.text } : {}),
+          ...(out.mediaId ? { media_id: out.mediaId } : {}),
+          ...(message.reply_to_id ? { reply_to_id: message.reply_to_id } : {}),
+          ...(message.mentions.length ? { mentions: message.mentions } : {}),
+        }),
+      );
       this.#merge(ack.message, true);
       const room = this.rooms.get(message.room_id);
       if (room) room.unread_count = 0;
@@ -501,7 +511,7 @@ export class ChatClient {
     }
   }
 
-  async #upload(file: File): Promise<Media> {
+  async #upload(file: File): Promise<MediaView> {
     const target = await this.rest.uploadUrl(file);
     await putFile(target, file);
     const { media } = await this.rest.confirm(target.upload_id);
@@ -598,7 +608,7 @@ export class ChatClient {
         this.#changed();
       }
     });
-    s.on("message:new", ({ message }: { message: Message }) => {
+    s.on("message:new", ({ message }) => {
       this.#merge(message, false);
       this.#clearTyping(message.room_id, message.sender_id);
       if (message.sender_id === this.me || message.type === "system") return;
@@ -610,22 +620,19 @@ export class ChatClient {
         this.#markDelivered(message.room_id, message.seq);
       }
     });
-    s.on("message:updated", ({ message }: { message: Message }) => this.#merge(message, false));
-    s.on("message:failed", (e: { message_id: string; room_id: string; client_id: string }) => {
+    s.on("message:updated", ({ message }) => this.#merge(message, false));
+    s.on("message:failed", (e) => {
       this.#remove(
         e.room_id,
         (m) => m.id === e.message_id || (m.sender_id === this.me && m.client_id === e.client_id),
       );
       this.notify("error", "A message could not be stored and was taken back.");
     });
-    s.on(
-      "receipt:updated",
-      (e: { room_id: string; user_id: string; read_seq: number; delivered_seq: number }) => {
-        this.#receiptsOf(e.room_id).set(e.user_id, { read: e.read_seq, delivered: e.delivered_seq });
-        this.#changed();
-      },
-    );
-    s.on("typing", (e: { room_id: string; user_id: string; typing: boolean }) => {
+    s.on("receipt:updated", (e) => {
+      this.#receiptsOf(e.room_id).set(e.user_id, { read: e.read_seq, delivered: e.delivered_seq });
+      this.#changed();
+    });
+    s.on("typing", (e) => {
       if (e.typing) {
         let room = this.typing.get(e.room_id);
         if (!room) {
@@ -643,24 +650,24 @@ export class ChatClient {
       }
       this.#changed();
     });
-    s.on("presence", (e: { user_id: string; online: boolean; last_seen_at: string | null }) => {
+    s.on("presence", (e) => {
       this.presence.set(e.user_id, { online: e.online, last_seen_at: e.last_seen_at });
       this.#changed();
     });
-    s.on("room:created", ({ room }: { room: Room }) => this.#putRoom(room, false));
-    s.on("room:updated", ({ room }: { room: Room }) => this.#putRoom(room, false));
-    s.on("room:member_added", (e: { room_id: string }) => void this.#refreshRoom(e.room_id));
-    s.on("room:member_removed", (e: { room_id: string; user_ids: string[] }) => {
+    s.on("room:created", ({ room }) => this.#putRoom(room, false));
+    s.on("room:updated", ({ room }) => this.#putRoom(room, false));
+    s.on("room:member_added", (e) => void this.#refreshRoom(e.room_id));
+    s.on("room:member_removed", (e) => {
       if (e.user_ids.includes(this.me)) this.#dropRoom(e.room_id);
       else void this.#refreshRoom(e.room_id);
     });
-    s.on("media:failed", ({ media }: { media: Media }) =>
+    s.on("media:failed", ({ media }) =>
       this.notify(
         "error",
         `"${media.filename}" could not be processed: ${media.failure_reason ?? "unknown reason"}.`,
       ),
     );
-    s.on("mention:new", ({ message }: { message: Message }) => {
+    s.on("mention:new", ({ message }) => {
       if (message.room_id === this.activeRoomId) return;
       const room = this.rooms.get(message.room_id);
       this.notify(
@@ -687,12 +694,6 @@ export class ChatClient {
     }
   }
 
-  async #ack<T>(event: string, payload: unknown): Promise<T> {
-    const ack = (await this.#socket.timeout(SEND_TIMEOUT_MS).emitWithAck(event, payload)) as Ack<T>;
-    if (!ack.ok) throw ApiError.fromAck(ack.error);
-    return ack;
-  }
-
   /**
    * Catch-up, after every (re)connect: the rooms whose view changed and the messages that
    * changed since the last cursors, page by page. The first run takes every room and the
@@ -710,9 +711,10 @@ export class ChatClient {
           this.#deviceRegistered = true;
         }
         const device = { device_id: this.#deviceId };
-        const chats = await this.#ack<{ rooms: Room[]; removed_room_ids: string[]; next_since: string }>(
-          "chats:sync",
-          this.#roomsSince ? { ...device, since: this.#roomsSince } : device,
+        const chats = answered(
+          await this.#socket
+            .timeout(SEND_TIMEOUT_MS)
+            .emitWithAck("chats:sync", this.#roomsSince ? { ...device, since: this.#roomsSince } : device),
         );
         if (!this.#roomsSince) this.rooms.clear();
         for (const room of chats.rooms) {
@@ -723,9 +725,10 @@ export class ChatClient {
         this.#roomsSince = chats.next_since;
         let since = this.#messagesSince;
         for (;;) {
-          const page = await this.#ack<{ messages: Message[]; next_since: string; has_more: boolean }>(
-            "messages:sync",
-            since ? { ...device, since, limit: 100 } : device,
+          const page = answered(
+            await this.#socket
+              .timeout(SEND_TIMEOUT_MS)
+              .emitWithAck("messages:sync", since ? { ...device, since, limit: 100 } : device),
           );
           for (const m of page.messages) this.#merge(m, true);
           since = page.next_since;
@@ -750,6 +753,12 @@ export class ChatClient {
     })();
     return this.#syncing;
   }
+}
+
+/** What an ack answered; an error answer is thrown. */
+function answered<T extends object>(ack: Ack<T>): T {
+  if (!ack.ok) throw ApiError.fromAck(ack.error);
+  return ack;
 }
 
 /** Local previews of pictures sent from here, kept until the server's thumbnail is ready. */

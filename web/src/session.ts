@@ -1,5 +1,5 @@
+import type { ErrorBody } from "../../src/contract/events.ts";
 import { ApiError } from "./api.ts";
-import type { ErrorBody } from "./types.ts";
 
 export type Session = { token: string; userId: string; name: string | null; expiresAt: number };
 

@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { Push, PushOutcome, PushProvider } from "./push-provider.ts";
 
 /** FCM takes at most 500 messages per sendEach. */
-export const FCM_BATCH = 500;
+const FCM_BATCH = 500;
 
 /** Errors that condemn the token itself: the app was uninstalled, or the token is malformed. */
 const DEAD = new Set([
@@ -21,7 +21,7 @@ const serviceAccountSchema = z.object({
 });
 
 /** One push as an FCM message: collapsing per room on Android, iOS and the web. */
-export function toFcmMessage(p: Push): Message {
+function toFcmMessage(p: Push): Message {
   return {
     token: p.token,
     data: p.data,

@@ -17,7 +17,7 @@ export type CouchbaseSettings = {
 };
 
 /** Thrown at start when the cluster cannot be reached or is not set up: the process says why and exits. */
-export class CouchbaseUnreachableError extends Error {}
+class CouchbaseUnreachableError extends Error {}
 
 /** Connects, fails fast (bootstrap timeout) with what to check, and opens the scope's collections. */
 export async function connectCouchbase(s: CouchbaseSettings, logger: Logger): Promise<Couchbase> {

@@ -21,7 +21,7 @@ import type { CouchbaseRooms } from "./rooms.couchbase.ts";
 type SharedOp = Exclude<MessageOp, { kind: "star" }>;
 type UserOp = Extract<MessageOp, { kind: "hide" | "star" }>;
 
-export function emptySharedState(messageId: string, roomId: string): MessageStateDoc {
+function emptySharedState(messageId: string, roomId: string): MessageStateDoc {
   return {
     message_id: messageId,
     room_id: roomId,
@@ -40,7 +40,7 @@ export function emptySharedState(messageId: string, roomId: string): MessageStat
  * user's highest reaction win, the first delete sticks, media only moves the revision. A hide
  * only records who hid it (search leaves it out for them). Returns whether anything changed.
  */
-export function applySharedOp(doc: MessageStateDoc, op: SharedOp): boolean {
+function applySharedOp(doc: MessageStateDoc, op: SharedOp): boolean {
   let changed = false;
   switch (op.kind) {
     case "edit":
@@ -87,7 +87,7 @@ export function applySharedOp(doc: MessageStateDoc, op: SharedOp): boolean {
 }
 
 /** Merges a user's own mark: the first hide sticks, the highest star wins. */
-export function applyUserOp(doc: UserMessageDoc, op: UserOp): boolean {
+function applyUserOp(doc: UserMessageDoc, op: UserOp): boolean {
   let changed = false;
   if (op.kind === "hide" && (!doc.hidden || op.rev < doc.hidden.rev)) {
     doc.hidden = { at: op.at, rev: op.rev };
@@ -102,7 +102,7 @@ export function applyUserOp(doc: UserMessageDoc, op: UserOp): boolean {
 }
 
 /** The state of a message as one viewer sees it, from its two documents. */
-export function viewState(
+function viewState(
   message: Pick<MessageRecord, "id" | "rev">,
   shared: MessageStateDoc | null,
   mine: UserMessageDoc | null,

@@ -43,7 +43,7 @@ function newRoomDoc(room: NewRoom, members: NewMember[]): RoomDoc {
 }
 
 /** The member as the port shows it: the roster entry, with its state when that state is this membership's. */
-export function memberRecord(roomId: string, entry: RosterEntry, state: MemberStateDoc | null): MemberRecord {
+function memberRecord(roomId: string, entry: RosterEntry, state: MemberStateDoc | null): MemberRecord {
   const s = state && state.joined_rev === entry.joined_rev ? state : null;
   return {
     room_id: roomId,

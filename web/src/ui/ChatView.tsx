@@ -1,11 +1,11 @@
 import { useLayoutEffect, useRef, useState } from "preact/hooks";
+import type { RoomView } from "../../../src/contract/views.ts";
 import { type ChatClient, type ChatMessage, describeError, peerOf, roomTitle } from "../chat.ts";
-import type { Room } from "../types.ts";
 import { Composer } from "./Composer.tsx";
 import { Avatar, clockTime, Modal, personLabel, shortTime } from "./common.tsx";
 import { MessageBubble } from "./MessageBubble.tsx";
 
-export function ChatView({ client, room }: { client: ChatClient; room: Room }) {
+export function ChatView({ client, room }: { client: ChatClient; room: RoomView }) {
   const tl = client.timeline(room.id);
   const listRef = useRef<HTMLDivElement>(null);
   const stick = useRef(true);

@@ -1,11 +1,11 @@
 import { useLayoutEffect, useRef, useState } from "preact/hooks";
+import type { RoomView } from "../../../src/contract/views.ts";
 import { type ChatClient, type ChatMessage, describeError } from "../chat.ts";
-import type { Room } from "../types.ts";
 import { personLabel, preview } from "./common.tsx";
 
 type Props = {
   client: ChatClient;
-  room: Room;
+  room: RoomView;
   replyTo: ChatMessage | null;
   editing: ChatMessage | null;
   onDone: () => void;

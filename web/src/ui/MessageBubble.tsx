@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
+import type { RoomView } from "../../../src/contract/views.ts";
 import { type ChatClient, type ChatMessage, describeError, previews, type Tick } from "../chat.ts";
-import type { Room } from "../types.ts";
 import { clockTime, fileSize, personLabel, preview, safeUrl, systemText } from "./common.tsx";
 
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
@@ -23,7 +23,7 @@ const TICK_ICON: Record<Tick, string> = {
 
 type Props = {
   client: ChatClient;
-  room: Room;
+  room: RoomView;
   message: ChatMessage;
   grouped: boolean;
   onReply: () => void;

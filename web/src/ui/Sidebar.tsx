@@ -1,13 +1,13 @@
 import { useEffect, useState } from "preact/hooks";
+import type { MessageView, RoomView } from "../../../src/contract/views.ts";
 import { type ChatClient, describeError, roomTitle } from "../chat.ts";
-import type { Message, Room } from "../types.ts";
 import { Avatar, Modal, personLabel, preview, shortTime } from "./common.tsx";
 
 export function Sidebar({ client, onSignOut }: { client: ChatClient; onSignOut: () => void }) {
   const [showArchived, setShowArchived] = useState(false);
   const [dialog, setDialog] = useState<"new" | "starred" | null>(null);
   const [query, setQuery] = useState("");
-  const [results, setResults] = useState<Message[] | null>(null);
+  const [results, setResults] = useState<MessageView[] | null>(null);
   const rooms = client.roomList(showArchived);
   const archivedCount = showArchived ? 0 : client.roomList(true).length;
 
@@ -107,7 +107,7 @@ export function Sidebar({ client, onSignOut }: { client: ChatClient; onSignOut: 
   );
 }
 
-function RoomItem({ client, room }: { client: ChatClient; room: Room }) {
+function RoomItem({ client, room }: { client: ChatClient; room: RoomView }) {
   const title = roomTitle(room, client.me);
   const muted = client.isMuted(room);
   const typists = client.typists(room.id);
@@ -177,7 +177,7 @@ function MessageList({
 }: {
   client: ChatClient;
   title: string;
-  messages: Message[];
+  messages: MessageView[];
   onClose: () => void;
 }) {
   return (
@@ -308,7 +308,7 @@ function NewChatDialog({ client, onClose }: { client: ChatClient; onClose: () =>
 }
 
 function StarredDialog({ client, onClose }: { client: ChatClient; onClose: () => void }) {
-  const [messages, setMessages] = useState<Message[] | null>(null);
+  const [messages, setMessages] = useState<MessageView[] | null>(null);
   useEffect(() => {
     client.rest.starred().then(
       (r) => setMessages(r.messages),

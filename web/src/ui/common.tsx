@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef } from "preact/hooks";
-import type { Message } from "../types.ts";
+import type { MessageView } from "../../../src/contract/views.ts";
 
 /** A coloured initial; the colour follows the name, so a person keeps theirs everywhere. */
 export function Avatar({ id, group = false }: { id: string; group?: boolean }) {
@@ -59,7 +59,7 @@ export function personLabel(userId: string, me: string): string {
 }
 
 /** One line for a room list, a quote or a search result. */
-export function preview(m: Message, me: string): string {
+export function preview(m: MessageView, me: string): string {
   if (m.deleted) return "This message was deleted";
   if (m.type === "system") return systemText(m, me);
   const label = MEDIA_LABEL[m.type];
@@ -72,23 +72,24 @@ export function preview(m: Message, me: string): string {
   return m.text ?? "";
 }
 
-export function systemText(m: Message, me: string): string {
+export function systemText(m: MessageView, me: string): string {
   const s = m.system;
   if (!s) return "";
   const actor = personLabel(s.actor_id, me);
-  const who = s.user_ids?.map((u) => personLabel(u, me)).join(", ") ?? "";
+  const who = (ids: string[]) => ids.map((u) => personLabel(u, me)).join(", ");
   switch (s.event) {
     case "members_added":
-      return `${actor} added ${who}`;
+      return `${actor} added ${who(s.user_ids)}`;
     case "members_removed":
-      return s.user_ids?.length === 1 && s.user_ids[0] === s.actor_id
+      return s.user_ids.length === 1 && s.user_ids[0] === s.actor_id
         ? `${actor} left`
-        : `${actor} removed ${who}`;
+        : `${actor} removed ${who(s.user_ids)}`;
     case "role_changed":
-      return `${actor} made ${who} ${s.role === "admin" ? "an admin" : "a member"}`;
+      return `${actor} made ${who(s.user_ids)} ${s.role === "admin" ? "an admin" : "a member"}`;
     case "room_updated":
-      return `${actor} changed the group's ${s.fields?.join(" and ") ?? "details"}`;
+      return `${actor} changed the group's ${s.fields.join(" and ")}`;
     default:
+      // An event newer than this client.
       return "";
   }
 }

@@ -17,7 +17,7 @@ const SKIP = new Set(["not_found", "forbidden", "invalid_request", "conflict"]);
  * transient throws and the job is retried, and the copies already made come back as they were
  * (their client_ids).
  */
-export class ForwardMessages {
+export class FanoutForward {
   readonly #messages: Pick<MessagesService, "forwardCopy">;
   readonly #reader: MessageReader;
   readonly #members: Pick<MembershipCache, "isMember">;

@@ -1,29 +1,26 @@
 import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import type { z } from "zod";
-import { TokenVerifier } from "../src/auth/jwt.ts";
-import type { Config } from "../src/config/config.ts";
-import type { Logger } from "../src/observability/logger.ts";
-import { serveMetrics } from "../src/observability/metrics.server.ts";
-import { jobDuration, jobFailures, watchQueue } from "../src/observability/metrics.ts";
-import { POOLS, type PoolName } from "../src/queues/pools.ts";
+import { serveMetrics } from "../observability/metrics.server.ts";
+import { jobDuration, jobFailures, watchQueue } from "../observability/metrics.ts";
+import type { Platform } from "../platform/platform.ts";
+import { POOLS, type PoolName } from "../queues/pools.ts";
 import {
   BACKOFF_TYPE,
   type JobData,
   type JobName,
   type QueueDefinition,
   UNBOUNDED_ATTEMPTS,
-} from "../src/queues/queue.ts";
-import { createRedis, durabilityPolicy, Keys, requireDurableRedis } from "../src/redis/redis.ts";
-import type { RedisErrorLog } from "../src/redis/redis-errors.ts";
+} from "../queues/queue.ts";
+import { durabilityPolicy, requireDurableRedis } from "../redis/redis.ts";
 
 export type RunningPool = { close(): Promise<void> };
 
 /** One handler per job of the queue; it gets the parsed payload (the worker only unwraps). */
-export type Handlers<Jobs extends Record<string, z.ZodType>> = {
+type Handlers<Jobs extends Record<string, z.ZodType>> = {
   [N in JobName<Jobs>]: (data: JobData<Jobs, N>, job: Job) => Promise<unknown>;
 };
 
-export type Scheduler<Jobs extends Record<string, z.ZodType>> = {
+type Scheduler<Jobs extends Record<string, z.ZodType>> = {
   id: string;
   everyMs: number;
   job: JobName<Jobs>;
@@ -35,8 +32,6 @@ export type PoolSpec<Jobs extends Record<string, z.ZodType>> = {
   handlers: Handlers<Jobs>;
   /** Periodic jobs (their payload is `{}`), kept by BullMQ's job schedulers: one per id across processes. */
   schedulers?: Scheduler<Jobs>[];
-  /** Closed after the worker has stopped (stores, emitters). */
-  onClose?: () => Promise<void>;
 };
 
 /**
@@ -48,18 +43,14 @@ export type PoolSpec<Jobs extends Record<string, z.ZodType>> = {
  */
 export async function startPool<Jobs extends Record<string, z.ZodType>>(
   spec: PoolSpec<Jobs>,
-  config: Config,
-  logger: Logger,
-  /** The process's report of Redis errors, which the pool's own connections join. */
-  redisErrors: RedisErrorLog,
+  /** The process's platform: the pool's connections join its error log and close with it. */
+  platform: Platform,
 ): Promise<RunningPool> {
-  const keys = new Keys(config.REDIS_PREFIX);
+  const { config, logger, keys, redisErrors } = platform;
   const settings = config.pools[spec.pool];
   const queueName = spec.queue.name;
-  const connection = createRedis(config.redis, "blocking", `chat-${spec.pool}-worker`);
-  const schedulerConn = createRedis(config.redis, "worker", `chat-${spec.pool}-scheduler`);
-  // Every connection's, queue's and worker's errors: one throttled line while Redis is away.
-  redisErrors.watch({ connection, schedulerConn });
+  const connection = platform.connection("blocking", "worker");
+  const schedulerConn = platform.connection("worker", "scheduler");
   await requireDurableRedis(schedulerConn, durabilityPolicy(config), (m) => logger.warn(m));
 
   const names = Object.keys(spec.queue.jobs);
@@ -137,11 +128,7 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
       ? await serveMetrics({
           host: config.METRICS_HOST,
           port: config.METRICS_PORT + 10 * index + instance,
-          verifier: new TokenVerifier({
-            key: config.jwt,
-            issuer: config.JWT_ISSUER,
-            audience: config.JWT_AUDIENCE,
-          }),
+          verifier: platform.verifier,
           logger,
         })
       : null;
@@ -163,8 +150,8 @@ export async function startPool<Jobs extends Record<string, z.ZodType>>(
       if (away) for (const c of [connection, schedulerConn]) c.disconnect();
       await worker.close(away);
       await schedulerQueue.close();
-      if (!away) await Promise.allSettled([connection.quit(), schedulerConn.quit()]);
-      await spec.onClose?.();
+      // Then what the handlers used: producers, emitters, connections, the store.
+      await platform.close();
     },
   };
 }

@@ -2,16 +2,16 @@ import { type Request, type Response, Router } from "express";
 import { z } from "zod";
 import { route } from "../http/route.ts";
 import { AppError } from "../kernel/errors.ts";
-import { attachment } from "./content-disposition.ts";
-import { normalizeType } from "./content-type.ts";
+import { attachment } from "../media-storage/content-disposition.ts";
+import { normalizeType } from "../media-storage/content-type.ts";
 import {
   type LocalMediaStorage,
   UploadInProgressError,
   UploadTimeoutError,
   UploadTooLargeError,
-} from "./local.storage.ts";
-import { OBJECT_KEY_PATTERN, StorageUnavailableError } from "./media-storage.ts";
-import { LOCAL_FILES_PATH, type UrlGrant, type UrlSigner } from "./url-signer.ts";
+} from "../media-storage/local.storage.ts";
+import { OBJECT_KEY_PATTERN, StorageUnavailableError } from "../media-storage/media-storage.ts";
+import { LOCAL_FILES_PATH, type UrlGrant, type UrlSigner } from "../media-storage/url-signer.ts";
 
 /** The signed URL's parts as the OpenAPI document shows them (UrlSigner checks them, with its own rules). */
 const keyParamsSchema = z.object({ key: z.string().regex(OBJECT_KEY_PATTERN) });
@@ -23,13 +23,17 @@ const signedQuerySchema = z.object({
   sig: z.string().describe("HMAC-SHA256 of the grant, base64url"),
 });
 
-/** What the PUT and the GET of a signed URL share in the route registry. */
+/**
+ * What the PUT and the GET of a signed URL share in the route registry. The handlers check the
+ * raw URL (grantOf): any bad part is 403, never a 400 from the schemas.
+ */
 const signedUrlRoute = {
   path: `${LOCAL_FILES_PATH}/:key`,
   tag: "media",
   access: "signed-url",
   params: keyParamsSchema,
   query: signedQuerySchema,
+  rawInput: true,
   status: 200,
 } as const;
 
@@ -126,7 +130,7 @@ export function localFilesRoutes(
         "unavailable",
       ],
     },
-    async (req: Request, res: Response) => {
+    async (_input, req, res) => {
       const grant = grantOf(signer, "PUT", req);
       const max = grant.maxSize ?? 0;
       const declared = req.headers["content-type"];
@@ -161,7 +165,7 @@ export function localFilesRoutes(
       produces: "*/*",
       errors: ["forbidden", "not_found", "range_not_satisfiable"],
     },
-    async (req: Request, res: Response) => {
+    async (_input, req, res) => {
       const grant = grantOf(signer, "GET", req);
       const found = await storage.stat(grant.key);
       if (!found) throw new AppError("not_found", "no such object");
