@@ -12,7 +12,7 @@ export async function checkedFetch(
   init: RequestInit = {},
 ): Promise<Response> {
   const res = await fetch(`${base}${pathAndQuery}`, init);
-  observe(base, init.method ?? "GET", pathAndQuery.split("?")[0] ?? "", res);
+  await observe(base, init.method ?? "GET", pathAndQuery.split("?")[0] ?? "", res);
   return res;
 }
 
