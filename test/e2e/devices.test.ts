@@ -58,7 +58,9 @@ describe("devices (25–27)", () => {
     const after = await alice.call<{ devices: Device[] }>("GET", "/devices");
     expect(after.body.devices.find((d) => d.device_id === "phone-1")?.push_token).toBeNull();
 
-    // Moving the token between two of her own devices tells her about both.
+    // Moving the token between two of her own devices tells her about both. The events so far
+    // (two for phone-1, laptop, phone-1 losing its token) cross nodes through Redis: all in first.
+    await waitFor(() => events.length >= 4, 5000, "the first four device:updated");
     const before = events.length;
     expect(
       (
