@@ -1,7 +1,6 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { BoardSessions } from "./admin/admin-auth.ts";
-import { bullBoardRoutes } from "./admin/bull-board.routes.ts";
+import { adminModule } from "./admin/admin.module.ts";
 import { apiFeatures } from "./app/api-features.ts";
 import { openSocketServer } from "./app/socket.ts";
 import { apiStartupChecks } from "./app/startup-checks.ts";
@@ -12,13 +11,11 @@ import { healthRoutes } from "./http/health.routes.ts";
 import { createHttpApp } from "./http/http.app.ts";
 import { metricsRoutes } from "./http/metrics.routes.ts";
 import { openApiRoutes } from "./http/openapi.routes.ts";
-import { localFilesRoutes } from "./media/local-files.routes.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { API_METRICS_OFFSET, serveMetrics } from "./observability/metrics.server.ts";
 import { Platform } from "./platform/platform.ts";
 import type { ChatServer } from "./realtime/socket.server.ts";
-import { webClientCsp } from "./web/web-client.csp.ts";
-import { webClientRoutes } from "./web/web-client.routes.ts";
+import { webModule } from "./web/web.module.ts";
 
 export type Api = {
   server: HttpServer;
@@ -36,11 +33,7 @@ export async function startApi(config: Config): Promise<Api> {
   // Compose.
   const socket = openSocketServer(p);
   const features = apiFeatures(p, socket);
-  const demo = demoLoginModule(p);
-  const { local, signer } = p.media;
-  const localFiles = local && signer ? localFilesRoutes(local, signer) : null;
-  const webClient = webClientRoutes(webClientCsp(config));
-  if (!webClient) logger.warn("the web client is not built (npm run build:web): / serves nothing");
+  const files = features.media.fileRoutes();
 
   // Mount.
   let closing: Promise<void> | undefined;
@@ -55,23 +48,17 @@ export async function startApi(config: Config): Promise<Api> {
     root: [
       healthRoutes([p.redis, p.queueConn], p.store, () => p.redisErrors.outage),
       openApiRoutes(),
-      ...demo.routes(),
-      ...(webClient ? [webClient] : []),
+      ...demoLoginModule(p).routes(),
+      ...webModule(p).routes(),
       metricsRoutes(auth),
-      ...(localFiles ? [localFiles.router] : []),
-      bullBoardRoutes(
-        p.queues,
-        p.verifier,
-        new BoardSessions(p.redis, p.keys),
-        config.publicUrl.startsWith("https:"),
-      ),
+      ...files.routes,
+      ...adminModule(p).routes(),
     ],
     chat: features.chatRoutes(),
     authenticate: auth,
   });
   server.on("request", app);
   await socket.attach(server);
-
   // Under PM2 cluster mode one port answers for whichever instance: each instance also serves
   // its own metrics on a port of its own, so a scrape sees every one.
   const instance = Number(process.env.NODE_APP_INSTANCE ?? 0) || 0;
@@ -95,11 +82,11 @@ export async function startApi(config: Config): Promise<Api> {
   logger.info({ port, store: config.STORE, prefix: config.REDIS_PREFIX }, "api listening");
 
   // Closed first (the latest close runs first): stop taking connections and let in-flight
-  // requests finish (each answers only once its message's job is stored); the features' and the
-  // platform's closes follow (pending batches flushed, queues, connections, the store).
+  // requests finish (each answers only once its message's job is stored); the features' and
+  // the platform's closes follow (pending batches flushed, queues, connections, the store).
   p.onClose(async () => {
     await ownMetrics?.close();
-    localFiles?.abortUploads();
+    files.abortUploads();
     const stopped = new Promise<void>((resolve) => socket.io.close(() => resolve()));
     server.closeIdleConnections();
     await stopped;

@@ -40,6 +40,7 @@ export function apiFeatures(p: Platform, socket: ReturnType<typeof openSocketSer
   };
   registerSocketHandlers(io, handlers, [presence.lifecycle], p.logger);
   return {
+    media,
     chatRoutes: () => [
       ...rooms.routes(),
       ...messages.routes(),

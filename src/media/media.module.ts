@@ -1,6 +1,8 @@
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { Router } from "express";
 import type { Platform } from "../platform/platform.ts";
+import { localFilesRoutes } from "./local-files.routes.ts";
 import { MediaJobs, mediaQueue } from "./media.queue.ts";
 import { mediaRoutes } from "./media.routes.ts";
 import { type DeletedMediaUsers, MediaService, type MessageVisibility } from "./media.service.ts";
@@ -46,6 +48,16 @@ export function mediaModule(
     views,
     service,
     routes: () => [mediaRoutes(service)],
+    /**
+     * The embedded storage's signed upload and download URLs (none with S3/R2), and what cuts
+     * the uploads in flight at shutdown (before the server waits for its requests to end).
+     */
+    fileRoutes(): { routes: Router[]; abortUploads(): void } {
+      const { local, signer } = p.media;
+      if (!local || !signer) return { routes: [], abortUploads: () => {} };
+      const files = localFilesRoutes(local, signer);
+      return { routes: [files.router], abortUploads: files.abortUploads };
+    },
     /** The media pool's jobs; `updates` announces each change (the messages feature's MediaUpdates). */
     mediaJobs(updates: MediaAnnouncer) {
       const useCase = new MediaJobsUseCase({
