@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { type PoolConfig, type PoolName, parsePools, poolKeys } from "../queues/pools.ts";
@@ -206,16 +206,25 @@ export class ConfigError extends Error {
  */
 function embeddedSecret(dataDir: string, name = "jwt-secret"): string {
   const file = path.join(dataDir, name);
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(32).toString("base64url");
-  try {
-    writeFileSync(file, secret, { flag: "wx", mode: 0o600 });
-  } catch {
-    // Another process won the race: use its secret.
-    return readFileSync(file, "utf8").trim();
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    // Written whole under a name of its own, then linked into place: processes starting
+    // together on a fresh DATA_DIR (npm start) never read a secret file that is not yet
+    // written. The first link wins; the others read the winner's.
+    const tmp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}`;
+    writeFileSync(tmp, randomBytes(32).toString("base64url"), { flag: "wx", mode: 0o600 });
+    try {
+      linkSync(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    } finally {
+      rmSync(tmp, { force: true });
+    }
   }
-  chmodSync(file, 0o600);
+  const secret = readFileSync(file, "utf8").trim();
+  // Only a file cut short by hand or by an older version's crash: never sign with an empty key.
+  if (secret.length < 32)
+    throw new ConfigError([`${file}: the generated secret is cut short; delete the file`]);
   return secret;
 }
 

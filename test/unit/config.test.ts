@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config/config.ts";
@@ -22,6 +22,24 @@ describe("loadConfig", () => {
     const b = loadConfig({ DATA_DIR: dir });
     expect(b.jwt).toEqual(a.jwt);
     expect(a.jwt.kind === "secret" && a.jwt.secret).toBe(readFileSync(file, "utf8"));
+  });
+
+  it("never hands out a secret file that is not fully written (processes starting together)", () => {
+    // What a reader saw when another process had created the file but not yet written it.
+    const racing = tempDir("config-race");
+    try {
+      writeFileSync(path.join(racing, "jwt-secret"), "");
+      expect(() => loadConfig({ DATA_DIR: racing })).toThrow(/jwt-secret: the generated secret is cut short/);
+      // A fresh directory: the secret appears whole, and every later reader agrees with it.
+      const fresh = tempDir("config-fresh");
+      const first = loadConfig({ DATA_DIR: fresh });
+      expect(first.jwt.kind === "secret" && first.jwt.secret.length).toBeGreaterThanOrEqual(32);
+      expect(loadConfig({ DATA_DIR: fresh }).jwt).toEqual(first.jwt);
+      expect(readdirSync(fresh).sort()).toEqual(["jwt-secret", "media-secret"]);
+      removeDir(fresh);
+    } finally {
+      removeDir(racing);
+    }
   });
 
   it("lists every invalid variable at once", () => {
