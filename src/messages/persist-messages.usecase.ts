@@ -74,16 +74,18 @@ export class PersistMessages {
     if (messages.length === 0) return;
     const at = new Date().toISOString();
     const tombstones: MessageOp[] = [];
+    const rolledBack: { message: MessageRecord; rev: number; at: string }[] = [];
     for (const m of messages) {
+      // Past the backlog bound too: an accept either takes a revision or throws (the job retries).
       const result = await this.#ops.accept(
         { kind: "delete", message_id: m.id, room_id: m.room_id, at },
         true,
       );
-      if (result.kind === "accepted") tombstones.push(result.op);
+      if (result.kind !== "accepted") throw new Error(`rollback tombstone not accepted: ${result.kind}`);
+      tombstones.push(result.op);
+      rolledBack.push({ message: m, rev: result.op.rev, at });
     }
-    await this.#store.recordRollbacks(
-      messages.map((m, i) => ({ message: m, rev: tombstones[i]?.rev ?? 0, at })),
-    );
+    await this.#store.recordRollbacks(rolledBack);
     await this.#store.applyMessageOps(tombstones);
     await this.#pending.rollback(messages);
     await this.#pending.clear([], tombstones);
