@@ -12,9 +12,9 @@ export type Unread = { unread: number; last_seq: number };
 export class UnreadCounter {
   readonly #redis: RedisClient;
   readonly #keys: Keys;
-  readonly #store: Pick<MessagesStore, "systemSeqsAfter">;
+  readonly #store: Pick<MessagesStore, "uncountedSeqsAfter">;
 
-  constructor(redis: RedisClient, keys: Keys, store: Pick<MessagesStore, "systemSeqsAfter">) {
+  constructor(redis: RedisClient, keys: Keys, store: Pick<MessagesStore, "uncountedSeqsAfter">) {
     this.#redis = redis;
     this.#keys = keys;
     this.#store = store;
@@ -64,7 +64,7 @@ export class UnreadCounter {
         };
       }),
     );
-    const stored = await this.#store.systemSeqsAfter(
+    const stored = await this.#store.uncountedSeqsAfter(
       memberships.map((m, i) => ({ room_id: m.member.room_id, seq: reads[i]?.read ?? m.member.read_seq })),
     );
     memberships.forEach((m, i) => {

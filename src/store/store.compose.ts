@@ -38,7 +38,7 @@ const METHODS = {
     "getMessageByClientId",
     "listMessages",
     "roomCounters",
-    "systemSeqsAfter",
+    "uncountedSeqsAfter",
   ],
   state: ["applyMessageOps", "getMessageStates", "getReactions", "listStarred"],
   blocks: ["block", "unblock", "isBlocked", "blockersOf", "isRoomBlocked", "directRoomId"],

@@ -314,8 +314,12 @@ export interface MessagesStore {
   listMessages(roomId: string, query: HistoryQuery): Promise<MessageRecord[]>;
   /** The room's highest stored seq and revision (0 when none): what a lost Redis counter is re-seeded above. */
   roomCounters(roomId: string): Promise<{ seq: number; rev: number }>;
-  /** Per room, the seqs of its `system` messages above the given seq (they never count as unread; few). */
-  systemSeqsAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number[]>>;
+  /**
+   * Per room, the seqs above the given seq that never count as unread (few): its `system`
+   * messages, and messages the store refused for good (rolled back: their seq was taken, but
+   * there is no message to read).
+   */
+  uncountedSeqsAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number[]>>;
 }
 
 export interface MessageStateStore {

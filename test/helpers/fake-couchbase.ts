@@ -538,6 +538,13 @@ const IMPLEMENTATIONS: Record<QueryName, Implementation> = {
     ).map((m) => project({ room_id: path(m, "room_id"), seq: path(m, "seq") }));
   },
 
+  rolledBackSeqs(db, p) {
+    const rooms = param(p, "rooms");
+    return where(db.scan("rollbacks"), (b) => inArray(path(b, "room_id"), rooms)).map((b) =>
+      project({ room_id: path(b, "room_id"), seq: path(b, "record", "seq") }),
+    );
+  },
+
   messageRevs(db, p) {
     return revsBetween(db, "messages", "id", { room_id: param(p, "room") }, p);
   },

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthUser } from "../../src/auth/jwt.ts";
 import type { MessageView } from "../../src/contract/views.ts";
+import { PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
 import { SearchService } from "../../src/messages/search.service.ts";
+import { createLogger } from "../../src/observability/logger.ts";
 import { UnreadCounter } from "../../src/rooms/unread.ts";
+import type { MessageRecord, Store } from "../../src/store/store.ts";
 import { room as newRoom } from "../contract/fixtures.ts";
 import { messageStack, user } from "../helpers/stack.ts";
 
@@ -220,5 +223,42 @@ describe("unread while messages wait for the persist pool", () => {
     expect(await count("bob")).toBe(2);
     await send(bob, roomId, "reply");
     expect(await count("bob")).toBe(0);
+  });
+
+  it("never counts a message the store refused for good (rolled back: its seq taken, nothing to read)", async () => {
+    const roomId = (
+      await store.createGroupRoom(newRoom({ created_by: "alice" }), [
+        { user_id: "alice", role: "admin", joined_at: new Date().toISOString() },
+        { user_id: "bob", role: "member", joined_at: new Date().toISOString() },
+      ])
+    ).id;
+    const unread = new UnreadCounter(redis, keys, store);
+    const count = async () => {
+      const member = await store.getMember(roomId, "bob");
+      const room = await store.getRoom(roomId);
+      if (!member || !room) throw new Error("missing");
+      return (await unread.of([{ member, last_seq: room.last_seq }])).get(roomId)?.unread;
+    };
+    await send(alice, roomId, "kept");
+    await persistAll(roomId);
+    await send(alice, roomId, "refused");
+    expect(await count()).toBe(2);
+    // The persist pool meets a store that refuses the second message for good.
+    const refusing: Store = {
+      ...store,
+      insertMessages: async (msgs: MessageRecord[]) => ({
+        rejected: msgs.map((message) => ({ message, reason: "refused" })),
+      }),
+    };
+    const pendingNow = await pending.range(roomId, { afterSeq: 0, limit: 10 });
+    await new PersistMessages({
+      store: refusing,
+      pending,
+      ops: stack.opsRepo,
+      events: { messageFailed: () => {} },
+      logger: createLogger("silent", "test"),
+    }).run({ messages: pendingNow, ops: [] });
+    expect(await pending.range(roomId, { afterSeq: 0, limit: 10 })).toEqual([]);
+    expect(await count()).toBe(1);
   });
 });

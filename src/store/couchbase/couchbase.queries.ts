@@ -37,6 +37,8 @@ export const QUERIES = {
   /** messages_system. */
   systemSeqs: `SELECT m.room_id, m.seq FROM messages AS m
     WHERE m.type = "system" AND m.room_id IN $rooms`,
+  /** rollbacks_by_rev (its leading key is room_id). */
+  rolledBackSeqs: `SELECT b.room_id, b.record.seq AS seq FROM rollbacks AS b WHERE b.room_id IN $rooms`,
   /**
    * messages_by_rev, and the three below on theirs: the next changes of a sync window, oldest
    * first, at most $limit (a page reads on until it has enough; ORDER BY and LIMIT go to the index).

@@ -166,14 +166,16 @@ export class CouchbaseMessages implements MessagesStore {
     };
   }
 
-  async systemSeqsAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number[]>> {
+  async uncountedSeqsAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number[]>> {
     const seqs = new Map<string, number[]>();
     if (after.length === 0) return seqs;
     const from = new Map(after.map((a) => [a.room_id, a.seq]));
-    const rows = await this.#db.q.rows<{ room_id: string; seq: number }>("systemSeqs", {
-      rooms: [...from.keys()],
-    });
-    for (const r of rows) {
+    const rooms = [...from.keys()];
+    const [system, rolledBack] = await Promise.all([
+      this.#db.q.rows<{ room_id: string; seq: number }>("systemSeqs", { rooms }),
+      this.#db.q.rows<{ room_id: string; seq: number }>("rolledBackSeqs", { rooms }),
+    ]);
+    for (const r of [...system, ...rolledBack]) {
       if (r.seq <= (from.get(r.room_id) ?? Number.MAX_SAFE_INTEGER)) continue;
       seqs.set(r.room_id, [...(seqs.get(r.room_id) ?? []), r.seq]);
     }

@@ -176,7 +176,7 @@ export class SqliteMessages implements MessagesStore {
     return rows.map(messageFromRow).reverse();
   }
 
-  async systemSeqsAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number[]>> {
+  async uncountedSeqsAfter(after: { room_id: string; seq: number }[]): Promise<Map<string, number[]>> {
     const seqs = new Map<string, number[]>();
     if (after.length === 0) return seqs;
     const rows = await this.#db.read(() =>
@@ -184,8 +184,13 @@ export class SqliteMessages implements MessagesStore {
         .stmt(
           `SELECT a.room_id AS room_id, m.seq AS seq
            FROM (SELECT json_extract(value, '$.room_id') AS room_id, json_extract(value, '$.seq') AS seq
-                 FROM json_each(?)) a
-           JOIN messages m ON m.room_id = a.room_id AND m.type = 'system' AND m.seq > a.seq`,
+                 FROM json_each(?1)) a
+           JOIN messages m ON m.room_id = a.room_id AND m.type = 'system' AND m.seq > a.seq
+           UNION ALL
+           SELECT a.room_id, json_extract(b.record, '$.seq')
+           FROM (SELECT json_extract(value, '$.room_id') AS room_id, json_extract(value, '$.seq') AS seq
+                 FROM json_each(?1)) a
+           JOIN message_rollbacks b ON b.room_id = a.room_id AND json_extract(b.record, '$.seq') > a.seq`,
         )
         .all(JSON.stringify(after)),
     );
