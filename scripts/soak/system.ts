@@ -589,9 +589,10 @@ export async function startSystem(opts: {
       ),
       Promise.all(
         zsetStates.map(async (s) => {
-          // Delayed jobs due much later are timers by design (an upload's expiry fires after its
-          // URL expired, ~16 min): they are not backlog. BullMQ scores them at due-time × 0x1000.
-          const due = s === "delayed" ? (Date.now() + 60_000) * 0x1000 : "+inf";
+          // A delayed job is backlog only once overdue: the rest are timers by design (an upload's
+          // expiry fires ~16 min after it, so a long soak always has some coming due). BullMQ
+          // scores them at due-time × 0x1000.
+          const due = s === "delayed" ? (Date.now() - 5_000) * 0x1000 : "+inf";
           const ids = await r.zrangebyscore(`${base}:${s}`, "-inf", due);
           return ids.filter((id) => !id.startsWith("repeat:")).length;
         }),

@@ -13,6 +13,10 @@ import type {
 import type { Push, PushProvider } from "./providers/push-provider.ts";
 
 const SENT_TTL_S = 7 * 86_400;
+/** Longer than a provider's send takes; a claim left by a killed job lapses after it. */
+const CLAIM_TTL_S = 60;
+const CLAIMED = "claimed";
+const SENT = "1";
 const PREVIEW_CHARS = 120;
 
 const preview = (m: MessageRecord): string => {
@@ -149,38 +153,52 @@ export class NotifyUseCase {
   }
 
   /**
-   * Sends what was not sent yet (per the marks of `markOf`'s message), marks what the provider
-   * took, drops dead tokens; throws when some must be retried (the marks keep the rest from
-   * going twice).
+   * Sends what was not sent yet, at most once per (message, device) but across a kill: each
+   * push is claimed before it goes (SET NX, a short claim), so two jobs carrying one message
+   * (a rescued batch beside its own) never both send it; the claim becomes the sent mark once the
+   * provider took the push, and is released when it must be retried. A push claimed by another
+   * job, or by a job that died, fails this job for a later retry, by when the claim is either a
+   * mark or gone. Drops dead tokens; throws when some must be retried.
    */
   async #deliver(all: Push[], markOf: (p: Push) => string | null): Promise<number> {
-    const markKey = (p: Push) => {
+    const keys = all.map((p) => {
       const message = markOf(p);
       return message ? this.#keys.pushSent(message, p.user_id, p.device_id) : null;
-    };
-    const keys = all.map(markKey);
+    });
     // One command per key (each in its own slot under Redis Cluster), pipelined.
-    const marked = await Promise.all(keys.map((k) => (k ? this.#redis.exists(k) : 0)));
-    const pushes = all.filter((_, i) => marked[i] === 0);
-    if (pushes.length === 0) return 0;
-    const outcomes = await this.#provider.send(pushes);
-    let retry = 0;
+    const claims = await Promise.all(
+      keys.map((k) => (k ? this.#redis.set(k, CLAIMED, "EX", CLAIM_TTL_S, "NX") : "OK")),
+    );
+    const taken = await Promise.all(
+      claims.map((c, i) => {
+        const k = keys[i];
+        return c === "OK" || !k ? null : this.#redis.get(k);
+      }),
+    );
+    // Claimed elsewhere and not sent yet: that job sends it, or its claim lapses; retry then.
+    let retry = taken.filter((t) => t === CLAIMED).length;
+    const mine = all.flatMap((p, i) => (claims[i] === "OK" ? [{ p, key: keys[i] ?? null }] : []));
     let sent = 0;
-    const marks: Promise<unknown>[] = [];
-    for (const [i, p] of pushes.entries()) {
-      const outcome = outcomes[i];
-      if (outcome === "sent") {
-        sent++;
-        const k = markKey(p);
-        if (k) marks.push(this.#redis.set(k, "1", "EX", SENT_TTL_S));
-      } else if (outcome === "dead") {
-        await this.#store.dropPushToken(p.token);
-        this.#logger.info({ user_id: p.user_id, device_id: p.device_id }, "push token dead; removed");
-      } else retry++;
+    if (mine.length > 0) {
+      const outcomes = await this.#provider.send(mine.map((m) => m.p));
+      const settle: Promise<unknown>[] = [];
+      for (const [i, { p, key }] of mine.entries()) {
+        const outcome = outcomes[i];
+        if (outcome === "sent") {
+          sent++;
+          if (key) settle.push(this.#redis.set(key, SENT, "EX", SENT_TTL_S));
+          continue;
+        }
+        if (key) settle.push(this.#redis.del(key));
+        if (outcome === "dead") {
+          await this.#store.dropPushToken(p.token);
+          this.#logger.info({ user_id: p.user_id, device_id: p.device_id }, "push token dead; removed");
+        } else retry++;
+      }
+      await Promise.all(settle);
     }
-    await Promise.all(marks);
     pushesSent.inc(sent);
-    if (retry > 0) throw new Error(`${retry} of ${pushes.length} pushes must be retried`);
+    if (retry > 0) throw new Error(`${retry} of ${all.length} pushes must be retried`);
     return sent;
   }
 }

@@ -86,6 +86,39 @@ describe("notify", () => {
     expect(provider.pushes).toEqual([]);
   });
 
+  it("two jobs carrying one message push it once per device, whichever reaches the provider first", async () => {
+    // A rescued batch and its own batch are two notify jobs for the same message: they race.
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    class GatedProvider extends FakeProvider {
+      override async send(pushes: Push[]): Promise<PushOutcome[]> {
+        await gate;
+        return super.send(pushes);
+      }
+    }
+    const provider = new GatedProvider();
+    const m = msg(roomId, 3, { sender_id: "a", text: "once" });
+    const first = useCase(provider).messages([m]);
+    const second = useCase(provider).messages([m]);
+    // Both jobs are past their look at the marks before the provider answers either.
+    await new Promise((r) => setTimeout(r, 100));
+    release();
+    const settled = await Promise.allSettled([first, second]);
+    const perDevice = new Map<string, number>();
+    for (const p of provider.pushes) perDevice.set(p.device_id, (perDevice.get(p.device_id) ?? 0) + 1);
+    expect([...perDevice.entries()].sort()).toEqual([
+      ["b1", 1],
+      ["b2", 1],
+    ]);
+    // The job that lost the race asks to be retried, and its retry sends nothing more.
+    expect(settled.filter((r) => r.status === "rejected")).toHaveLength(1);
+    provider.pushes.length = 0;
+    await useCase(provider).messages([m]);
+    expect(provider.pushes).toEqual([]);
+  });
+
   it("a message deleted for everyone before the pool got to it pushes nothing; an edit shows its new text", async () => {
     const provider = new FakeProvider();
     const gone = msg(roomId, 10, { sender_id: "a", text: "oops wrong chat" });
