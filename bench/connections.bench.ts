@@ -25,6 +25,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import { z } from "zod";
@@ -543,6 +544,19 @@ async function coordinator(): Promise<void> {
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
   };
+  type Cpu = { api: number; generators: number };
+  /** From now until the returned function is called: CPU of the API and of all generators, in cores. */
+  const cpuFrom = (): (() => Cpu) => {
+    const pid = apiPid;
+    const t = performance.now();
+    const gens = () => generators.reduce((a, g) => a + (g.child.pid ? cpuSeconds(g.child.pid) : 0), 0);
+    const api0 = cpuSeconds(pid);
+    const gen0 = gens();
+    return () => {
+      const wall = (performance.now() - t) / 1000;
+      return { api: (cpuSeconds(pid) - api0) / wall, generators: (gens() - gen0) / wall };
+    };
+  };
   /** Peak RSS (every 200 ms) and open files (every 1 s) of the API within a window. */
   const peaks = { rss: 0, fds: 0 };
   let ticks = 0;
@@ -755,14 +769,15 @@ async function coordinator(): Promise<void> {
     const rssBefore = rssKb(apiPid);
     const fdsBefore = fds(apiPid);
 
-    type Cycle = { connectedKb: number; afterKb: number; ramp: RoundSummary };
+    type Cycle = { connectedKb: number; afterKb: number; ramp: RoundSummary; rampCpu: Cpu };
     const cycles: Cycle[] = [];
     /** Errors the generators saw outside the ramps and storms (idle drops and their reconnects). */
     const idleErrors = new Map<string, number>();
     let idle = { cpu: Number.NaN, loopP99: Number.NaN, fds: Number.NaN };
-    let storm1: (RoundSummary & { peakKb: number; peakFds: number; loopP99: number }) | undefined;
+    let storm1: (RoundSummary & { cpu: Cpu; peakKb: number; peakFds: number; loopP99: number }) | undefined;
     let storm2:
       | (RoundSummary & {
+          cpu: Cpu;
           peakKb: number;
           peakFds: number;
           loopP99: number;
@@ -772,7 +787,9 @@ async function coordinator(): Promise<void> {
       | undefined;
 
     for (let cycle = 1; cycle <= opts.BENCH_CYCLES; cycle++) {
+      const rampCpu = cpuFrom();
       const ramp = await roundOf({ type: "connect", at: Date.now() });
+      const rampCpuUsed = rampCpu();
       console.log(
         `cycle ${cycle}: ${ramp.connected} connected in ${(ramp.lastConnectMs / 1000).toFixed(1)} s (${connectsPerS(ramp).toFixed(0)}/s), all synced after ${(ramp.lastSyncedMs / 1000).toFixed(1)} s`,
       );
@@ -802,8 +819,9 @@ async function coordinator(): Promise<void> {
         await sleep(2000); // the broadcasts of those sends land before the storm
         await loopP99Ms();
         openWindow();
+        const s1Cpu = cpuFrom();
         const s1 = await roundOf({ type: "storm", at: Date.now() });
-        storm1 = { ...s1, peakKb: peaks.rss, peakFds: peaks.fds, loopP99: await loopP99Ms() };
+        storm1 = { ...s1, cpu: s1Cpu(), peakKb: peaks.rss, peakFds: peaks.fds, loopP99: await loopP99Ms() };
         console.log(
           `storm 1: ${s1.connected} reconnected by ${(s1.lastConnectMs / 1000).toFixed(1)} s, ${s1.synced} synced by ${(s1.lastSyncedMs / 1000).toFixed(1)} s`,
         );
@@ -832,11 +850,15 @@ async function coordinator(): Promise<void> {
         openWindow();
         await waitReady(base, 60_000);
         const readyMs = Date.now() - at;
+        // From the new process's ready: its boot is not the reconnections' cost.
+        const s2Cpu = cpuFrom();
         const results = await Promise.all(generators.map((g) => g.next("round")));
         const s2 = summarize(results);
+        const s2CpuUsed = s2Cpu();
         // The new process's histogram covers its whole life so far: the storm.
         storm2 = {
           ...s2,
+          cpu: s2CpuUsed,
           peakKb: peaks.rss,
           peakFds: peaks.fds,
           loopP99: await loopP99Ms(),
@@ -864,7 +886,7 @@ async function coordinator(): Promise<void> {
       console.log(
         `cycle ${cycle}: RSS connected ${(connectedKb / 1024).toFixed(0)} MB, after leaving ${(afterKb / 1024).toFixed(0)} MB`,
       );
-      cycles.push({ connectedKb, afterKb, ramp });
+      cycles.push({ connectedKb, afterKb, ramp, rampCpu: rampCpuUsed });
     }
 
     // --- The table ---
@@ -945,6 +967,14 @@ async function coordinator(): Promise<void> {
         `${fdsBefore} / ${idle.fds} / ${storm1.peakFds} / ${storm2.peakFds}`,
         "< 20,000",
         verdict(Math.max(storm1.peakFds, storm2.peakFds) < 20_000),
+      ],
+      [
+        `CPU in cores, API / ${G} generators: ramp, storm 1, storm 2 (from ready); ${availableParallelism()} cores here`,
+        [first.rampCpu, storm1.cpu, storm2.cpu]
+          .map((c) => `${c.api.toFixed(2)} / ${c.generators.toFixed(2)}`)
+          .join(", "),
+        "",
+        "",
       ],
       ["messages synced: storm 1 / storm 2", `${storm1.messages} / ${storm2.messages}`, "", ""],
     ];
