@@ -1,3 +1,4 @@
+import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { MediaJobs, mediaQueue } from "../../src/media/media.queue.ts";
 import { type GroupCommitOptions, PersistJobs, persistQueue } from "../../src/messages/persist.queue.ts";
@@ -8,27 +9,21 @@ import type { Keys } from "../../src/redis/redis.ts";
  * A queue's producer on its own connection, as a process's platform holds it, with the queue
  * at hand for assertions and a close that flushes what is gathering first.
  */
-function own<T extends object, J extends JobProducer<never>>(
-  jobs: J,
-  producer: T,
-  drain?: () => Promise<void>,
-) {
-  return Object.assign(producer, {
+type Owned<T> = T & { queue: Queue; close(): Promise<void> };
+
+export function persistJobs(conn: Redis, keys: Keys, opts: GroupCommitOptions): Owned<PersistJobs> {
+  const jobs = new JobProducer(persistQueue, conn, keys);
+  const persist = new PersistJobs(jobs, opts);
+  return Object.assign(persist, {
     queue: jobs.queue,
     close: async () => {
-      await drain?.();
+      await persist.drain();
       await jobs.close();
     },
   });
 }
 
-export function persistJobs(conn: Redis, keys: Keys, opts: GroupCommitOptions) {
-  const jobs = new JobProducer(persistQueue, conn, keys);
-  const persist = new PersistJobs(jobs, opts);
-  return own(jobs as never, persist, () => persist.drain());
-}
-
-export function mediaJobs(conn: Redis, keys: Keys) {
+export function mediaJobs(conn: Redis, keys: Keys): Owned<MediaJobs> {
   const jobs = new JobProducer(mediaQueue, conn, keys);
-  return own(jobs as never, new MediaJobs(jobs));
+  return Object.assign(new MediaJobs(jobs), { queue: jobs.queue, close: () => jobs.close() });
 }

@@ -199,20 +199,24 @@ describe("search while ops wait for the persist pool", () => {
 });
 
 describe("unread while messages wait for the persist pool", () => {
-  it("counts pending messages as the store will: not one's own, never system messages, each once", async () => {
-    const roomId = (
+  const unread = new UnreadCounter(redis, keys, store);
+  const aliceAndBob = async () =>
+    (
       await store.createGroupRoom(newRoom({ created_by: "alice" }), [
         { user_id: "alice", role: "admin", joined_at: new Date().toISOString() },
         { user_id: "bob", role: "member", joined_at: new Date().toISOString() },
       ])
     ).id;
-    const unread = new UnreadCounter(redis, keys, store);
-    const count = async (userId: string) => {
-      const member = await store.getMember(roomId, userId);
-      const room = await store.getRoom(roomId);
-      if (!member || !room) throw new Error("missing");
-      return (await unread.of([{ member, last_seq: room.last_seq }])).get(roomId)?.unread;
-    };
+  const unreadOf = async (roomId: string, userId: string) => {
+    const member = await store.getMember(roomId, userId);
+    const room = await store.getRoom(roomId);
+    if (!member || !room) throw new Error("missing");
+    return (await unread.of([{ member, last_seq: room.last_seq }])).get(roomId)?.unread;
+  };
+
+  it("counts pending messages as the store will: not one's own, never system messages, each once", async () => {
+    const roomId = await aliceAndBob();
+    const count = (userId: string) => unreadOf(roomId, userId);
     await send(alice, roomId, "one");
     await send(alice, roomId, "two");
     await messages.postSystem(roomId, { event: "room_updated", actor_id: "alice", fields: ["name"] });
@@ -226,19 +230,8 @@ describe("unread while messages wait for the persist pool", () => {
   });
 
   it("never counts a message the store refused for good (rolled back: its seq taken, nothing to read)", async () => {
-    const roomId = (
-      await store.createGroupRoom(newRoom({ created_by: "alice" }), [
-        { user_id: "alice", role: "admin", joined_at: new Date().toISOString() },
-        { user_id: "bob", role: "member", joined_at: new Date().toISOString() },
-      ])
-    ).id;
-    const unread = new UnreadCounter(redis, keys, store);
-    const count = async () => {
-      const member = await store.getMember(roomId, "bob");
-      const room = await store.getRoom(roomId);
-      if (!member || !room) throw new Error("missing");
-      return (await unread.of([{ member, last_seq: room.last_seq }])).get(roomId)?.unread;
-    };
+    const roomId = await aliceAndBob();
+    const count = () => unreadOf(roomId, "bob");
     await send(alice, roomId, "kept");
     await persistAll(roomId);
     await send(alice, roomId, "refused");
