@@ -75,7 +75,15 @@ export function messagesModule(
     limits: p.limits,
     // Late: media is built on this module's reader.
     media: { attachable: (...a) => media().attachable(...a), link: (...a) => media().link(...a) },
-    replication: p.replication,
+    // Taken when a message is first accepted: pools that never accept one (persist, media,
+    // notify) open no WAIT connection.
+    replication: {
+      get enabled() {
+        return p.replication.enabled;
+      },
+      accepted: (roomId) => p.replication.accepted(roomId),
+      enqueued: () => p.replication.enqueued(),
+    },
   });
   const messageOps = new MessageOpsService({
     store: p.store,
