@@ -87,7 +87,7 @@ const envSchema = z.object({
   DEVICES_MAX_PER_USER: int(20, 1),
   /** A typing indicator ends by itself this long after the last typing:start. */
   TYPING_EXPIRE_MS: int(6000, 100),
-  /** A user goes offline at most this long after their last socket's node stopped heartbeating. */
+  /** A node is taken for dead this long after its last heartbeat; its users go offline at a live node's next beat. */
   PRESENCE_TTL_MS: int(10_000, 500),
   PRESENCE_HEARTBEAT_MS: int(3000, 100),
   DELETE_WINDOW_S: int(172_800, 0),

@@ -192,21 +192,33 @@ export class Keys {
     if (!/^[a-z_-]+$/.test(budget)) throw new Error(`invalid rate-limit budget ${budget}`);
     return this.#key(`rl-${budget}`);
   }
-  /** A user's live sockets (member "<node>|<socket id>"), scored by when each expires without a heartbeat. */
+  /** A user's live sockets (members "<node>|<socket id>", all scored 0: ordered by node). */
   presenceSockets(userId: string): string {
     return this.#tagged("presence-sockets", `{p${presenceBucket(userId)}}`, userId);
   }
-  /** The start of a bucket's presenceSockets keys, for the sweep script. */
+  /** The start of a bucket's presenceSockets keys, for the heartbeat script. */
   presenceSocketsPrefix(bucket: number): string {
     return `${this.#tagged("presence-sockets", `{p${checkBucket(bucket, PRESENCE_BUCKETS)}}`)}|`;
   }
-  /** The start of a bucket's presenceSeen keys, for the sweep script. */
+  /** The start of a bucket's presenceSeen keys, for the heartbeat script. */
   presenceSeenPrefix(bucket: number): string {
     return `${this.#tagged("presence-seen", `{p${checkBucket(bucket, PRESENCE_BUCKETS)}}`)}|`;
   }
-  /** A bucket's online users, scored by when their last socket's heartbeat runs out (the sweep's index). */
+  /** A bucket's users with a socket on some node (score 0); live only while a node of the bucket heartbeats. */
   presenceOnline(bucket: number): string {
     return this.#tagged("presence-online", `{p${checkBucket(bucket, PRESENCE_BUCKETS)}}`);
+  }
+  /** The API nodes, scored by when each one's last heartbeat runs out (one copy per bucket: its slot). */
+  presenceNodes(bucket: number): string {
+    return this.#tagged("presence-nodes", `{p${checkBucket(bucket, PRESENCE_BUCKETS)}}`);
+  }
+  /** The users of a bucket with a socket on one node: what the node's death takes offline. */
+  presenceNodeUsers(bucket: number, node: string): string {
+    return this.#tagged("presence-node-users", `{p${checkBucket(bucket, PRESENCE_BUCKETS)}}`, node);
+  }
+  /** The start of a bucket's presenceNodeUsers keys, for the heartbeat script. */
+  presenceNodeUsersPrefix(bucket: number): string {
+    return `${this.#tagged("presence-node-users", `{p${checkBucket(bucket, PRESENCE_BUCKETS)}}`)}|`;
   }
   /** When a user was last online (ISO time). */
   presenceSeen(userId: string): string {

@@ -45,8 +45,9 @@ beforeAll(async () => {
   await device("c", "c1", "tc");
   await device("d", "d1", "td");
   await device("e", "e1", "te");
-  // c has a live socket somewhere.
-  await redis.zadd(keys.presenceOnline(presenceBucket("c")), Date.now() + 60_000, "c");
+  // c has a socket on a node whose heartbeat is live.
+  await redis.zadd(keys.presenceOnline(presenceBucket("c")), 0, "c");
+  await redis.zadd(keys.presenceNodes(presenceBucket("c")), Date.now() + 60_000, "some-node");
 });
 afterAll(async () => {
   await dropPrefix(prefix);

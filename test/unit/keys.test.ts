@@ -43,6 +43,9 @@ const builders: Record<string, string[]> = {
   presenceSocketsPrefix: presenceBuckets().map((b) => keys.presenceSocketsPrefix(b)),
   presenceSeenPrefix: presenceBuckets().map((b) => keys.presenceSeenPrefix(b)),
   presenceSeen: hostileUserIds.map((u) => keys.presenceSeen(u)),
+  presenceNodes: presenceBuckets().map((b) => keys.presenceNodes(b)),
+  presenceNodeUsers: presenceBuckets().map((b) => keys.presenceNodeUsers(b, newId())),
+  presenceNodeUsersPrefix: presenceBuckets().map((b) => keys.presenceNodeUsersPrefix(b)),
   // rate-limiter-flexible appends ":<user id>" to each prefix; each budget is a family.
   ...Object.fromEntries(
     ["send", "send-burst", "message_op", "room_create", "member_add", "typing", "media_upload"].map((b) => [
@@ -96,7 +99,12 @@ describe("Redis key families", () => {
     const familiesOf = (list: string[]) => new Set(list.map((k) => k.split(":")[1]));
     const owner = new Map<string, string>();
     // pendingMessagePrefix is, by design, the start of pendingMessage's keys.
-    const shared = new Set(["pendingMessagePrefix", "presenceSocketsPrefix", "presenceSeenPrefix"]);
+    const shared = new Set([
+      "pendingMessagePrefix",
+      "presenceSocketsPrefix",
+      "presenceSeenPrefix",
+      "presenceNodeUsersPrefix",
+    ]);
     for (const [builder, list] of Object.entries(builders)) {
       const families = familiesOf(list);
       expect(families.size, builder).toBe(1);
@@ -112,6 +120,8 @@ describe("Redis key families", () => {
     const b = presenceBucket("a:b");
     expect(keys.presenceSockets("a:b").startsWith(keys.presenceSocketsPrefix(b))).toBe(true);
     expect(keys.presenceSeen("a:b").startsWith(keys.presenceSeenPrefix(b))).toBe(true);
+    const node = newId();
+    expect(keys.presenceNodeUsers(b, node)).toBe(`${keys.presenceNodeUsersPrefix(b)}${node}`);
   });
 
   it("refuses a part with the separator, a brace or nothing, whatever the caller validated", () => {
@@ -163,14 +173,17 @@ describe("Redis key families", () => {
       keys.waitMark(`r${bucket}`),
     ];
     expect(new Set(roomScripts.map((k) => calculateSlot(k))).size).toBe(1);
-    // Presence: a user's sockets, seen time and their bucket's online index (connect,
-    // disconnect, and the sweep, which derives keys from the bucket's prefixes).
+    // Presence: a user's sockets, seen time, their bucket's online index, nodes and node users
+    // (connect, disconnect, and the heartbeat, which derives keys from the bucket's prefixes).
     const user = "some.user";
     const pb = presenceBucket(user);
     const presence = [
       keys.presenceSockets(user),
       keys.presenceSeen(user),
       keys.presenceOnline(pb),
+      keys.presenceNodes(pb),
+      keys.presenceNodeUsers(pb, "node"),
+      `${keys.presenceNodeUsersPrefix(pb)}node`,
       `${keys.presenceSocketsPrefix(pb)}${user}`,
       `${keys.presenceSeenPrefix(pb)}${user}`,
     ];
