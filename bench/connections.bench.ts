@@ -575,15 +575,26 @@ async function coordinator(): Promise<void> {
   };
 
   let base = "";
-  /** The API's event-loop delay p99 since the last scrape (prom-client resets it on each). */
+  /**
+   * The API's event-loop delay p99 since the last scrape (prom-client resets it on each); NaN
+   * when the API could not be reached in three tries (its listen queue full in a storm).
+   */
   const loopP99Ms = async (): Promise<number> => {
-    const res = await fetch(`${base}/metrics`, {
-      headers: { authorization: `Bearer ${admin}` },
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await res.text();
-    if (res.status !== 200) throw new Error(`/metrics: HTTP ${res.status}`);
-    return Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? Number.NaN) * 1000;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const res = await fetch(`${base}/metrics`, {
+          headers: { authorization: `Bearer ${admin}` },
+          signal: AbortSignal.timeout(30_000),
+        });
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`/metrics: HTTP ${res.status}`);
+        return Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? Number.NaN) * 1000;
+      } catch (err) {
+        if (err instanceof Error && err.message.startsWith("/metrics")) throw err;
+        await sleep(1000);
+      }
+    }
+    return Number.NaN;
   };
 
   const restErrors = new Map<string, number>();

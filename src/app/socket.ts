@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from "node:http";
 import type { Platform } from "../platform/platform.ts";
 import { adapterReady, roomsReady } from "../realtime/adapter.ts";
+import { SocketAdmission } from "../realtime/admission.ts";
 import { createSocketServer } from "../realtime/socket.server.ts";
 
 /** The API's Socket.IO server on the Redis adapter; `attach` serves it once every route is mounted. */
@@ -10,7 +11,14 @@ export function openSocketServer(p: Platform) {
   const pub = p.connection("subscriber", "pub");
   const sub = p.connection("subscriber", "sub");
   const ready = roomsReady(sub, keys.socketKey, cluster);
+  const admission = new SocketAdmission({
+    maxHandshakes: config.SOCKET_MAX_HANDSHAKES,
+    maxLagMs: config.SOCKET_SHED_LAG_MS,
+    retryAfterS: 2,
+  });
+  p.onClose(async () => admission.close());
   const io = createSocketServer({
+    admission,
     pub,
     sub,
     adapterKey: keys.socketKey,
@@ -27,6 +35,7 @@ export function openSocketServer(p: Platform) {
     /** After Express: engine.io wraps the request listeners and alone answers /socket.io/. */
     async attach(server: HttpServer): Promise<void> {
       io.attach(server);
+      admission.guard(io);
       await adapterReady(sub, keys.socketKey, (io.of("/").adapter as { uid?: string }).uid, cluster);
     },
   };

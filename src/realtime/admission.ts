@@ -1,0 +1,147 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { Counter } from "prom-client";
+import { registry } from "../observability/metrics.ts";
+import type { ChatServer } from "./socket.server.ts";
+
+const shed = new Counter({
+  name: "chat_socket_handshakes_shed_total",
+  help: "New Socket.IO sessions refused with 503 + Retry-After (too many handshakes under way, or the event loop lagging)",
+  labelNames: ["reason"] as const,
+  registers: [registry],
+});
+
+export type AdmissionLimits = {
+  /** New sessions admitted and not yet connected (auth, room joins) at most. */
+  maxHandshakes: number;
+  /** New sessions are refused while the event loop's delay over the last quarter second exceeds this. */
+  maxLagMs: number;
+  /** What the 503 tells a client to wait. */
+  retryAfterS: number;
+};
+
+/**
+ * The longest a handshake counts as under way: an honest client asks for its namespace one
+ * round trip after the engine handshake, and one that never does holds a place no longer.
+ */
+const HANDSHAKE_MAX_MS = 10_000;
+const LAG_WINDOW_MS = 250;
+
+/**
+ * Load shedding for reconnect storms. When every client of a node comes back at once, taking
+ * them all makes each wait behind the others until their connect times out (20 s in
+ * socket.io-client) and they try again: the work done for them is lost and the storm lasts
+ * longer. Instead a new session is refused at once, before any work, with 503 and
+ * `Retry-After`, while `maxHandshakes` are under way or the event loop lags; the client's
+ * reconnection (randomised backoff) brings it back. Sessions already open are never touched.
+ * A handshake is under way from its first request until the server has decided it (auth and
+ * room joins done: `settle`), its connection closed, or `HANDSHAKE_MAX_MS`.
+ */
+export class SocketAdmission {
+  readonly #limits: AdmissionLimits;
+  readonly #lag = monitorEventLoopDelay({ resolution: 10 });
+  readonly #timer: NodeJS.Timeout;
+  #lagMs = 0;
+  #underWay = 0;
+  /** Admitted handshakes by their first request (the one the server's socket keeps). */
+  readonly #pending = new WeakMap<IncomingMessage, () => void>();
+
+  constructor(limits: AdmissionLimits) {
+    this.#limits = limits;
+    this.#lag.enable();
+    this.#timer = setInterval(() => {
+      this.#lagMs = this.#lag.max / 1e6;
+      this.#lag.reset();
+    }, LAG_WINDOW_MS);
+    this.#timer.unref();
+  }
+
+  /** Handshakes admitted and not yet settled. */
+  get underWay(): number {
+    return this.#underWay;
+  }
+
+  /** A release for an admitted handshake (idempotent), or why it is refused. */
+  admit(): { release: () => void } | { refused: "handshakes" | "lag" } {
+    if (this.#underWay >= this.#limits.maxHandshakes) return { refused: "handshakes" };
+    if (this.#lagMs > this.#limits.maxLagMs) return { refused: "lag" };
+    this.#underWay++;
+    let done = false;
+    const release = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.#underWay--;
+    };
+    const timer = setTimeout(release, HANDSHAKE_MAX_MS);
+    timer.unref();
+    return { release };
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#lag.disable();
+  }
+
+  /**
+   * Puts the admission in front of the server's new sessions (engine.io middleware: it runs
+   * before the handshake, on both transports); call after `io.attach`.
+   */
+  guard(io: ChatServer): void {
+    io.engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) => {
+      // Requests of an open session (polling, or its upgrade) carry its sid.
+      if (new URL(req.url ?? "/", "http://x").searchParams.has("sid")) return next();
+      const decision = this.admit();
+      if ("refused" in decision) {
+        shed.inc({ reason: decision.refused });
+        return refuse(req, res, this.#limits.retryAfterS);
+      }
+      // Until the engine session exists, its fate is the request's connection; then the
+      // session's own (a polling client's next request may come on another connection).
+      const settled = () => {
+        req.socket.off("close", settled);
+        this.#pending.delete(req);
+        decision.release();
+      };
+      req.socket.once("close", settled);
+      this.#pending.set(req, settled);
+      next();
+    });
+    io.engine.on(
+      "connection",
+      (session: { request: IncomingMessage; once(e: "close", f: () => void): void }) => {
+        const settled = this.#pending.get(session.request);
+        if (!settled) return;
+        session.request.socket.off("close", settled);
+        session.once("close", settled);
+      },
+    );
+    io.engine.on("connection_error", (err: { req?: IncomingMessage }) => {
+      if (err.req) this.settle(err.req);
+    });
+  }
+
+  /** The server decided this session (connected, or refused by auth or a failed join): its place is free. */
+  settle(req: IncomingMessage): void {
+    this.#pending.get(req)?.();
+  }
+}
+
+const BODY = JSON.stringify({ error: { code: "unavailable", message: "server busy; retry" } });
+
+/** 503 with Retry-After: an HTTP answer for a polling handshake, raw on the socket for an upgrade. */
+function refuse(req: IncomingMessage, res: ServerResponse, retryAfterS: number): void {
+  if (req.headers.upgrade) {
+    req.socket.end(
+      `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${retryAfterS}\r\nConnection: close\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(BODY)}\r\n\r\n${BODY}`,
+    );
+    return;
+  }
+  res.writeHead(503, {
+    "Retry-After": String(retryAfterS),
+    "Content-Type": "application/json",
+    Connection: "close",
+  });
+  res.end(BODY);
+}
