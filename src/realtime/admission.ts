@@ -44,7 +44,10 @@ export class SocketAdmission {
   #lagMs = 0;
   #underWay = 0;
   /** Admitted handshakes by their first request (the one the server's socket keeps). */
-  readonly #pending = new WeakMap<IncomingMessage, () => void>();
+  readonly #pending = new WeakMap<
+    IncomingMessage,
+    { settled: () => void; watch: (session: Closable) => void }
+  >();
 
   constructor(limits: AdmissionLimits) {
     this.#limits = limits;
@@ -98,24 +101,26 @@ export class SocketAdmission {
       }
       // Until the engine session exists, its fate is the request's connection; then the
       // session's own (a polling client's next request may come on another connection).
+      let watched: Closable = req.socket;
       const settled = () => {
-        req.socket.off("close", settled);
+        watched.off("close", settled);
         this.#pending.delete(req);
         decision.release();
       };
       req.socket.once("close", settled);
-      this.#pending.set(req, settled);
+      this.#pending.set(req, {
+        settled,
+        watch: (session) => {
+          watched.off("close", settled);
+          watched = session;
+          session.once("close", settled);
+        },
+      });
       next();
     });
-    io.engine.on(
-      "connection",
-      (session: { request: IncomingMessage; once(e: "close", f: () => void): void }) => {
-        const settled = this.#pending.get(session.request);
-        if (!settled) return;
-        session.request.socket.off("close", settled);
-        session.once("close", settled);
-      },
-    );
+    io.engine.on("connection", (session: Closable & { request: IncomingMessage }) => {
+      this.#pending.get(session.request)?.watch(session);
+    });
     io.engine.on("connection_error", (err: { req?: IncomingMessage }) => {
       if (err.req) this.settle(err.req);
     });
@@ -123,9 +128,15 @@ export class SocketAdmission {
 
   /** The server decided this session (connected, or refused by auth or a failed join): its place is free. */
   settle(req: IncomingMessage): void {
-    this.#pending.get(req)?.();
+    this.#pending.get(req)?.settled();
   }
 }
+
+/** A connection or an engine session: what a handshake under way watches for its end. */
+type Closable = {
+  once(event: "close", listener: () => void): unknown;
+  off(event: "close", listener: () => void): unknown;
+};
 
 const BODY = JSON.stringify({ error: { code: "unavailable", message: "server busy; retry" } });
 
