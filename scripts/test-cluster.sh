@@ -16,4 +16,4 @@ TEST_REDIS_CLUSTER="$(bash scripts/redis-cluster.sh nodes)" npx vitest run \
   test/e2e/two-nodes.test.ts test/e2e/crash.test.ts test/e2e/groups.test.ts test/e2e/receipts.test.ts \
   test/e2e/sync.test.ts test/e2e/presence.test.ts test/e2e/typing.test.ts test/e2e/forward.test.ts \
   test/e2e/media.test.ts test/e2e/message-ops.test.ts test/e2e/notify.test.ts test/e2e/web-client.test.ts \
-  test/unit/keys.test.ts test/cluster/failover.test.ts "$@"
+  test/unit/keys.test.ts test/integration/redis.mget.test.ts test/cluster/failover.test.ts "$@"

@@ -1,4 +1,4 @@
-import type { Keys, RedisClient } from "../redis/redis.ts";
+import { type Keys, mgetBySlot, type RedisClient } from "../redis/redis.ts";
 import type { MemberRecord, MessagesStore } from "../store/store.ts";
 
 export type Unread = { unread: number; last_seq: number };
@@ -32,10 +32,11 @@ export class UnreadCounter {
   ): Promise<Map<string, Unread>> {
     const out = new Map<string, Unread>();
     if (memberships.length === 0) return out;
-    // One GET per room (rooms sit in different slots under Redis Cluster; auto-pipelining
-    // sends them in one write per node).
-    const counters = await Promise.all(
-      memberships.map((m) => this.#redis.get(this.#keys.seq(m.member.room_id))),
+    // One MGET per slot, not a GET per room: for a user in 500 rooms, 500 GETs were the
+    // costliest step of GET /unread and the longest tail (bench/README.md, bench:chat).
+    const counters = await mgetBySlot(
+      this.#redis,
+      memberships.map((m) => this.#keys.seq(m.member.room_id)),
     );
     // Only a room whose counter is ahead of the store has anything pending: ask those alone,
     // and only the two small indexes a count needs (the member's own highest pending seq, the
@@ -64,12 +65,17 @@ export class UnreadCounter {
         };
       }),
     );
+    const lasts = memberships.map((m, i) => Math.max(m.last_seq, Number(counters[i] ?? 0)));
+    // A room read up to its last seq counts 0 whatever the store holds: ask only for the others.
     const stored = await this.#store.uncountedSeqsAfter(
-      memberships.map((m, i) => ({ room_id: m.member.room_id, seq: reads[i]?.read ?? m.member.read_seq })),
+      memberships.flatMap((m, i) => {
+        const read = reads[i]?.read ?? m.member.read_seq;
+        return (lasts[i] ?? 0) > read ? [{ room_id: m.member.room_id, seq: read }] : [];
+      }),
     );
     memberships.forEach((m, i) => {
       const { read, pendingSystem } = reads[i] ?? { read: m.member.read_seq, pendingSystem: [] };
-      const last = Math.max(m.last_seq, Number(counters[i] ?? 0));
+      const last = lasts[i] ?? m.last_seq;
       const system = new Set([
         ...(stored.get(m.member.room_id) ?? []),
         ...pendingSystem.filter((s) => s > read),

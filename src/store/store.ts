@@ -178,6 +178,14 @@ export type NewRoom = Omit<
 export type NewMember = Pick<MemberRecord, "user_id" | "role" | "joined_at">;
 
 export type RoomForUser = { room: RoomRecord; member: MemberRecord };
+/**
+ * What an unread count needs of a membership, and the room's stored last seq: GET /unread
+ * reads one per room of the user, so no more than that.
+ */
+export type UnreadMembership = {
+  member: Pick<MemberRecord, "room_id" | "user_id" | "read_seq" | "muted_until">;
+  last_seq: number;
+};
 export type ActivityCursor = { last_activity_at: string; id: string };
 export type HistoryQuery = { beforeSeq?: number | undefined; afterSeq?: number | undefined; limit: number };
 
@@ -241,8 +249,8 @@ export interface MembersStore {
   directPartners(userId: string): Promise<string[]>;
   /** Whether two users share any room (who may ask for a user's presence). */
   shareRoom(a: string, b: string): Promise<boolean>;
-  /** Every membership of a user, with its watermarks and settings, and the room's stored last seq (unread counts). */
-  listMemberships(userId: string): Promise<{ member: MemberRecord; last_seq: number }[]>;
+  /** Every membership of a user, as its unread count needs it. */
+  listMemberships(userId: string): Promise<UnreadMembership[]>;
   /**
    * Moves a member's watermarks up, never down (a lower seq changes nothing); a read moves the
    * delivered watermark with it. Atomic per member. Null when the user is not a member.

@@ -84,9 +84,14 @@ export function runRoomsContract(adapter: string, makeStore: () => Promise<Store
       });
       expect((await ctx.store.getMember(r.id, "u1"))?.pinned).toBe(false);
       await ctx.store.insertMessages([msg(r.id, 1), msg(r.id, 2, { type: "system" }), msg(r.id, 3)]);
+      await ctx.store.updateSettings(r.id, "u2", { muted_until: at(98), rev: 4 });
+      await ctx.store.updateReceipts(r.id, "u2", { read_seq: 2, at: at(5), rev: 5 });
       const mine = await ctx.store.listMemberships("u2");
       expect(mine).toEqual([
-        { member: expect.objectContaining({ room_id: r.id, pinned: true }), last_seq: 3 },
+        {
+          member: expect.objectContaining({ room_id: r.id, user_id: "u2", read_seq: 2, muted_until: at(98) }),
+          last_seq: 3,
+        },
       ]);
       const seqs = await ctx.store.uncountedSeqsAfter([
         { room_id: r.id, seq: 0 },

@@ -12,6 +12,7 @@ import type {
   RoomRecord,
   RoomsStore,
   SettingsChange,
+  UnreadMembership,
 } from "../store.ts";
 import { StoreRejectedError } from "../store.ts";
 import { type Db, keys, type MemberStateDoc, type RoomDoc, type RosterEntry } from "./couchbase.layout.ts";
@@ -236,7 +237,7 @@ export class CouchbaseRooms implements RoomsStore, MembersStore {
     return (await this.#db.q.rows<string>("shareRoom", { a, b })).length > 0;
   }
 
-  async listMemberships(userId: string): Promise<{ member: MemberRecord; last_seq: number }[]> {
+  async listMemberships(userId: string): Promise<UnreadMembership[]> {
     const rooms = await this.#memberships(userId);
     const states = await this.#db.memberState.many(rooms.map((r) => keys.member(r.id, userId)));
     return rooms.map((r) => ({
