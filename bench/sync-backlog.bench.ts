@@ -191,7 +191,7 @@ try {
     maxMessages: config.PENDING_MAX_MESSAGES,
     maxBytes: config.PENDING_MAX_BYTES,
   });
-  const accept = new AcceptRepository(redis, keys, gauge);
+  const accept = new AcceptRepository(redis, keys, gauge, config.IDEMPOTENCY_TTL_S);
   const refused = new Map<string, number>();
   let accepted = 1;
   const acceptUpTo = async (to: number) => {

@@ -11,28 +11,39 @@ import { messageRecordSchema } from "./messages.schemas.ts";
  * message readable before it is persisted, with its bucket's index entry and byte count. Every
  * key is in the room's bucket slot (redis.ts), so this runs on Redis Cluster too. The message
  * arrives as JSON without seq and rev; the script appends them (a string splice: cjson would
- * turn `[]` into `{}`). The idempotency key holds only the message id: the JSON lives once, in
- * the pending key, and only while pending; a replay's pending key is derived from the room's
- * prefix (its id is only known here). Beside the room's zset by seq (history), three small
- * indexes let every reader take only its page: the id by rev (sync), and the seq by sender and,
- * for system messages, by room (unread counts). The clear script removes them with the message.
+ * turn `[]` into `{}`). The client_id's field holds only the message id: the JSON lives once,
+ * in the pending key, and only while pending; a replay's pending key is derived from the room's
+ * prefix (its id is only known here). A persisted client_id is in one of the bucket's last
+ * three time slices (pending.repository.ts; the slice is taken from Redis TIME, the one clock
+ * the clear uses too). Beside the room's zset by seq (history), three small indexes let every
+ * reader take only its page: the id by rev (sync), and the seq by sender and, for system
+ * messages, by room (unread counts). The clear script removes them with the message.
  */
 const acceptScript = new LuaScript(
   11,
-  `-- KEYS: members, idempotency, seq, rev, pending room zset, pending message, bucket's pending index, bucket's pending bytes,
---       room's pending revs, room's pending system seqs, sender's pending seqs
+  `-- KEYS: members, bucket's pending client_ids, seq, rev, pending room zset, pending message,
+--       bucket's pending index, bucket's pending bytes, room's pending revs, room's pending
+--       system seqs, sender's pending seqs
 -- ARGV: sender, json-without-seq-and-rev, message id, now ms, room's pending msg key prefix,
---       room id, "system" or "", mentions...
+--       room id, "system" or "", client_id field, bucket's slice key prefix, slice seconds,
+--       mentions...
 -- A system message tells of a membership change the service has just made: no member checks.
 if ARGV[7] ~= 'system' then
   if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
   if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {1} end
-  for i = 8, #ARGV do
+  for i = 11, #ARGV do
     if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 0 then return {2, ARGV[i]} end
   end
   if redis.call('SISMEMBER', KEYS[1], '${BLOCKED_MARKER}') == 1 then return {7} end
 end
-local existing = redis.call('GET', KEYS[2])
+local existing = redis.call('HGET', KEYS[2], ARGV[8])
+if not existing then
+  local slice = math.floor(tonumber(redis.call('TIME')[1]) / tonumber(ARGV[10]))
+  for s = slice, slice - 2, -1 do
+    existing = redis.call('HGET', ARGV[9] .. s, ARGV[8])
+    if existing then break end
+  end
+end
 if existing then
   return {4, existing, redis.call('GET', ARGV[5] .. existing) or ''}
 end
@@ -42,7 +53,7 @@ local rev = redis.call('INCR', KEYS[4])
 local json = string.sub(ARGV[2], 1, -2) .. ',"seq":' .. seq .. ',"rev":' .. rev .. '}'
 -- No expiry while pending: the persist worker's clear starts the idempotency window, so a
 -- store outage longer than the window cannot let a replay make a second message.
-redis.call('SET', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[8], ARGV[3])
 redis.call('ZADD', KEYS[5], seq, json)
 redis.call('SET', KEYS[6], json)
 redis.call('ZADD', KEYS[7], ARGV[4], ARGV[6] .. '|' .. ARGV[3])
@@ -67,6 +78,24 @@ export type AcceptResult =
 
 export type Unsequenced = Omit<MessageRecord, "seq" | "rev">;
 
+/**
+ * Persisted client_ids go to the time slice of their persist, and lookups read the current
+ * slice and the two before, so a client_id answers from Redis for between one window (two
+ * slices) and one and a half after its persist.
+ */
+export const idempotencySliceS = (windowS: number): number => Math.ceil(windowS / 2);
+
+/**
+ * A client_id's field in its bucket's hashes (Keys.idempotencyPending): room, sender and
+ * client_id joined by "|", which no id charset holds (refused anyway), so no two differ only
+ * in where a part ends.
+ */
+export function idempotencyField(roomId: string, senderId: string, clientId: string): string {
+  const parts = [roomId, senderId, clientId];
+  if (parts.some((p) => p.length === 0 || p.includes("|"))) throw new Error("invalid client_id field part");
+  return parts.join("|");
+}
+
 export function parseMessageJson(json: string): MessageRecord {
   return messageRecordSchema.parse(JSON.parse(json));
 }
@@ -75,12 +104,17 @@ export class AcceptRepository {
   readonly #redis: RedisClient;
   readonly #keys: Keys;
   readonly #gauge: BacklogGauge;
+  readonly #sliceS: number;
 
-  /** `gauge`: the process's one back-pressure gauge, shared with the op repository. */
-  constructor(redis: RedisClient, keys: Keys, gauge: BacklogGauge) {
+  /**
+   * `gauge`: the process's one back-pressure gauge, shared with the op repository;
+   * `idemWindowS`: IDEMPOTENCY_TTL_S, which sets the slices the clear writes persisted client_ids to.
+   */
+  constructor(redis: RedisClient, keys: Keys, gauge: BacklogGauge, idemWindowS: number) {
     this.#redis = redis;
     this.#keys = keys;
     this.#gauge = gauge;
+    this.#sliceS = idempotencySliceS(idemWindowS);
   }
 
   async accept(message: Unsequenced): Promise<AcceptResult> {
@@ -96,7 +130,7 @@ export class AcceptRepository {
       this.#redis,
       [
         k.members(room),
-        k.idempotency(room, message.sender_id, message.client_id),
+        k.idempotencyPending(bucket),
         k.seq(room),
         k.rev(room),
         k.pendingRoom(room),
@@ -115,6 +149,9 @@ export class AcceptRepository {
         k.pendingMessagePrefix(room),
         room,
         message.type === "system" ? "system" : "",
+        idempotencyField(room, message.sender_id, message.client_id),
+        k.idempotencySlicePrefix(bucket),
+        this.#sliceS,
         ...message.mentions,
       ],
     );

@@ -61,12 +61,16 @@ export function messagesModule(
   p.onClose(() => persist.drain());
   const events = new MessageBroadcasts(deps.broadcaster);
   const members = deps.members;
-  const config = { maxTextChars: c.MESSAGE_MAX_CHARS, maxMentions: c.MESSAGE_MAX_MENTIONS };
+  const config = {
+    maxTextChars: c.MESSAGE_MAX_CHARS,
+    maxMentions: c.MESSAGE_MAX_MENTIONS,
+    idempotencyWindowS: c.IDEMPOTENCY_TTL_S,
+  };
   const media = deps.attachments;
   const messages = new MessagesService({
     store: p.store,
     members,
-    accept: new AcceptRepository(p.redis, p.keys, gauge),
+    accept: new AcceptRepository(p.redis, p.keys, gauge, c.IDEMPOTENCY_TTL_S),
     counters,
     reader,
     persist,

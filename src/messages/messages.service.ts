@@ -22,7 +22,12 @@ export interface MessageEvents {
   mentionNew?(userIds: string[], message: MessageView): void;
 }
 
-export type MessagesConfig = { maxTextChars: number; maxMentions: number };
+export type MessagesConfig = {
+  maxTextChars: number;
+  maxMentions: number;
+  /** IDEMPOTENCY_TTL_S: how long, at least, Redis answers a persisted client_id. */
+  idempotencyWindowS: number;
+};
 
 /** What sending a media message needs of the media feature (media.service.ts). */
 export interface MediaAttachments {
@@ -106,14 +111,15 @@ export class MessagesService {
       created_at: new Date().toISOString(),
     };
 
-    // The idempotency key is a cache of the store's unique (room, sender, client_id): once it
-    // is gone (window passed, Redis lost it), the store still knows the first message, and a
-    // repeat gets that message back instead of a new one the store would refuse later.
+    // Redis' client_id entry is a cache of the store's unique (room, sender, client_id): once
+    // it is gone (window passed, Redis lost it), the store still knows the first message, and
+    // a repeat gets that message back instead of a new one the store would refuse later.
+    const checkedAt = performance.now();
     const prior = await this.#store.getMessageByClientId(roomId, user.id, input.client_id);
     if (prior) return this.#replay(user, roomId, prior);
     if (input.type !== "text") await this.#attachMedia(user, roomId, input.type, draft);
 
-    return this.#acceptDraft(user, draft, transport);
+    return this.#acceptDraft(user, draft, transport, checkedAt);
   }
 
   /**
@@ -126,6 +132,7 @@ export class MessagesService {
     roomId: string,
     copy: Pick<Unsequenced, "client_id" | "type" | "text" | "media_id" | "forwarded">,
   ): Promise<{ message: MessageView; created: boolean }> {
+    const checkedAt = performance.now();
     const prior = await this.#store.getMessageByClientId(roomId, user.id, copy.client_id);
     if (prior) return this.#replay(user, roomId, prior);
     const draft: Unsequenced = {
@@ -139,17 +146,29 @@ export class MessagesService {
       created_at: new Date().toISOString(),
     };
     if (draft.media_id) await this.#media?.link(draft.media_id, roomId, draft.id);
-    return this.#acceptDraft(user, draft, "forward");
+    return this.#acceptDraft(user, draft, "forward", checkedAt);
   }
 
-  /** Sequences a checked draft, broadcasts it, and returns once its persist job is stored. */
+  /**
+   * Sequences a checked draft, broadcasts it, and returns once its persist job is stored.
+   * `checkedAt`: when the store last said the client_id was unused. Redis answers a persisted
+   * client_id for a window after its persist, so an answer older than half that window (a
+   * stall in between) is asked again: a first message persisted meanwhile may have left Redis.
+   */
   async #acceptDraft(
     user: AuthUser,
     draft: Unsequenced,
     transport: Transport,
+    checkedAt: number,
   ): Promise<{ message: MessageView; created: boolean }> {
     const roomId = draft.room_id;
+    let checked = checkedAt;
     for (let attempt = 0; attempt < 3; attempt++) {
+      if (performance.now() - checked > (this.#config.idempotencyWindowS * 1000) / 2) {
+        checked = performance.now();
+        const prior = await this.#store.getMessageByClientId(roomId, user.id, draft.client_id);
+        if (prior) return this.#replay(user, roomId, prior);
+      }
       const result = await this.#accept.accept(draft);
       switch (result.kind) {
         case "membership_unknown":
@@ -197,8 +216,10 @@ export class MessagesService {
         case "accepted": {
           messagesAccepted.inc({ transport });
           // With REDIS_WAIT_REPLICAS the accept is on the replicas before anything depends on
-          // it: a failover cannot then keep this message's job while losing its seq.
-          await this.#replication?.accepted(result.message.room_id);
+          // it: a failover cannot then keep this message's job while losing its seq. Without
+          // it, nothing to wait for and nothing awaited (the send path's hot loop).
+          const replicas = this.#replication?.enabled ? this.#replication : undefined;
+          if (replicas) await replicas.accepted(result.message.room_id);
           // One view serves the broadcast and the sender's answer. Its media is read after the
           // accept: a media pool finishing before this read is seen here, one finishing after
           // it finds this message and announces the change (workers/media.worker.ts).
@@ -207,7 +228,7 @@ export class MessagesService {
           const mentioned = result.message.mentions.filter((u) => u !== user.id);
           if (mentioned.length > 0) this.#events.mentionNew?.(mentioned, view);
           await this.#persist.enqueue(result.message);
-          await this.#replication?.enqueued();
+          if (replicas) await replicas.enqueued();
           return { message: view, created: true };
         }
       }

@@ -1,39 +1,63 @@
 import { LuaScript } from "../redis/lua-script.ts";
 import { type Keys, type RedisClient, roomBucket, roomBuckets } from "../redis/redis.ts";
 import type { HistoryQuery, MessageOp, MessageRecord } from "../store/store.ts";
-import { parseMessageJson } from "./accept.repository.ts";
+import { idempotencyField, idempotencySliceS, parseMessageJson } from "./accept.repository.ts";
 import { readBacklog } from "./backlog.gauge.ts";
 import { messageOpSchema } from "./messages.schemas.ts";
 
 /**
  * Clears persisted (or rolled back) messages and ops of one bucket in one command (its keys
- * share the bucket's slot), starts each message's idempotency window (its key has no expiry
- * while pending), gives back the messages' bytes to the bucket's backlog, and raises each
- * room's counter floor to what left pending (room-counters uses it so a re-seed racing this
- * clear cannot hand out these seqs or revs again). Idempotent.
- * KEYS: pending index, pending bytes, ops index; per message its room zset, its key, its
- * idempotency key, its room's rev index, system seqs and its sender's seqs; per op its room's
- * op zset and its message's; per room its counter floor.
- * ARGV: idempotency ttl, #messages, #ops; per message index member, seq, id; per op rev, index
- * member; per room its highest seq, highest rev.
+ * share the bucket's slot), moves each persisted message's client_id from the bucket's pending
+ * hash (no expiry) to the current time slice (a rolled-back one's is dropped: the client_id is
+ * free again), gives back the messages' bytes to the bucket's backlog, and raises each room's
+ * counter floor to what left pending (room-counters uses it so a re-seed racing this clear
+ * cannot hand out these seqs or revs again). Idempotent. A slice goes as a whole once no
+ * lookup reads it (three slices on): one hash field per message, not a key with a TTL, which
+ * is what keeps a persisted message under 256 B of Redis (bench/README.md).
+ * KEYS: pending index, pending bytes, ops index, pending client_ids; per message its room zset,
+ * its key, its room's rev index, system seqs and its sender's seqs; per op its room's op zset
+ * and its message's; per room its counter floor.
+ * ARGV: slice seconds, #messages, #ops, "1" to keep the client_ids (persisted) or "0" (rolled
+ * back), slice key prefix; per message index member, seq, id, client_id field; per op rev,
+ * index member; per room its highest seq, highest rev.
  */
 const clearScript = new LuaScript(
   "variable",
   `local n, m = tonumber(ARGV[2]), tonumber(ARGV[3])
-local a, k = 3, 3
+local sliceS = tonumber(ARGV[1])
+local slice = math.floor(tonumber(redis.call('TIME')[1]) / sliceS)
+local sliceKey = ARGV[5] .. slice
+local kept = false
+local a, k = 5, 4
 for i = 1, n do
-  local member, seq, id = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local member, seq, id, field = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local key = KEYS[k + 2]
   local bytes = redis.call('STRLEN', key)
   redis.call('ZREMRANGEBYSCORE', KEYS[k + 1], seq, seq)
   redis.call('DEL', key)
-  redis.call('EXPIRE', KEYS[k + 3], ARGV[1])
-  redis.call('ZREM', KEYS[k + 4], id)
+  -- Only this message's own pending client_id: a replayed clear must neither bring one back
+  -- nor take a later message's (the client_id of a rolled-back one may be used again).
+  if redis.call('HGET', KEYS[4], field) == id then
+    redis.call('HDEL', KEYS[4], field)
+    if ARGV[4] == '1' then
+      redis.call('HSET', sliceKey, field, id)
+      kept = true
+    end
+  end
+  redis.call('ZREM', KEYS[k + 3], id)
+  redis.call('ZREM', KEYS[k + 4], seq)
   redis.call('ZREM', KEYS[k + 5], seq)
-  redis.call('ZREM', KEYS[k + 6], seq)
   redis.call('ZREM', KEYS[1], member)
   if bytes > 0 then redis.call('DECRBY', KEYS[2], bytes) end
-  a, k = a + 3, k + 6
+  a, k = a + 4, k + 5
+end
+if kept then
+  -- No lookup reads a slice three slices on. UNLINK frees a large one in a background thread,
+  -- where its expiry would free it in Redis' main thread (lazyfree-lazy-expire is off by
+  -- default): a slice of a busy bucket holds hundreds of thousands of fields. The expiry, one
+  -- slice later, is for a bucket that went quiet.
+  redis.call('EXPIREAT', sliceKey, (slice + 4) * sliceS)
+  redis.call('UNLINK', ARGV[5] .. (slice - 3))
 end
 for i = 1, m do
   local rev, member = ARGV[a + 1], ARGV[a + 2]
@@ -73,13 +97,13 @@ function parseOpJson(json: string): MessageOp {
 export class PendingRepository {
   readonly #redis: RedisClient;
   readonly #keys: Keys;
-  readonly #idemTtlS: number;
+  readonly #sliceS: number;
 
-  /** idemTtlS: how long a persisted message's client_id answers from Redis (then from the store). */
-  constructor(redis: RedisClient, keys: Keys, idemTtlS: number) {
+  /** idemWindowS: how long a persisted message's client_id answers from Redis at least (then from the store). */
+  constructor(redis: RedisClient, keys: Keys, idemWindowS: number) {
     this.#redis = redis;
     this.#keys = keys;
-    this.#idemTtlS = idemTtlS;
+    this.#sliceS = idempotencySliceS(idemWindowS);
   }
 
   /** The same window the store is asked for: ascending, at most `limit`. */
@@ -211,6 +235,11 @@ export class PendingRepository {
 
   /** Persisted: the store answers for these now. One clear per bucket (one slot each). */
   async clear(messages: MessageRecord[], ops: MessageOp[] = []): Promise<void> {
+    await this.#clear(messages, ops, true);
+  }
+
+  /** `keepClientIds`: persisted (the window starts), or rolled back (the client_id is free). */
+  async #clear(messages: MessageRecord[], ops: MessageOp[], keepClientIds: boolean): Promise<void> {
     if (messages.length === 0 && ops.length === 0) return;
     const byBucket = new Map<number, { messages: MessageRecord[]; ops: MessageOp[] }>();
     const of = (roomId: string) => {
@@ -224,15 +253,37 @@ export class PendingRepository {
     };
     for (const m of messages) of(m.room_id).messages.push(m);
     for (const op of ops) of(op.room_id).ops.push(op);
-    await Promise.all([...byBucket].map(([b, entry]) => this.#clearBucket(b, entry.messages, entry.ops)));
-    // The pointers go last: a reader finds the message pending, or stored, never neither.
-    await Promise.all(messages.map((m) => this.#redis.del(this.#keys.messageRoom(m.id))));
+    await Promise.all(
+      [...byBucket].map(([b, entry]) => this.#clearBucket(b, entry.messages, entry.ops, keepClientIds)),
+    );
+    // The pointers go last: a reader finds the message pending, or stored, never neither. One
+    // DEL for the batch on one Redis; a cluster refuses keys of several slots in one command,
+    // and the pointers carry no tag, so there it is one per pointer.
+    const pointers = messages.map((m) => this.#keys.messageRoom(m.id));
+    if (this.#redis.isCluster) await Promise.all(pointers.map((key) => this.#redis.del(key)));
+    else if (pointers.length > 0) await this.#redis.del(...pointers);
   }
 
-  async #clearBucket(bucket: number, messages: MessageRecord[], ops: MessageOp[]): Promise<void> {
+  async #clearBucket(
+    bucket: number,
+    messages: MessageRecord[],
+    ops: MessageOp[],
+    keepClientIds: boolean,
+  ): Promise<void> {
     const k = this.#keys;
-    const keys = [k.pendingIndex(bucket), k.pendingBytes(bucket), k.pendingOpsIndex(bucket)];
-    const args: (string | number)[] = [this.#idemTtlS, messages.length, ops.length];
+    const keys = [
+      k.pendingIndex(bucket),
+      k.pendingBytes(bucket),
+      k.pendingOpsIndex(bucket),
+      k.idempotencyPending(bucket),
+    ];
+    const args: (string | number)[] = [
+      this.#sliceS,
+      messages.length,
+      ops.length,
+      keepClientIds ? "1" : "0",
+      k.idempotencySlicePrefix(bucket),
+    ];
     const floors = new Map<string, { seq: number; rev: number }>();
     const raise = (roomId: string, seq: number, rev: number) => {
       const f = floors.get(roomId) ?? { seq: 0, rev: 0 };
@@ -242,12 +293,11 @@ export class PendingRepository {
       keys.push(
         k.pendingRoom(m.room_id),
         k.pendingMessage(m.room_id, m.id),
-        k.idempotency(m.room_id, m.sender_id, m.client_id),
         k.pendingRevs(m.room_id),
         k.pendingSystem(m.room_id),
         k.pendingSent(m.room_id, m.sender_id),
       );
-      args.push(messageIndexMember(m), m.seq, m.id);
+      args.push(messageIndexMember(m), m.seq, m.id, idempotencyField(m.room_id, m.sender_id, m.client_id));
       raise(m.room_id, m.seq, m.rev);
     }
     for (const op of ops) {
@@ -264,10 +314,6 @@ export class PendingRepository {
 
   /** Rolled back: gone from pending, and the client_id is free again so a retry makes a new message. */
   async rollback(messages: MessageRecord[]): Promise<void> {
-    if (messages.length === 0) return;
-    await this.clear(messages);
-    await Promise.all(
-      messages.map((m) => this.#redis.del(this.#keys.idempotency(m.room_id, m.sender_id, m.client_id))),
-    );
+    await this.#clear(messages, [], false);
   }
 }

@@ -14,7 +14,10 @@ const shed = new Counter({
 export type AdmissionLimits = {
   /** New sessions admitted and not yet connected (auth, room joins) at most. */
   maxHandshakes: number;
-  /** New sessions are refused while the event loop's delay over the last quarter second exceeds this. */
+  /**
+   * New sessions are refused while the event loop's delay over the last quarter second exceeds
+   * this and a quarter of `maxHandshakes` are under way.
+   */
   maxLagMs: number;
   /** What the 503 tells a client to wait. */
   retryAfterS: number;
@@ -67,7 +70,9 @@ export class SocketAdmission {
   /** A release for an admitted handshake (idempotent), or why it is refused. */
   admit(): { release: () => void } | { refused: "handshakes" | "lag" } {
     if (this.#underWay >= this.#limits.maxHandshakes) return { refused: "handshakes" };
-    if (this.#lagMs > this.#limits.maxLagMs) return { refused: "lag" };
+    // A lag spike alone (a GC, a start-up) refuses nobody: only with a crowd at the door.
+    if (this.#lagMs > this.#limits.maxLagMs && this.#underWay >= this.#limits.maxHandshakes / 4)
+      return { refused: "lag" };
     this.#underWay++;
     let done = false;
     const release = () => {

@@ -168,9 +168,24 @@ export class Keys {
   rev(roomId: string): string {
     return this.#roomKey("rev", roomId);
   }
-  /** A sender's client_id in one room (idempotency is per room: the key lives in the room's slot). */
-  idempotency(roomId: string, senderId: string, clientId: string): string {
-    return this.#roomKey("idem", roomId, senderId, clientId);
+  /**
+   * Idempotency lives in hashes per room bucket (in the room's slot), not in a key per message:
+   * a key with its TTL costs ~100 B more than a hash field (bench/README.md). The field names
+   * the room, sender and client_id (`idempotencyField`, accept.repository.ts); the value is the
+   * message id. While the message is pending its field is here (no expiry); once persisted it
+   * moves to the time slice of the persist, which expires as a whole (pending.repository.ts).
+   */
+  idempotencyPending(bucket: number): string {
+    return this.#tagged("idem-pending", `{r${checkBucket(bucket, ROOM_BUCKETS)}}`);
+  }
+  /** Persisted client_ids of a bucket by time slice: `<prefix>:idem:{r<n>}|<slice>`. */
+  idempotencySlice(bucket: number, slice: number): string {
+    if (!Number.isInteger(slice) || slice < 0) throw new Error(`invalid idempotency slice ${slice}`);
+    return `${this.idempotencySlicePrefix(bucket)}${slice}`;
+  }
+  /** The start of a bucket's slice keys: the scripts append the slice they take from Redis TIME. */
+  idempotencySlicePrefix(bucket: number): string {
+    return `${this.#tagged("idem", `{r${checkBucket(bucket, ROOM_BUCKETS)}}`)}|`;
   }
   pendingRoom(roomId: string): string {
     return this.#roomKey("pending-room", roomId);

@@ -85,12 +85,12 @@ export function messageStack(
       new MessagesService({
         store,
         members,
-        accept: new AcceptRepository(redis, keys, new BacklogGauge(redis, keys, BACKLOG)),
+        accept: new AcceptRepository(redis, keys, new BacklogGauge(redis, keys, BACKLOG), 3600),
         counters,
         reader,
         persist: producer,
         events: over.events ?? { messageNew: () => {} },
-        config: { maxTextChars: 100, maxMentions: 50 },
+        config: { maxTextChars: 100, maxMentions: 50, idempotencyWindowS: 3600 },
         ...(over.media ? { media: over.media } : {}),
       }),
     ops: (

@@ -98,12 +98,12 @@ const media = new HookedMedia({
 const messages = new MessagesService({
   store,
   members: new MembershipCache(redis, keys, store, 3600),
-  accept: new AcceptRepository(redis, keys, new BacklogGauge(redis, keys, backlog)),
+  accept: new AcceptRepository(redis, keys, new BacklogGauge(redis, keys, backlog), 3600),
   counters,
   reader,
   persist,
   events: { messageNew: () => {} },
-  config: { maxTextChars: 100, maxMentions: 50 },
+  config: { maxTextChars: 100, maxMentions: 50, idempotencyWindowS: 3600 },
   media,
 });
 const alice: AuthUser = { id: "alice", name: undefined, admin: false, expiresAt: Date.now() + 3_600_000 };

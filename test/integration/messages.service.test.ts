@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthUser } from "../../src/auth/jwt.ts";
 import type { MessageView } from "../../src/contract/views.ts";
 import { MembershipCache } from "../../src/membership/membership.cache.ts";
-import { AcceptRepository } from "../../src/messages/accept.repository.ts";
+import { AcceptRepository, idempotencyField } from "../../src/messages/accept.repository.ts";
 import { BacklogGauge } from "../../src/messages/backlog.gauge.ts";
 import { MessageReader } from "../../src/messages/message.reader.ts";
 import { MessagesService } from "../../src/messages/messages.service.ts";
@@ -13,7 +13,7 @@ import { PendingRepository } from "../../src/messages/pending.repository.ts";
 import { PersistMessages } from "../../src/messages/persist-messages.usecase.ts";
 import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { Keys } from "../../src/redis/redis.ts";
+import { Keys, roomBucket } from "../../src/redis/redis.ts";
 import { ReplicaWait } from "../../src/redis/replica-wait.ts";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -75,12 +75,13 @@ const makeService = (extra: Partial<ConstructorParameters<typeof MessagesService
       redis,
       keys,
       new BacklogGauge(redis, keys, { maxMessages: 1_000_000, maxBytes: 1 << 30 }),
+      3600,
     ),
     counters: new RoomCounters(redis, keys, store),
     reader: new MessageReader(store, pending),
     persist: producer,
     events: { messageNew: () => {} },
-    config: { maxTextChars: 100, maxMentions: 50 },
+    config: { maxTextChars: 100, maxMentions: 50, idempotencyWindowS: 3600 },
     ...extra,
   });
 const service = makeService();
@@ -204,14 +205,28 @@ describe("REDIS_WAIT_REPLICAS", () => {
   });
 });
 
+/** Where Redis holds a persisted client_id: the bucket's time slice of now (slices of 1,800 s here). */
+async function persistedEntry(room: string, clientId: string) {
+  const [nowS = "0"] = await redis.time();
+  const slice = keys.idempotencySlice(roomBucket(room), Math.floor(Number(nowS) / 1800));
+  const field = idempotencyField(room, "alice", clientId);
+  return { slice, field, id: await redis.hget(slice, field), ttl: await redis.ttl(slice) };
+}
+
 describe("client_id after the idempotency window", () => {
   it("answers the original message from the store once Redis forgot the key; in another room it is a new message", async () => {
     const first = await send(roomA, "reuse-1", "hello");
     expect(first.created).toBe(true);
     await persist(first.message);
-    // The window starts at persistence (the key had no expiry while pending).
-    expect(await redis.ttl(keys.idempotency(roomA, "alice", "reuse-1"))).toBeGreaterThan(3500);
-    await redis.del(keys.idempotency(roomA, "alice", "reuse-1")); // the window passed
+    // The window starts at persistence (the client_id had no expiry while pending): its time
+    // slice lives at least one window (3,600 s) more.
+    const entry = await persistedEntry(roomA, "reuse-1");
+    expect(entry.id).toBe(first.message.id);
+    expect(entry.ttl).toBeGreaterThan(3590);
+    const pendingIds = keys.idempotencyPending(roomBucket(roomA));
+    expect(await redis.hget(pendingIds, entry.field)).toBeNull();
+    expect((await send(roomA, "reuse-1", "from Redis")).message.id).toBe(first.message.id);
+    await redis.hdel(entry.slice, entry.field); // the window passed
     const again = await send(roomA, "reuse-1", "a different text");
     expect(again.created).toBe(false);
     expect(again.message.id).toBe(first.message.id);
@@ -224,11 +239,49 @@ describe("client_id after the idempotency window", () => {
     expect((await send(roomB, "reuse-1")).message.id).toBe(elsewhere.message.id);
   });
 
-  it("keeps the key while the message is pending, however long persistence takes", async () => {
-    await send(roomA, "pending-1");
-    expect(await redis.ttl(keys.idempotency(roomA, "alice", "pending-1"))).toBe(-1);
+  it("drops the slice no lookup reads any more (three slices back) when it fills the current one", async () => {
+    const [nowS = "0"] = await redis.time();
+    const slice = Math.floor(Number(nowS) / 1800);
+    const bucket = roomBucket(roomA);
+    const stale = keys.idempotencySlice(bucket, slice - 3);
+    const oldest = keys.idempotencySlice(bucket, slice - 2);
+    await redis.hset(stale, "r|s|c", "gone");
+    await redis.hset(oldest, "r|s|c", "kept");
+    await persist((await send(roomA, "slices-1")).message);
+    expect(await redis.exists(stale)).toBe(0);
+    expect(await redis.hget(oldest, "r|s|c")).toBe("kept");
+    await redis.del(oldest);
+  });
+
+  it("keeps the client_id while the message is pending, however long persistence takes", async () => {
+    const first = await send(roomA, "pending-1");
+    const pendingIds = keys.idempotencyPending(roomBucket(roomA));
+    expect(await redis.hget(pendingIds, idempotencyField(roomA, "alice", "pending-1"))).toBe(
+      first.message.id,
+    );
+    expect(await redis.ttl(pendingIds)).toBe(-1);
     const replay = await send(roomA, "pending-1");
     expect(replay.created).toBe(false);
+  });
+
+  it("asks the store again when its answer is older than half the window (a stall before the accept)", async () => {
+    const first = await send(roomA, "stall-1", "hello");
+    await persist(first.message);
+    const entry = await persistedEntry(roomA, "stall-1");
+    await redis.hdel(entry.slice, entry.field); // the window passed during the stall
+    // The first look at the store came before the first message was stored; the second finds it.
+    let looks = 0;
+    const stalled = makeService({
+      store: {
+        getMessage: (id) => sqlite.getMessage(id),
+        getMessageByClientId: async (room, sender, clientId) =>
+          looks++ === 0 ? null : sqlite.getMessageByClientId(room, sender, clientId),
+      },
+      config: { maxTextChars: 100, maxMentions: 50, idempotencyWindowS: 0 },
+    });
+    const again = await stalled.send(alice, roomA, { client_id: "stall-1", type: "text", text: "x" }, "rest");
+    expect(again).toMatchObject({ created: false, message: { id: first.message.id, text: "hello" } });
+    expect(looks).toBe(2);
   });
 });
 
@@ -336,7 +389,7 @@ describe("the send loop", () => {
       reader: new MessageReader(store, pending),
       persist: producer,
       events: { messageNew: () => {} },
-      config: { maxTextChars: 100, maxMentions: 50 },
+      config: { maxTextChars: 100, maxMentions: 50, idempotencyWindowS: 3600 },
     });
     await expect(
       stuck.send(alice, roomA, { client_id: "stuck", type: "text", text: "x" }, "rest"),

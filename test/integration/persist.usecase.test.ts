@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MembershipCache } from "../../src/membership/membership.cache.ts";
-import { AcceptRepository } from "../../src/messages/accept.repository.ts";
+import { AcceptRepository, idempotencyField } from "../../src/messages/accept.repository.ts";
 import { BacklogGauge, readBacklog } from "../../src/messages/backlog.gauge.ts";
 import { MessageOpsRepository } from "../../src/messages/ops.repository.ts";
 import { PendingRepository } from "../../src/messages/pending.repository.ts";
@@ -12,7 +12,7 @@ import { type FailureEvents, PersistMessages } from "../../src/messages/persist-
 import { RoomCounters } from "../../src/messages/room-counters.repository.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { UNBOUNDED_ATTEMPTS } from "../../src/queues/queue.ts";
-import { Keys } from "../../src/redis/redis.ts";
+import { Keys, roomBucket } from "../../src/redis/redis.ts";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite.store.ts";
 import type { MessageRecord } from "../../src/store/store.ts";
 import { room as newRoom } from "../contract/fixtures.ts";
@@ -28,6 +28,7 @@ const accept = new AcceptRepository(
   redis,
   keys,
   new BacklogGauge(redis, keys, { maxMessages: 1_000_000, maxBytes: 1 << 30 }),
+  3600,
 );
 const counters = new RoomCounters(redis, keys, store);
 const members = new MembershipCache(redis, keys, store, 3600);
@@ -108,7 +109,12 @@ describe("accept and persist", () => {
     expect(await store.getMessage(bad.id)).toBeNull();
     expect(failed).toEqual([{ id: bad.id, reason: "rejected_by_store" }]);
     expect(await pending.get(bad.id)).toBeNull();
-    expect(await redis.get(keys.idempotency(ghost, "u1", "b2"))).toBeNull();
+    // Neither pending nor in any time slice: the client_id is free.
+    const ghostBucket = roomBucket(ghost);
+    expect(
+      await redis.hget(keys.idempotencyPending(ghostBucket), idempotencyField(ghost, "u1", "b2")),
+    ).toBeNull();
+    expect(await redis.keys(`${keys.idempotencySlicePrefix(ghostBucket)}*`)).toEqual([]);
     expect((await readBacklog(redis, keys)).messages).toBe(0);
     // The rolled-back message is a tombstone with a revision of its own, after its accept rev.
     const tomb = (await store.getMessageStates([bad], "u1")).get(bad.id);

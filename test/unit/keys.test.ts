@@ -1,6 +1,7 @@
 import calculateSlot from "cluster-key-slot";
 import { describe, expect, it } from "vitest";
 import { clientIdSchema, idSchema, newId, userIdSchema } from "../../src/kernel/ids.ts";
+import { idempotencyField } from "../../src/messages/accept.repository.ts";
 import {
   Keys,
   presenceBucket,
@@ -55,9 +56,9 @@ const builders: Record<string, string[]> = {
   ),
   pendingOps: roomIds.map((r) => keys.pendingOps(r)),
   pendingOpsIndex: roomBuckets().map((b) => keys.pendingOpsIndex(b)),
-  idempotency: roomIds
-    .slice(0, 2)
-    .flatMap((r) => hostileUserIds.flatMap((u) => hostileUserIds.map((c) => keys.idempotency(r, u, c)))),
+  idempotencyPending: roomBuckets().map((b) => keys.idempotencyPending(b)),
+  idempotencySlice: roomBuckets().flatMap((b) => [0, 1, 29_000_000].map((s) => keys.idempotencySlice(b, s))),
+  idempotencySlicePrefix: roomBuckets().map((b) => keys.idempotencySlicePrefix(b)),
   pendingRoom: roomIds.map((r) => keys.pendingRoom(r)),
   pendingMessage: roomIds.flatMap((r) => roomIds.map((m) => keys.pendingMessage(r, m))),
   pendingIndex: roomBuckets().map((b) => keys.pendingIndex(b)),
@@ -101,6 +102,7 @@ describe("Redis key families", () => {
     // pendingMessagePrefix is, by design, the start of pendingMessage's keys.
     const shared = new Set([
       "pendingMessagePrefix",
+      "idempotencySlicePrefix",
       "presenceSocketsPrefix",
       "presenceSeenPrefix",
       "presenceNodeUsersPrefix",
@@ -117,6 +119,7 @@ describe("Redis key families", () => {
     }
     const room = roomIds[0] ?? "";
     expect(keys.pendingMessage(room, newId()).startsWith(keys.pendingMessagePrefix(room))).toBe(true);
+    expect(keys.idempotencySlice(3, 7)).toBe(`${keys.idempotencySlicePrefix(3)}7`);
     const b = presenceBucket("a:b");
     expect(keys.presenceSockets("a:b").startsWith(keys.presenceSocketsPrefix(b))).toBe(true);
     expect(keys.presenceSeen("a:b").startsWith(keys.presenceSeenPrefix(b))).toBe(true);
@@ -124,10 +127,21 @@ describe("Redis key families", () => {
     expect(keys.presenceNodeUsers(b, node)).toBe(`${keys.presenceNodeUsersPrefix(b)}${node}`);
   });
 
+  it("gives distinct client_ids distinct fields in their bucket's idempotency hashes", () => {
+    const fields = roomIds
+      .slice(0, 2)
+      .flatMap((r) => hostileUserIds.flatMap((u) => hostileUserIds.map((c) => idempotencyField(r, u, c))));
+    expect(new Set(fields).size).toBe(fields.length);
+  });
+
   it("refuses a part with the separator, a brace or nothing, whatever the caller validated", () => {
     const room = roomIds[0] ?? "";
-    expect(() => keys.idempotency(room, "a|b", "c")).toThrow();
-    expect(() => keys.idempotency(room, "a{b}", "c")).toThrow();
+    expect(() => keys.pendingSent(room, "a|b")).toThrow();
+    expect(() => keys.pendingSent(room, "a{b}")).toThrow();
+    expect(() => keys.idempotencySlice(0, -1)).toThrow();
+    expect(() => keys.idempotencySlice(0, 1.5)).toThrow();
+    expect(() => idempotencyField(room, "a|b", "c")).toThrow();
+    expect(() => idempotencyField(room, "a", "")).toThrow();
     expect(() => keys.presenceSockets("{x}")).toThrow();
     expect(() => keys.members("")).toThrow();
     expect(() => keys.pendingIndex(ROOM_BUCKETS)).toThrow();
@@ -155,7 +169,9 @@ describe("Redis key families", () => {
       keys.members(room),
       keys.membersGen(room),
       keys.roomLock(room),
-      keys.idempotency(room, "alice", "c-1"),
+      keys.idempotencyPending(bucket),
+      keys.idempotencySlice(bucket, 29_000_000),
+      `${keys.idempotencySlicePrefix(bucket)}29000000`,
       keys.seq(room),
       keys.rev(room),
       keys.counterFloor(room),
