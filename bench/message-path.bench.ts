@@ -335,9 +335,6 @@ async function runFull(
     REDIS_URL: url,
     ...(nodes ? { REDIS_CLUSTER_NODES: nodes } : {}),
     REDIS_WAIT_REPLICAS: String(waitReplicas),
-    // The 1,000 sockets connect before anything is timed; on this shared machine the event loop
-    // may lag past the load-shedding threshold then, and a shed websocket handshake kills the run.
-    SOCKET_SHED_LAG_MS: "60000",
   });
   const procs: Proc[] = [startWorkerProcess(env)];
   const apis = await Promise.all([startApiProcess(env), startApiProcess(env)]);

@@ -13,10 +13,9 @@ export function openSocketServer(p: Platform) {
   const ready = roomsReady(sub, keys.socketKey, cluster);
   const admission = new SocketAdmission({
     maxHandshakes: config.SOCKET_MAX_HANDSHAKES,
-    maxLagMs: config.SOCKET_SHED_LAG_MS,
+    slowHandshakeMs: config.SOCKET_SLOW_HANDSHAKE_MS,
     retryAfterS: 2,
   });
-  p.onClose(async () => admission.close());
   const io = createSocketServer({
     admission,
     pub,

@@ -92,8 +92,8 @@ const envSchema = z.object({
   PRESENCE_HEARTBEAT_MS: int(3000, 100),
   /** Load shedding (src/realtime/admission.ts): new socket sessions under way at most; more get 503 + Retry-After. */
   SOCKET_MAX_HANDSHAKES: int(1024, 1),
-  /** ... and while the event loop's delay exceeds this with a quarter of SOCKET_MAX_HANDSHAKES under way. */
-  SOCKET_SHED_LAG_MS: int(500, 0),
+  /** ... and while recent handshakes took longer than this (a queue is building; clients give up at 20 s). */
+  SOCKET_SLOW_HANDSHAKE_MS: int(2000, 1),
   DELETE_WINDOW_S: int(172_800, 0),
   MEMBERSHIP_CACHE_TTL_S: int(3600, 1),
   PERSIST_BATCH_MS: int(5, 0),

@@ -1,24 +1,20 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter } from "prom-client";
 import { registry } from "../observability/metrics.ts";
 import type { ChatServer } from "./socket.server.ts";
 
 const shed = new Counter({
   name: "chat_socket_handshakes_shed_total",
-  help: "New Socket.IO sessions refused with 503 + Retry-After (too many handshakes under way, or the event loop lagging)",
+  help: "New Socket.IO sessions refused with 503 + Retry-After (too many handshakes under way, or handshakes slow)",
   labelNames: ["reason"] as const,
   registers: [registry],
 });
 
 export type AdmissionLimits = {
-  /** New sessions admitted and not yet connected (auth, room joins) at most. */
+  /** New sessions admitted and not yet decided (auth, room joins) at most. */
   maxHandshakes: number;
-  /**
-   * New sessions are refused while the event loop's delay over the last quarter second exceeds
-   * this and a quarter of `maxHandshakes` are under way.
-   */
-  maxLagMs: number;
+  /** New sessions are refused while recent handshakes took longer than this (and some are under way). */
+  slowHandshakeMs: number;
   /** What the 503 tells a client to wait. */
   retryAfterS: number;
 };
@@ -28,38 +24,32 @@ export type AdmissionLimits = {
  * round trip after the engine handshake, and one that never does holds a place no longer.
  */
 const HANDSHAKE_MAX_MS = 10_000;
-const LAG_WINDOW_MS = 250;
 
 /**
  * Load shedding for reconnect storms. When every client of a node comes back at once, taking
- * them all makes each wait behind the others until their connect times out (20 s in
- * socket.io-client) and they try again: the work done for them is lost and the storm lasts
- * longer. Instead a new session is refused at once, before any work, with 503 and
- * `Retry-After`, while `maxHandshakes` are under way or the event loop lags; the client's
- * reconnection (randomised backoff) brings it back. Sessions already open are never touched.
- * A handshake is under way from its first request until the server has decided it (auth and
- * room joins done: `settle`), its connection closed, or `HANDSHAKE_MAX_MS`.
+ * them all makes each wait behind the others (their syncs included) until their connect times
+ * out (20 s in socket.io-client) and they try again: the work done for them is lost and the
+ * storm lasts longer. So a new session is refused at once, before any work, with 503 and
+ * `Retry-After`, while `maxHandshakes` are under way, or while handshakes take longer than
+ * `slowHandshakeMs` from first request to the server's decision (a queue is building: the
+ * time, not the count, is what makes clients give up, as in CoDel); the client's reconnection
+ * (randomised backoff) brings it back. Sessions already open are never touched. A handshake is
+ * under way from its first request until the server has decided it (auth and room joins done:
+ * `settle`), its connection closed, or `HANDSHAKE_MAX_MS`.
  */
 export class SocketAdmission {
   readonly #limits: AdmissionLimits;
-  readonly #lag = monitorEventLoopDelay({ resolution: 10 });
-  readonly #timer: NodeJS.Timeout;
-  #lagMs = 0;
   #underWay = 0;
+  /** Recent handshake time (decided ones), smoothed; forgotten once none is under way. */
+  #handshakeMs = 0;
   /** Admitted handshakes by their first request (the one the server's socket keeps). */
   readonly #pending = new WeakMap<
     IncomingMessage,
-    { settled: () => void; watch: (session: Closable) => void }
+    { settled: (decided: boolean) => void; watch: (session: Closable) => void }
   >();
 
   constructor(limits: AdmissionLimits) {
     this.#limits = limits;
-    this.#lag.enable();
-    this.#timer = setInterval(() => {
-      this.#lagMs = this.#lag.max / 1e6;
-      this.#lag.reset();
-    }, LAG_WINDOW_MS);
-    this.#timer.unref();
   }
 
   /** Handshakes admitted and not yet settled. */
@@ -67,28 +57,24 @@ export class SocketAdmission {
     return this.#underWay;
   }
 
-  /** A release for an admitted handshake (idempotent), or why it is refused. */
-  admit(): { release: () => void } | { refused: "handshakes" | "lag" } {
+  /** A release for an admitted handshake (idempotent; `decided` when the server decided it), or why it is refused. */
+  admit(): { release: (decided?: boolean) => void } | { refused: "handshakes" | "slow" } {
     if (this.#underWay >= this.#limits.maxHandshakes) return { refused: "handshakes" };
-    // A lag spike alone (a GC, a start-up) refuses nobody: only with a crowd at the door.
-    if (this.#lagMs > this.#limits.maxLagMs && this.#underWay >= this.#limits.maxHandshakes / 4)
-      return { refused: "lag" };
+    if (this.#underWay > 0 && this.#handshakeMs > this.#limits.slowHandshakeMs) return { refused: "slow" };
     this.#underWay++;
+    const started = performance.now();
     let done = false;
-    const release = () => {
+    const release = (decided = false) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       this.#underWay--;
+      if (decided) this.#handshakeMs = (this.#handshakeMs + (performance.now() - started)) / 2;
+      if (this.#underWay === 0) this.#handshakeMs = 0;
     };
     const timer = setTimeout(release, HANDSHAKE_MAX_MS);
     timer.unref();
     return { release };
-  }
-
-  close(): void {
-    clearInterval(this.#timer);
-    this.#lag.disable();
   }
 
   /**
@@ -107,18 +93,19 @@ export class SocketAdmission {
       // Until the engine session exists, its fate is the request's connection; then the
       // session's own (a polling client's next request may come on another connection).
       let watched: Closable = req.socket;
-      const settled = () => {
-        watched.off("close", settled);
+      const onClose = () => settled(false);
+      const settled = (decided: boolean) => {
+        watched.off("close", onClose);
         this.#pending.delete(req);
-        decision.release();
+        decision.release(decided);
       };
-      req.socket.once("close", settled);
+      req.socket.once("close", onClose);
       this.#pending.set(req, {
         settled,
         watch: (session) => {
-          watched.off("close", settled);
+          watched.off("close", onClose);
           watched = session;
-          session.once("close", settled);
+          session.once("close", onClose);
         },
       });
       next();
@@ -133,7 +120,7 @@ export class SocketAdmission {
 
   /** The server decided this session (connected, or refused by auth or a failed join): its place is free. */
   settle(req: IncomingMessage): void {
-    this.#pending.get(req)?.settled();
+    this.#pending.get(req)?.settled(true);
   }
 }
 

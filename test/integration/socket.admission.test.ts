@@ -10,18 +10,20 @@ import { createSocketServer } from "../../src/realtime/socket.server.ts";
 import type { Store } from "../../src/store/store.ts";
 import { REDIS_URL, TEST_SECRET, token, uniquePrefix } from "../helpers/env.ts";
 
-/** Room lookups wait for the test to open the gate: handshakes stay under way until then. */
+/** Room lookups wait for the test to open the gate (or the user's own): handshakes stay under way until then. */
 let gate = Promise.withResolvers<void>();
+const gates = new Map<string, PromiseWithResolvers<void>>();
 const store = {
-  listRoomIdsForUser: async () => {
-    await gate.promise;
+  listRoomIdsForUser: async (user: string) => {
+    await (gates.get(user) ?? gate).promise;
     return [];
   },
 } as unknown as Store;
 
 const pub = new Redis(REDIS_URL);
 const sub = new Redis(REDIS_URL);
-const admission = new SocketAdmission({ maxHandshakes: 2, maxLagMs: 10_000, retryAfterS: 3 });
+const limits = { maxHandshakes: 2, slowHandshakeMs: 10_000, retryAfterS: 3 };
+const admission = new SocketAdmission(limits);
 const io = createSocketServer({
   pub,
   sub,
@@ -46,7 +48,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const c of clients) c.close();
-  admission.close();
   await new Promise<void>((r) => io.close(() => r()));
   pub.disconnect();
   sub.disconnect();
@@ -132,5 +133,26 @@ describe("socket admission (load shedding)", () => {
     expect(await outcome(bad)).toMatch(/unauthenticated/);
     await expect.poll(() => admission.underWay).toBe(0);
     gate.resolve();
+  });
+
+  it("refuses new sessions while recent handshakes were slow and some are under way, and forgets once none is", async () => {
+    limits.maxHandshakes = 10;
+    limits.slowHandshakeMs = 100;
+    for (const u of ["slow-1", "slow-2"]) gates.set(u, Promise.withResolvers<void>());
+    const first = open("slow-1", "websocket");
+    const second = open("slow-2", "websocket");
+    const firstDone = outcome(first);
+    const secondDone = outcome(second);
+    await expect.poll(() => admission.underWay).toBe(2);
+    await new Promise((r) => setTimeout(r, 300));
+    gates.get("slow-1")?.resolve();
+    expect(await firstDone).toBe("connected"); // decided after ~300 ms: slow
+    expect(await rawHandshake("websocket")).toEqual({ status: 503, retryAfter: "3" });
+    gates.get("slow-2")?.resolve();
+    expect(await secondDone).toBe("connected");
+    expect(admission.underWay).toBe(0);
+    gates.set("fast", Promise.withResolvers<void>());
+    gates.get("fast")?.resolve();
+    expect(await outcome(open("fast", "polling"))).toBe("connected");
   });
 });
