@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Counter } from "prom-client";
+import { AppError } from "../kernel/errors.ts";
 import { registry } from "../observability/metrics.ts";
 import type { ChatServer } from "./socket.server.ts";
 
@@ -130,7 +131,7 @@ type Closable = {
   off(event: "close", listener: () => void): unknown;
 };
 
-const BODY = JSON.stringify({ error: { code: "unavailable", message: "server busy; retry" } });
+const BODY = JSON.stringify(new AppError("unavailable", "server busy; retry").toBody());
 
 /** 503 with Retry-After: an HTTP answer for a polling handshake, raw on the socket for an upgrade. */
 function refuse(req: IncomingMessage, res: ServerResponse, retryAfterS: number): void {
